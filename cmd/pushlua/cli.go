@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/logx"
+	"github.com/pushlua/pushlua/internal/store"
+)
+
+const usage = `pushlua runs Dovecot push-notification Lua scripts outside the mail server.
+
+Usage:
+  pushlua run -c CONFIG [-o key=value]... [-j N] [FILE|-]...
+                      run every transaction (JSON Lines) through the configured drivers
+  pushlua check -c CONFIG [-o key=value]...
+                      load every configured script (chunk + script_init) and report the first error
+  pushlua metadata set|get|unset|list -u USER [-s MAILBOX] KEY [VALUE]
+                      edit the METADATA scripts read (like doveadm mailbox metadata;
+                      -s "" or no -s: server metadata)
+  pushlua version     print the version
+
+Common flags: --data-dir DIR (default: $XDG_STATE_HOME/pushlua or ~/.local/state/pushlua),
+--log-format text|json.
+`
+
+// run is the whole program: it touches the process only through its
+// arguments.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(ctx, rest, stdin, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, stdout, stderr)
+	case "metadata":
+		return cmdMetadata(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pushlua: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// common holds the flags every command shares.
+type common struct {
+	config    string
+	overrides multiFlag
+	dataDir   string
+	logFormat string
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func newFlagSet(name string, stderr io.Writer, c *common, withConfig bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("pushlua "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if withConfig {
+		fs.StringVar(&c.config, "c", "", "configuration file (Dovecot syntax)")
+		fs.Var(&c.overrides, "o", "override a setting: key=value (repeatable)")
+	}
+	fs.StringVar(&c.dataDir, "data-dir", "", "directory of pushlua's store")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	return fs
+}
+
+func (c *common) logger(stderr io.Writer) (*slog.Logger, error) {
+	switch c.logFormat {
+	case "text", "":
+		return slog.New(logx.NewText(stderr, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})), nil
+	default:
+		return nil, fmt.Errorf("--log-format: expected text or json, got %q", c.logFormat)
+	}
+}
+
+func (c *common) loadConfig() (*dconfig.Config, error) {
+	if c.config == "" {
+		return nil, errors.New("no configuration: give -c CONFIG")
+	}
+	cfg, err := dconfig.Parse(c.config)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range c.overrides {
+		if err := cfg.Override(o); err != nil {
+			return nil, fmt.Errorf("-o %s: %w", o, err)
+		}
+	}
+	return cfg, nil
+}
+
+// storePath returns the store file: --data-dir, then the config's
+// pushlua_data_dir, then the user's state directory.
+func (c *common) storePath(cfg *dconfig.Config) (string, error) {
+	dir := c.dataDir
+	if dir == "" && cfg != nil {
+		if d, ok := cfg.Settings["pushlua_data_dir"]; ok && d != "" {
+			dir = cfg.Resolve(d)
+		}
+	}
+	if dir == "" {
+		dir = os.Getenv("XDG_STATE_HOME")
+		if dir == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("no --data-dir and no home directory: %w", err)
+			}
+			dir = filepath.Join(home, ".local", "state")
+		}
+		dir = filepath.Join(dir, "pushlua")
+	}
+	return filepath.Join(dir, "pushlua.db"), nil
+}
+
+func (c *common) openStore(cfg *dconfig.Config) (store.Store, error) {
+	path, err := c.storePath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.OpenBolt(path, store.BoltOptions{})
+}
+
+func versionString() string {
+	v, lua := "(devel)", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/Shopify/go-lua" {
+				lua = d.Version
+			}
+		}
+	}
+	return fmt.Sprintf("pushlua %s (go-lua %s, Dovecot 2.3 push-notification Lua API)", v, lua)
+}
+
+// emptyConfig is the configuration of commands run without -c.
+func emptyConfig() *dconfig.Config {
+	cfg, _ := dconfig.ParseReader("(none)", strings.NewReader(""), "")
+	return cfg
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/pushlua/pushlua/internal/txn"
+	pushrt "github.com/pushlua/pushlua/runtime"
+)
+
+// runStats is the summary of `pushlua run`.
+type runStats struct {
+	mu                          sync.Mutex
+	txns, events, calls, errors int
+	rejected                    int
+}
+
+func (s *runStats) add(r pushrt.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.txns++
+	s.events += len(r.Txn.Events)
+	s.calls += r.Calls
+	s.errors += r.Errors
+}
+
+func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var c common
+	fs := newFlagSet("run", stderr, &c, true)
+	jobs := fs.Int("j", 0, "transactions run in parallel (different users); default: number of CPUs")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua:", err)
+		return 2
+	}
+	cfg, err := c.loadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua:", err)
+		return 2
+	}
+	st, err := c.openStore(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua:", err)
+		return 1
+	}
+	defer st.Close()
+	eng, err := pushrt.New(ctx, pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs})
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua:", err)
+		return 2
+	}
+	if len(eng.Drivers()) == 0 && len(eng.InitErrors()) == 0 {
+		log.Warn("no push notification driver configured (push_notification_driver is empty)")
+	}
+
+	inputs := fs.Args()
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	var stats runStats
+	var wg sync.WaitGroup
+	ids := txn.NewIDs()
+	fatal := false
+	for _, name := range inputs {
+		if err := feed(ctx, eng, name, stdin, ids, &stats, &wg, log.Error); err != nil {
+			log.Error(err.Error())
+			fatal = true
+			if errors.Is(err, context.Canceled) {
+				break
+			}
+		}
+	}
+	wg.Wait()
+	_ = eng.Close(context.WithoutCancel(ctx))
+	fmt.Fprintf(stderr, "pushlua: %d transactions, %d events, %d handler calls, %d errors, %d rejected lines\n",
+		stats.txns, stats.events, stats.calls, stats.errors, stats.rejected)
+	if stats.rejected > 0 || fatal {
+		return 1
+	}
+	return 0
+}
+
+// feed reads one input and submits its transactions; bad lines are logged
+// and counted, the rest still run.
+func feed(ctx context.Context, eng *pushrt.Engine, name string, stdin io.Reader, ids *txn.IDs,
+	stats *runStats, wg *sync.WaitGroup, logError func(string, ...any)) error {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("input: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	rd := txn.NewReader(name, r, ids)
+	for {
+		t, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		var le *txn.LineError
+		if errors.As(err, &le) {
+			stats.mu.Lock()
+			stats.rejected++
+			stats.mu.Unlock()
+			logError("rejected: " + le.Error())
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		wg.Add(1)
+		if err := eng.Submit(ctx, t, func(r pushrt.Result) { stats.add(r); wg.Done() }); err != nil {
+			wg.Done()
+			return err
+		}
+	}
+}

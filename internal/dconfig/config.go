@@ -1,0 +1,160 @@
+package dconfig
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Config is a parsed Dovecot-style config file.
+type Config struct {
+	// Path is the absolute path of the main config file; "" when the
+	// config came from ParseReader.
+	Path string
+
+	// Settings holds the top-level "key = value" settings (the last value
+	// of a key wins), plus overrides for mail_debug and pushlua_* keys.
+	Settings map[string]string
+
+	// Plugin holds the settings of the top-level plugin { } sections, as
+	// mail_user_plugin_getenv would see them. Keys are case-sensitive.
+	Plugin map[string]string
+
+	// MailDebug is the top-level mail_debug setting (default false).
+	MailDebug bool
+
+	// Sections lists the sections whose contents were ignored, outermost
+	// only, in file order.
+	Sections []Section
+
+	// Files lists the absolute path of every file read, main file first,
+	// then included files in the order they were read.
+	Files []string
+
+	// Warnings holds non-fatal findings, each starting with "file:line: ".
+	Warnings []string
+
+	dir string // absolute directory that relative paths are resolved in
+}
+
+// Section is a config section whose contents pushlua ignores.
+type Section struct {
+	Name string // for example "namespace"
+	Arg  string // for example "inbox"; "" when the section has no name
+	File string
+	Line int
+}
+
+// Parse reads the config file at path and the files it includes.
+func Parse(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &ParseError{File: path, Err: err}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ParseError{File: path, Err: err}
+	}
+	c := newConfig(filepath.Dir(abs))
+	c.Path = abs
+	p := &parser{cfg: c, lookupEnv: os.LookupEnv}
+	if err := p.run(path, filepath.Dir(path), abs, data); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseReader reads a config from r. name is used in error messages; dir
+// is the directory that relative !include patterns and Resolve are
+// relative to ("" means the working directory).
+func ParseReader(name string, r io.Reader, dir string) (*Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, &ParseError{File: name, Err: err}
+	}
+	if dir == "" {
+		dir = "."
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, &ParseError{File: name, Err: err}
+	}
+	c := newConfig(absDir)
+	p := &parser{cfg: c, lookupEnv: os.LookupEnv}
+	if err := p.run(name, dir, "", data); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newConfig(dir string) *Config {
+	return &Config{
+		Settings: map[string]string{},
+		Plugin:   map[string]string{},
+		dir:      dir,
+	}
+}
+
+// Resolve returns p made relative to the main config file's directory
+// (ParseReader's dir); an absolute or empty p is returned as it is.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	dir := c.dir
+	if dir == "" && c.Path != "" {
+		dir = filepath.Dir(c.Path)
+	}
+	return filepath.Join(dir, p)
+}
+
+// PluginGetenv returns the plugin setting name and whether it is set, like
+// Dovecot's mail_user_plugin_getenv (which returns NULL when unset).
+func (c *Config) PluginGetenv(name string) (string, bool) {
+	v, ok := c.Plugin[name]
+	return v, ok
+}
+
+// Override applies one command-line "-o key=value". The argument is split
+// at its first "="; the value is used as written. "plugin/NAME" sets the
+// plugin setting NAME; mail_debug (which must be a valid boolean) and
+// keys starting with "pushlua_" set top-level settings; every other key is
+// a plugin setting.
+func (c *Config) Override(kv string) error {
+	key, value, ok := strings.Cut(kv, "=")
+	if !ok {
+		return fmt.Errorf("override %q: expected key=value", kv)
+	}
+	if c.Settings == nil {
+		c.Settings = map[string]string{}
+	}
+	if c.Plugin == nil {
+		c.Plugin = map[string]string{}
+	}
+	switch {
+	case key == "":
+		return fmt.Errorf("override %q: empty key", kv)
+	case strings.HasPrefix(key, pluginPrefix):
+		name := key[len(pluginPrefix):]
+		if name == "" {
+			return fmt.Errorf("override %q: empty plugin setting name", kv)
+		}
+		c.Plugin[name] = value
+	case key == "mail_debug":
+		b, err := ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("override %q: %w", kv, err)
+		}
+		c.Settings[key] = value
+		c.MailDebug = b
+	case strings.HasPrefix(key, "pushlua_"):
+		c.Settings[key] = value
+	default:
+		c.Plugin[key] = value
+	}
+	return nil
+}
+
+const pluginPrefix = "plugin/"

@@ -1,0 +1,369 @@
+package runtime
+
+import (
+	lua "github.com/Shopify/go-lua"
+
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	goruntime "runtime"
+	"strings"
+	"sync"
+
+	"github.com/pushlua/pushlua/bindings"
+	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/logx"
+	"github.com/pushlua/pushlua/internal/store"
+	"github.com/pushlua/pushlua/internal/txn"
+)
+
+// Driver is one configured push-notification driver (one
+// push_notification_driver<N> setting).
+type Driver interface {
+	// Name is the driver name as typed in the configuration.
+	Name() string
+	// Scripts lists the files the driver runs.
+	Scripts() []string
+	// Instance returns the driver's instance for one worker.
+	Instance() driverInstance
+}
+
+// driverInstance is a driver inside one worker; one goroutine uses it.
+type driverInstance interface {
+	// Begin starts the driver's part of a transaction; false keeps the
+	// driver out of it (no events, no End).
+	Begin(r *txnRun) bool
+	// Process hands over the events of one message or mailbox record.
+	Process(r *txnRun, events []txn.Event)
+	// End finishes the transaction.
+	End(r *txnRun, success bool)
+	// Close releases the instance (script_deinit).
+	Close(ctx context.Context, logger *slog.Logger)
+}
+
+// Result is what happened to one transaction.
+type Result struct {
+	Txn *txn.Txn
+	// Drivers is how many drivers took part (accepted begin_txn).
+	Drivers int
+	// Calls counts calls into Lua; Errors counts failed calls and driver
+	// errors logged at Error level.
+	Calls, Errors int
+}
+
+// txnRun is one transaction on its way through a worker's drivers.
+type txnRun struct {
+	ctx   context.Context
+	t     *txn.Txn
+	log   *slog.Logger
+	debug bool
+	res   *Result
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Config is the parsed configuration (required).
+	Config *dconfig.Config
+	// Store is the mailbox status and METADATA view (required).
+	Store store.Store
+	// Logger receives every log line; default discards.
+	Logger *slog.Logger
+	// Jobs is how many workers run transactions in parallel; the
+	// transactions of one user always go to the same worker, in order.
+	// Default runtime.NumCPU().
+	Jobs int
+	// QueueSize is each worker's queue length; Submit blocks when it is
+	// full. Default 256.
+	QueueSize int
+	// Budget limits each call into Lua; zero fields take the
+	// pushlua_handler_timeout / pushlua_handler_instructions settings,
+	// then DefaultBudget.
+	Budget Budget
+	// Preload adds Lua modules that scripts can require (package.preload),
+	// for embedders and test harnesses.
+	Preload []lua.RegistryFunction
+}
+
+// Engine runs transactions through the configured drivers.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	debug   bool
+	drivers []Driver
+	errs    []error
+	workers []*worker
+	seed    maphash.Seed
+	wg      sync.WaitGroup
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+type job struct {
+	ctx  context.Context
+	t    *txn.Txn
+	done func(Result)
+}
+
+type worker struct {
+	q         chan job
+	instances []driverInstance
+}
+
+// New builds the driver list from the configuration, as Dovecot does for a
+// new mail user (spec §1.1), prepares one state per Lua script, and starts
+// the workers. Driver init failures end the driver list; they are logged
+// and returned by InitErrors, not by New. New fails only on an invalid
+// setting.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	if opts.Config == nil || opts.Store == nil {
+		return nil, errors.New("runtime: Config and Store are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = logx.Discard
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = goruntime.NumCPU()
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
+	budget, allowExec, err := engineSettings(opts.Config, opts.Budget)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{opts: opts, log: opts.Logger, debug: opts.Config.MailDebug, seed: maphash.MakeSeed()}
+	e.drivers, e.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
+	for range opts.Jobs {
+		w := &worker{q: make(chan job, opts.QueueSize)}
+		for _, d := range e.drivers {
+			w.instances = append(w.instances, d.Instance())
+		}
+		e.workers = append(e.workers, w)
+		e.wg.Add(1)
+		go e.work(w)
+	}
+	return e, nil
+}
+
+// engineSettings reads pushlua's own top-level settings.
+func engineSettings(cfg *dconfig.Config, b Budget) (Budget, bool, error) {
+	if v, ok := cfg.Settings["pushlua_handler_timeout"]; ok && b.Timeout == 0 {
+		d, err := dconfig.ParseTime(v)
+		if err != nil {
+			return b, false, fmt.Errorf("pushlua_handler_timeout: %w", err)
+		}
+		b.Timeout = d
+	}
+	if v, ok := cfg.Settings["pushlua_handler_instructions"]; ok && b.Instructions == 0 {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			return b, false, fmt.Errorf("pushlua_handler_instructions: expected a positive integer, got %q", v)
+		}
+		b.Instructions = n
+	}
+	allow := false
+	if v, ok := cfg.Settings["pushlua_allow_exec"]; ok {
+		var err error
+		if allow, err = dconfig.ParseBool(v); err != nil {
+			return b, false, fmt.Errorf("pushlua_allow_exec: %w", err)
+		}
+	}
+	return b, allow, nil
+}
+
+// buildDrivers walks push_notification_driver, ...2, ... (then the legacy
+// push_notification_backend list when that gave no driver), stopping at the
+// first unknown or failing driver.
+func buildDrivers(ctx context.Context, opts Options, budget Budget, allowExec bool, log *slog.Logger) ([]Driver, []error) {
+	cfg := opts.Config
+	getenv := cfg.PluginGetenv
+	var errs []error
+	for _, root := range []string{dconfig.DriverRoot, dconfig.LegacyDriverRoot} {
+		var drivers []Driver
+		for _, set := range dconfig.DriverValues(getenv, root) {
+			spec := dconfig.ParseDriver(set.Value)
+			d, err := newDriver(ctx, spec, opts, budget, allowExec, log)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", set.Key, err)
+				errs = append(errs, err)
+				break
+			}
+			drivers = append(drivers, d)
+		}
+		if len(drivers) > 0 {
+			return drivers, errs
+		}
+	}
+	return nil, errs
+}
+
+// errUnknownDriver is returned for a driver name nothing implements.
+var errUnknownDriver = errors.New("unknown push notification driver")
+
+func newDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budget Budget, allowExec bool, log *slog.Logger) (Driver, error) {
+	switch strings.ToLower(spec.Name) {
+	case "lua":
+		d, err := newLuaDriver(ctx, spec, opts, budget, allowExec, log)
+		if err != nil {
+			log.Error(spec.Name + ": " + err.Error())
+			return nil, err
+		}
+		return d, nil
+	case "dlog", "ox":
+		err := fmt.Errorf("the %s driver is not available in this pushlua build yet", strings.ToLower(spec.Name))
+		log.Error(spec.Name + ": " + err.Error())
+		return nil, err
+	default:
+		log.Error("Unknown push notification driver: " + spec.Name)
+		return nil, fmt.Errorf("%w: %s", errUnknownDriver, spec.Name)
+	}
+}
+
+// newLuaDriver locates the script as spec §4.1 says and prepares its first
+// state.
+func newLuaDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budget Budget, allowExec bool, log *slog.Logger) (*luaDriver, error) {
+	cfg := opts.Config
+	d := &luaDriver{name: spec.Name}
+	prefix := "lua: "
+	path, ok := cfg.PluginGetenv("push_notification_lua_script_file")
+	if !ok || path == "" {
+		path, ok = spec.Args["file"]
+	}
+	if !ok || path == "" {
+		path, ok = cfg.PluginGetenv("mail_lua_script")
+		if !ok || path == "" {
+			return nil, errNoScript
+		}
+		d.mailLua, prefix = true, ""
+	}
+	path = cfg.Resolve(path)
+	src, err := readScript(path)
+	if err != nil {
+		return nil, err
+	}
+	d.spec = &scriptSpec{
+		Path: path, Source: src, LogPrefix: prefix, Debug: cfg.MailDebug,
+		AllowExec: allowExec, Budget: budget, Preload: opts.Preload,
+		Env: bindings.Env{Store: opts.Store, Getenv: cfg.PluginGetenv},
+	}
+	st, err := d.build(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	d.first = st
+	return d, nil
+}
+
+// Drivers lists the drivers that were initialised, in order.
+func (e *Engine) Drivers() []Driver { return e.drivers }
+
+// InitErrors returns the driver init failures (each ended the list).
+func (e *Engine) InitErrors() []error { return e.errs }
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("engine closed")
+
+// Submit queues t on its user's worker; done (may be nil) is called from
+// that worker once t has run. Submit blocks while the worker's queue is
+// full, until ctx ends.
+func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return ErrClosed
+	}
+	w := e.workers[maphash.String(e.seed, t.User.Username)%uint64(len(e.workers))]
+	select {
+	case w.q <- job{ctx: ctx, t: t, done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops accepting transactions, finishes the queued ones, runs
+// script_deinit in every state and returns.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	for _, w := range e.workers {
+		close(w.q)
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+	for _, w := range e.workers {
+		for _, in := range w.instances {
+			in.Close(ctx, e.log)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) work(w *worker) {
+	defer e.wg.Done()
+	for j := range w.q {
+		res := e.run(j.ctx, w, j.t)
+		if j.done != nil {
+			j.done(res)
+		}
+	}
+}
+
+// run runs one transaction through the worker's drivers: store snapshot,
+// begin_txn per driver, the events record by record, end_txn per driver.
+func (e *Engine) run(ctx context.Context, w *worker, t *txn.Txn) Result {
+	res := Result{Txn: t}
+	r := &txnRun{ctx: ctx, t: t, debug: e.debug, res: &res,
+		log: e.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+	if snap := t.Snapshot(); !snap.Empty() {
+		if err := e.opts.Store.Apply(ctx, t.User.Username, snap); err != nil {
+			res.Errors++
+			r.log.Error("store: applying the transaction's snapshot failed: " + err.Error())
+		}
+	}
+	var accepted []driverInstance
+	for _, in := range w.instances {
+		if in.Begin(r) {
+			accepted = append(accepted, in)
+		}
+	}
+	res.Drivers = len(accepted)
+	if t.Success {
+		forEachRecord(t.Events, func(events []txn.Event) {
+			for _, in := range accepted {
+				in.Process(r, events)
+			}
+		})
+	}
+	for _, in := range accepted {
+		in.End(r, t.Success)
+	}
+	if t.Success && len(t.Events) > 0 && e.debug {
+		r.log.Debug("push-notification: Push notification transaction completed")
+	}
+	return res
+}
+
+// forEachRecord splits events into Dovecot's records: consecutive events
+// of one message (mailbox and uid) or of one mailbox.
+func forEachRecord(events []txn.Event, f func([]txn.Event)) {
+	start := 0
+	for i := 1; i <= len(events); i++ {
+		if i == len(events) || !sameRecord(&events[start], &events[i]) {
+			f(events[start:i])
+			start = i
+		}
+	}
+}
+
+func sameRecord(a, b *txn.Event) bool {
+	return a.Info.Kind == b.Info.Kind && a.Mailbox == b.Mailbox &&
+		(a.Info.Kind == txn.MailboxEvent || a.UID == b.UID)
+}

@@ -1,0 +1,349 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/bindings"
+	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/internal/txn"
+)
+
+// Names of the Lua driver's functions (push-notification-driver-lua.c).
+const (
+	fnBeginTxn = "dovecot_lua_notify_begin_txn"
+	fnEndTxn   = "dovecot_lua_notify_end_txn"
+	// ctxKey is the registry field that holds begin_txn's result for the
+	// transaction in progress (Dovecot keeps a registry reference).
+	ctxKey = "pushlua.txn_ctx"
+)
+
+// luaDriver is one configured `lua` driver: its script and how to build a
+// state for it.
+type luaDriver struct {
+	name    string // as typed in the configuration
+	spec    *scriptSpec
+	mailLua bool // the mail_lua_script fallback (spec §4.1 step 3)
+	first   *State
+}
+
+func (d *luaDriver) Name() string { return d.name }
+
+func (d *luaDriver) Scripts() []string { return []string{d.spec.Path} }
+
+// build makes a ready state: chunk, script_init, and for the mail_lua
+// fallback the mail_user_created check.
+func (d *luaDriver) build(ctx context.Context, logger *slog.Logger) (*State, error) {
+	st, err := newState(ctx, d.spec, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.initScript(ctx); err != nil {
+		return nil, err
+	}
+	if d.mailLua && !hasFunction(st.L, "mail_user_created") {
+		return nil, errNoScript
+	}
+	return st, nil
+}
+
+var errNoScript = errors.New("No file in config and no push_notification_lua_script_file set") //nolint:staticcheck // Dovecot's text
+
+func (d *luaDriver) Instance() driverInstance {
+	in := &luaInstance{d: d}
+	if d.first != nil {
+		in.st, d.first = d.first, nil
+	}
+	return in
+}
+
+// luaInstance is the driver inside one worker: it owns one state.
+type luaInstance struct {
+	d          *luaDriver
+	st         *State
+	registered uint16 // bit i: txn.Events[i] has a handler in this transaction
+}
+
+// hasFunction reports whether the global name is a function, with a raw
+// get as dlua_script_has_function does (a strict _G is not consulted).
+func hasFunction(l *lua.State, name string) bool {
+	l.PushGlobalTable()
+	l.PushString(name)
+	l.RawGet(-2)
+	ok := l.IsFunction(-1)
+	l.Pop(2)
+	return ok
+}
+
+// pushGlobal pushes the global name (lua_getglobal, raw so that a strict
+// _G cannot raise outside a protected call).
+func pushGlobal(l *lua.State, name string) {
+	l.PushGlobalTable()
+	l.PushString(name)
+	l.RawGet(-2)
+	l.Remove(-2)
+}
+
+func (in *luaInstance) prefix() string { return in.d.spec.LogPrefix }
+
+// state returns the instance's state, building it when there is none.
+func (in *luaInstance) state(r *txnRun) *State {
+	if in.st == nil {
+		st, err := in.d.build(r.ctx, r.log)
+		if err != nil {
+			r.log.Error(in.d.name + ": " + err.Error())
+			r.res.Errors++
+			return nil
+		}
+		in.st = st
+	}
+	in.st.Env.Ctx, in.st.Env.Logger = r.ctx, r.log
+	return in.st
+}
+
+// check discards the state after a call that broke it (budget, internal
+// error); the next transaction builds a fresh one.
+func (in *luaInstance) check(r *txnRun) bool {
+	if in.st != nil && in.st.broken {
+		r.log.Warn(in.prefix() + "the script's state was discarded; the rest of this transaction skips the driver and the next one gets a fresh state")
+		in.st = nil
+	}
+	return in.st != nil
+}
+
+func (in *luaInstance) debug(r *txnRun, msg string) {
+	if r.debug {
+		r.log.Debug(in.prefix() + msg)
+	}
+}
+
+func (in *luaInstance) fail(r *txnRun, call string, err error) {
+	r.res.Errors++
+	r.log.Error(in.prefix() + "lua_pcall(" + call + ") failed: " + err.Error())
+}
+
+// Begin runs the checks of spec §4.3 and calls begin_txn.
+func (in *luaInstance) Begin(r *txnRun) bool {
+	st := in.state(r)
+	if st == nil {
+		return false
+	}
+	l := st.L
+	if !hasFunction(l, fnBeginTxn) {
+		r.res.Errors++
+		r.log.Error(in.prefix() + "Missing function " + fnBeginTxn)
+		return false
+	}
+	in.registered = 0
+	for _, ev := range txn.Events {
+		if hasFunction(l, ev.Handler) {
+			in.debug(r, "Found "+ev.Handler+", handling "+ev.Name+" event")
+			in.registered |= 1 << ev.Index
+		}
+	}
+	if in.registered == 0 {
+		in.debug(r, "No event handlers found in script")
+		return false
+	}
+	if in.d.mailLua && !in.userHook(r, "mail_user_created") {
+		return false
+	}
+	in.debug(r, "Calling "+fnBeginTxn+"("+r.t.User.Username+")")
+	pushGlobal(l, fnBeginTxn)
+	bindings.PushUser(l, st.Env, &r.t.User)
+	r.res.Calls++
+	if err := st.call(r.ctx, 1, 1); err != nil {
+		in.fail(r, fnBeginTxn+", 1, 1", err)
+		r.log.Warn(in.prefix() + "driver skipped for this transaction because " + fnBeginTxn + " failed (Dovecot 2.3 would crash the mail process here)")
+		in.check(r)
+		return false
+	}
+	l.SetField(lua.RegistryIndex, ctxKey)
+	in.debug(r, "Called "+fnBeginTxn)
+	return true
+}
+
+// Process calls the handlers of one message or mailbox record's events.
+func (in *luaInstance) Process(r *txnRun, events []txn.Event) {
+	for i := range events {
+		if !in.check(r) {
+			return
+		}
+		e := &events[i]
+		if in.registered&(1<<e.Info.Index) == 0 {
+			continue
+		}
+		in.callEvent(r, e)
+	}
+}
+
+func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
+	l := in.st.L
+	fn := e.Info.Handler
+	if r.debug {
+		desc := "event[name=" + e.Info.Name + ",mailbox=" + e.Mailbox
+		if e.IsMessage() {
+			desc += ",uid=" + strconv.FormatUint(uint64(e.UID), 10)
+		}
+		in.debug(r, "Calling "+fn+"(ctx, "+desc+"])")
+	}
+	pushGlobal(l, fn)
+	if !l.IsFunction(-1) {
+		l.Pop(1)
+		r.res.Errors++
+		r.log.Error(in.prefix() + "'" + fn + "' is not a function")
+		return
+	}
+	l.Field(lua.RegistryIndex, ctxKey)
+	pushEvent(l, e)
+	r.res.Calls++
+	if err := in.st.call(r.ctx, 2, 0); err != nil {
+		in.fail(r, fn+", 2, 0", err)
+		return
+	}
+	in.debug(r, "Called "+fn)
+}
+
+// End calls end_txn(ctx, success) and drops the transaction's ctx.
+func (in *luaInstance) End(r *txnRun, success bool) {
+	if !in.check(r) {
+		return
+	}
+	l := in.st.L
+	if !hasFunction(l, fnEndTxn) {
+		r.res.Errors++
+		r.log.Error(in.prefix() + "Missing function " + fnEndTxn)
+	} else {
+		in.debug(r, "Calling "+fnEndTxn)
+		pushGlobal(l, fnEndTxn)
+		l.Field(lua.RegistryIndex, ctxKey)
+		l.PushBoolean(success)
+		r.res.Calls++
+		if err := in.st.call(r.ctx, 2, 0); err != nil {
+			in.fail(r, fnEndTxn+", 2, 0", err)
+		} else {
+			in.debug(r, "Called "+fnEndTxn)
+		}
+	}
+	if !in.check(r) {
+		return
+	}
+	l.PushNil()
+	l.SetField(lua.RegistryIndex, ctxKey)
+	if in.d.mailLua {
+		in.userHook(r, "mail_user_deinit_pre")
+		in.userHook(r, "mail_user_deinit")
+	}
+}
+
+// userHook calls one of mail_lua's per-user functions, when defined, with
+// the transaction's user (pushlua has no sessions: every transaction is one
+// mail user's life). mail_user_created may return a negative number and a
+// message to refuse the user.
+func (in *luaInstance) userHook(r *txnRun, name string) bool {
+	l := in.st.L
+	if !hasFunction(l, name) {
+		return true
+	}
+	pushGlobal(l, name)
+	bindings.PushUser(l, in.st.Env, &r.t.User)
+	r.res.Calls++
+	if err := in.st.call(r.ctx, 1, 2); err != nil {
+		in.fail(r, name+", 1, 2", err)
+		in.check(r)
+		return false
+	}
+	defer l.Pop(2)
+	if n, ok := l.ToNumber(-2); ok && n < 0 {
+		msg, _ := l.ToString(-1)
+		r.res.Errors++
+		r.log.Error(fmt.Sprintf("%s() failed: %s", name, msg))
+		return false
+	}
+	return true
+}
+
+// Close runs script_deinit.
+func (in *luaInstance) Close(ctx context.Context, logger *slog.Logger) {
+	if in.st != nil {
+		in.st.Env.Ctx = ctx
+		in.st.deinit(ctx, logger)
+		in.st = nil
+	}
+}
+
+// pushEvent pushes the event table of spec §4.5.
+func pushEvent(l *lua.State, e *txn.Event) {
+	l.CreateTable(0, 8+len(e.Extra))
+	if len(e.Extra) > 0 {
+		for k, v := range e.Extra {
+			luax.Push(l, v)
+			l.SetField(-2, k)
+		}
+	}
+	l.PushString(e.Info.Name)
+	l.SetField(-2, "name")
+	switch e.Info.Name {
+	case "FlagsClear":
+		luax.PushStrings(l, txn.FlagList(e.Flags))
+		l.SetField(-2, "flags")
+		luax.PushStrings(l, txn.FlagList(e.FlagsOld))
+		l.SetField(-2, "flags_old")
+		luax.PushStrings(l, e.Keywords)
+		l.SetField(-2, "keywords")
+		luax.PushStrings(l, e.KeywordsOld)
+		l.SetField(-2, "keywords_old")
+	case "FlagsSet":
+		luax.PushStrings(l, txn.FlagList(e.Flags))
+		l.SetField(-2, "flags")
+		luax.PushStrings(l, e.Keywords)
+		l.SetField(-2, "keywords")
+	case "MailboxRename":
+		l.PushString(e.MailboxOld)
+		l.SetField(-2, "mailbox_old")
+	case "MessageNew", "MessageAppend":
+		l.PushNumber(float64(e.Date))
+		l.SetField(-2, "date")
+		l.PushNumber(float64(e.TZ))
+		l.SetField(-2, "tz")
+		setString(l, "from", e.From)
+		setString(l, "to", e.To)
+		setOptString(l, "snippet", e.Snippet)
+		luax.PushStrings(l, txn.FlagList(e.Flags))
+		l.SetField(-2, "flags")
+		luax.PushStrings(l, e.Keywords)
+		l.SetField(-2, "keywords")
+		setOptString(l, "message_id", e.MessageID)
+		setString(l, "from_address", e.FromAddress)
+		setString(l, "from_display_name", e.FromDisplayName)
+		setString(l, "to_address", e.ToAddress)
+		setString(l, "to_display_name", e.ToDisplayName)
+		setOptString(l, "subject", e.Subject)
+	}
+	setString(l, "mailbox", e.Mailbox)
+	if e.IsMessage() {
+		l.PushNumber(float64(e.UID))
+		l.SetField(-2, "uid")
+		l.PushNumber(float64(e.UIDValidity))
+		l.SetField(-2, "uid_validity")
+	}
+}
+
+func setString(l *lua.State, k, v string) {
+	l.PushString(v)
+	l.SetField(-2, k)
+}
+
+func setOptString(l *lua.State, k string, v *string) {
+	if v != nil {
+		l.PushString(*v)
+	} else {
+		l.PushNil()
+	}
+	l.SetField(-2, k)
+}

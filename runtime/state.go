@@ -1,0 +1,372 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/bindings"
+)
+
+// Budget limits every call from pushlua into Lua (script_init, a handler,
+// script_deinit). A call that exceeds it fails with an error that a pcall in
+// the script cannot swallow, and its state is discarded and rebuilt.
+type Budget struct {
+	// Timeout is the wall-clock limit of one call. Default 5s.
+	Timeout time.Duration
+	// Instructions is the limit of Lua VM instructions of one call.
+	// Default 100,000,000.
+	Instructions int64
+}
+
+// DefaultBudget is the budget used where none is configured.
+var DefaultBudget = Budget{Timeout: 5 * time.Second, Instructions: 100_000_000}
+
+func (b Budget) withDefaults() Budget {
+	if b.Timeout <= 0 {
+		b.Timeout = DefaultBudget.Timeout
+	}
+	if b.Instructions <= 0 {
+		b.Instructions = DefaultBudget.Instructions
+	}
+	return b
+}
+
+// hookEvery is how many instructions run between two budget checks.
+const hookEvery = 1000
+
+// scriptSpec says how to build a state for one script.
+type scriptSpec struct {
+	Path      string // as resolved from the configuration
+	Source    []byte // the file's content, read once per version
+	LogPrefix string // "lua: " for a driver script, "" for mail_lua's
+	Debug     bool
+	AllowExec bool
+	Budget    Budget
+	Env       bindings.Env // Store and Getenv; per-call fields are set later
+	Preload   []lua.RegistryFunction
+}
+
+// State is one prepared Lua state running one script. One goroutine owns it.
+type State struct {
+	L      *lua.State
+	Env    *bindings.Env
+	spec   *scriptSpec
+	budget Budget
+
+	// The budget of the call in progress.
+	instr    int64
+	deadline time.Time
+	ctx      context.Context
+	tripped  string // why the budget ended the call, "" while within it
+
+	// broken is set when the state must not be used again (budget
+	// exceeded, Go panic inside a binding).
+	broken bool
+}
+
+// readScript reads a script file, with Dovecot's access() error text.
+func readScript(path string) ([]byte, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("access(%s) failed: %s", path, strerror(err))
+	}
+	return src, nil
+}
+
+// strerror renders err the way C's strerror would ("No such file or directory").
+func strerror(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		s := errno.Error()
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// chunkName returns the chunk name of a script: "@path", shortened from the
+// front as C Lua does (go-lua would keep the front and cut the end).
+func chunkName(path string) string {
+	const max = 59 // LUA_IDSIZE - 1
+	if len(path) > max {
+		return "@..." + path[len(path)-(max-3):]
+	}
+	return "@" + path
+}
+
+// newState builds a state: libraries, sandbox, bindings, then the chunk
+// runs. script_init is left to the caller (initScript).
+func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*State, error) {
+	env := spec.Env
+	env.Script = spec.Path
+	env.LogPrefix = spec.LogPrefix
+	env.Debug = spec.Debug
+	env.Ctx = ctx
+	env.Logger = logger
+	s := &State{L: lua.NewState(), Env: &env, spec: spec, budget: spec.Budget.withDefaults()}
+	l := s.L
+	lua.OpenLibraries(l)
+	s.sandbox()
+	bindings.Open(l, s.Env)
+	if len(spec.Preload) > 0 {
+		lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
+		for _, m := range spec.Preload {
+			l.PushGoFunction(m.Function)
+			l.SetField(-2, m.Name)
+		}
+		l.Pop(1)
+	}
+
+	if spec.Debug {
+		logger.Debug(spec.LogPrefix + "Loading " + spec.Path)
+	}
+	if err := lua.LoadBuffer(l, string(spec.Source), chunkName(spec.Path), "bt"); err != nil {
+		msg, _ := l.ToString(-1)
+		l.Pop(1)
+		return nil, &ScriptError{Script: spec.Path, Line: lineOf(spec.Path, msg),
+			Message: fmt.Sprintf("lua_load(%s) failed: %s", spec.Path, msg), Err: err}
+	}
+	if err := s.call(ctx, 0, 0); err != nil {
+		return nil, s.scriptError(err, "", fmt.Sprintf("lua_pcall(%s) failed", spec.Path))
+	}
+	return s, nil
+}
+
+// initScript runs script_init() with Dovecot 2.3's rules: it is optional,
+// takes no arguments and must return the integer 0.
+func (s *State) initScript(ctx context.Context) error {
+	l := s.L
+	if s.spec.Debug {
+		s.Env.Logger.Debug(s.spec.LogPrefix + "Calling script_init")
+	}
+	l.Global("script_init")
+	if !l.IsFunction(-1) {
+		l.Pop(1)
+		return nil
+	}
+	if err := s.call(ctx, 0, 1); err != nil {
+		return s.scriptError(err, "script_init", "lua_pcall(script_init, 0, 1) failed")
+	}
+	defer l.Pop(1)
+	n, ok := l.ToNumber(-1)
+	switch {
+	case !ok || l.TypeOf(-1) != lua.TypeNumber:
+		return &ScriptError{Script: s.spec.Path, Func: "script_init", Message: "script_init() returned non-number"}
+	case n != 0:
+		return &ScriptError{Script: s.spec.Path, Func: "script_init", Message: "Script init failed"}
+	}
+	return nil
+}
+
+// deinit runs script_deinit() if the script defines it; an error is logged
+// as Dovecot does.
+func (s *State) deinit(ctx context.Context, logger *slog.Logger) {
+	if s.broken {
+		return
+	}
+	s.Env.Logger = logger
+	l := s.L
+	l.Global("script_deinit")
+	if !l.IsFunction(-1) {
+		l.Pop(1)
+		return
+	}
+	if err := s.call(ctx, 0, 0); err != nil {
+		se := s.scriptError(err, "script_deinit", "lua_pcall(script_deinit, 0, 0) failed")
+		logger.Error(s.spec.LogPrefix + "script_deinit() failed: " + se.Error())
+	}
+}
+
+// callError is a failed call into Lua.
+type callError struct {
+	msg    string // the error value with its traceback
+	budget bool   // the budget ended the call
+}
+
+func (e *callError) Error() string { return e.msg }
+
+func (s *State) scriptError(err error, fn, what string) *ScriptError {
+	msg := err.Error()
+	m, tb := splitTraceback(msg)
+	return &ScriptError{Script: s.spec.Path, Line: lineOf(s.spec.Path, m), Func: fn,
+		Message: what + ": " + m, Traceback: tb, Err: err}
+}
+
+// messageHandler turns an error value into "msg\nstack traceback:..." like
+// lua.c's msghandler.
+func messageHandler(l *lua.State) int {
+	msg, ok := l.ToString(1)
+	if !ok || l.TypeOf(1) != lua.TypeString && l.TypeOf(1) != lua.TypeNumber {
+		if lua.CallMeta(l, 1, "__tostring") {
+			msg, _ = l.ToString(-1)
+		} else {
+			msg = fmt.Sprintf("(error object is a %s value)", lua.TypeNameOf(l, 1))
+		}
+	}
+	top := l.Top()
+	if !traceback(l, msg) {
+		// go-lua cannot describe a frame that stopped on its first
+		// instruction; keep the message without the traceback.
+		l.SetTop(top)
+		l.PushString(msg)
+	}
+	return 1
+}
+
+func traceback(l *lua.State, msg string) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	lua.Traceback(l, l, msg, 1)
+	return true
+}
+
+// call calls the function below the nargs arguments on the stack in
+// protected mode, under the budget, leaving nresults results. On failure it
+// returns a *callError whose message carries the traceback.
+func (s *State) call(ctx context.Context, nargs, nresults int) (err error) {
+	l := s.L
+	fn := l.Top() - nargs
+	l.PushGoFunction(messageHandler)
+	l.Insert(fn)
+	s.arm(ctx)
+	defer func() {
+		s.disarm()
+		if r := recover(); r != nil {
+			// A Go panic that go-lua did not turn into a Lua error: the
+			// state may be inconsistent, so it is discarded.
+			s.broken = true
+			err = &callError{msg: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	if e := l.ProtectedCall(nargs, nresults, fn); e != nil {
+		msg, _ := l.ToString(-1)
+		l.SetTop(fn - 1)
+		if re, ok := e.(goruntime.Error); ok {
+			// A Go runtime error inside go-lua or a binding: the error
+			// value on the stack is not reliable and neither is the state.
+			s.broken = true
+			msg = "internal error: " + re.Error()
+		}
+		ce := &callError{msg: msg}
+		if s.tripped != "" {
+			ce.budget = true
+			s.broken = true
+		}
+		return ce
+	}
+	l.Remove(fn)
+	return nil
+}
+
+func (s *State) arm(ctx context.Context) {
+	s.ctx = ctx
+	s.instr = 0
+	s.tripped = ""
+	s.deadline = time.Now().Add(s.budget.Timeout)
+	lua.SetDebugHook(s.L, s.hook, lua.MaskCount, hookEvery)
+}
+
+func (s *State) disarm() {
+	lua.SetDebugHook(s.L, nil, 0, 0)
+	s.ctx = nil
+}
+
+// hook enforces the budget. Once it has tripped it fires at every
+// instruction, so a script's own pcall cannot catch the error for long: the
+// first instruction after the pcall raises it again.
+func (s *State) hook(l *lua.State, _ lua.Debug) {
+	if s.tripped == "" {
+		s.instr += hookEvery
+		switch {
+		case s.instr > s.budget.Instructions:
+			s.tripped = fmt.Sprintf("pushlua: call exceeded its budget of %d instructions", s.budget.Instructions)
+		case time.Now().After(s.deadline):
+			s.tripped = fmt.Sprintf("pushlua: call exceeded its time budget of %s", s.budget.Timeout)
+		case s.ctx != nil && s.ctx.Err() != nil:
+			s.tripped = "pushlua: call canceled: " + s.ctx.Err().Error()
+		default:
+			return
+		}
+		lua.SetDebugHook(l, s.hook, lua.MaskCount, 1)
+	}
+	// Level 0 is the Lua function running when the hook fired: the error
+	// points at the line the script was executing.
+	l.PushString(currentLine(l) + s.tripped)
+	l.Error()
+}
+
+// currentLine returns "file:line: " of the running Lua function, or of its
+// definition when go-lua cannot tell the current line (it fails on a tight
+// loop's single instruction), or "".
+func currentLine(l *lua.State) string {
+	f, ok := lua.Stack(l, 0)
+	if !ok {
+		return ""
+	}
+	if line := frameLine(l, f); line > 0 {
+		if d, ok := lua.Info(l, "S", f); ok {
+			return fmt.Sprintf("%s:%d: ", d.ShortSource, line)
+		}
+	}
+	if d, ok := lua.Info(l, "S", f); ok && d.LineDefined > 0 {
+		return fmt.Sprintf("%s:%d: ", d.ShortSource, d.LineDefined)
+	}
+	return ""
+}
+
+func frameLine(l *lua.State, f lua.Frame) (line int) {
+	defer func() {
+		if recover() != nil {
+			line = 0
+		}
+	}()
+	d, _ := lua.Info(l, "l", f)
+	return d.CurrentLine
+}
+
+// sandbox replaces the standard functions a script must not use in a
+// long-running engine: os.exit cannot end the process, print logs at Info,
+// os.execute and io.popen are off unless allowed.
+func (s *State) sandbox() {
+	l := s.L
+	l.Register("print", func(l *lua.State) int {
+		n := l.Top()
+		parts := make([]string, n)
+		for i := 1; i <= n; i++ {
+			parts[i-1], _ = lua.ToStringMeta(l, i)
+			l.Pop(1)
+		}
+		s.Env.Logger.Info(strings.Join(parts, "\t"))
+		return 0
+	})
+	deny := func(lib, fn, why string) {
+		l.Global(lib)
+		l.PushGoFunction(func(l *lua.State) int {
+			lua.Errorf(l, "%s.%s is not allowed in pushlua%s", lib, fn, why)
+			return 0
+		})
+		l.SetField(-2, fn)
+		l.Pop(1)
+	}
+	deny("os", "exit", " (a script cannot end the engine)")
+	if !s.spec.AllowExec {
+		deny("os", "execute", " (set pushlua_allow_exec = yes to allow it)")
+		deny("io", "popen", " (set pushlua_allow_exec = yes to allow it)")
+	}
+}
