@@ -53,7 +53,7 @@ const inboxName = "INBOX"
 type mailboxItem struct {
 	user  *mailUser
 	vname string
-	flags int
+	flags int64
 }
 
 // mailboxMethods is the mailbox metatable, in Dovecot's order.
@@ -136,7 +136,7 @@ func mailboxSync(l *lua.State) int {
 	luax.RequireArgsIn(l, 1, 2)
 	mb := checkMailbox(l, 1)
 	if l.Top() >= 2 {
-		lua.CheckInteger(l, 2)
+		luaCheckInteger(l, 2, "sync", true)
 	}
 	if _, err := mb.lookup(); err != nil {
 		luax.Raise(l, "mailbox_sync(%s) failed: %s", mb.vname, mb.errText(err))
@@ -169,7 +169,7 @@ func mailboxStatus(l *lua.State) int {
 	}
 	var items uint32
 	for i := 2; i <= l.Top(); i++ {
-		items |= uint32(lua.CheckInteger(l, i))
+		items |= uint32(luaCheckInteger(l, i, "status", true))
 	}
 	st, withKeywords, err := mb.status(items)
 	if err != nil {
@@ -317,7 +317,7 @@ func mailboxMetadataGet(l *lua.State) int {
 func mailboxMetadataSet(l *lua.State) int {
 	luax.RequireArgs(l, 3)
 	mb := checkMailbox(l, 1)
-	key := cstr(lua.CheckString(l, 2))
+	key := cstr(luaCheckString(l, 2, "metadata_set", true))
 	var value *string
 	if v, ok := l.ToString(3); ok {
 		value = &v
@@ -332,7 +332,7 @@ func mailboxMetadataSet(l *lua.State) int {
 func mailboxMetadataUnset(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mb := checkMailbox(l, 1)
-	key := cstr(lua.CheckString(l, 2))
+	key := cstr(luaCheckString(l, 2, "metadata_unset", true))
 	if err := attrSet(mb.user, mb.vname, key, nil); err != nil {
 		luax.Raise(l, "Cannot unset attribute: %s", err)
 	}

@@ -156,7 +156,7 @@ func userEq(l *lua.State) int {
 func userPluginGetenv(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mu := checkUser(l, 1)
-	name := cstr(lua.CheckString(l, 2))
+	name := cstr(luaCheckString(l, 2, "plugin_getenv", true))
 	if mu.env.Getenv != nil {
 		if v, ok := mu.env.Getenv(name); ok {
 			l.PushString(v)
@@ -171,7 +171,7 @@ func userPluginGetenv(l *lua.State) int {
 func userVarExpand(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mu := checkUser(l, 1)
-	format := cstr(lua.CheckString(l, 2))
+	format := cstr(luaCheckString(l, 2, "var_expand", true))
 	s, err := varExpand(format, mu.varTable())
 	if err != nil {
 		luax.Raise(l, "var_expand(%s) failed: %s", format, err)
@@ -184,10 +184,10 @@ func userVarExpand(l *lua.State) int {
 func userMailbox(l *lua.State) int {
 	luax.RequireArgsIn(l, 2, 3)
 	mu := checkUser(l, 1)
-	name := cstr(lua.CheckString(l, 2))
-	flags := 0
+	name := cstr(luaCheckString(l, 2, "mailbox", true))
+	var flags int64
 	if l.Top() >= 3 {
-		flags = lua.CheckInteger(l, 3)
+		flags = luaCheckInteger(l, 3, "mailbox", true)
 	}
 	pushMailbox(l, &mailboxItem{user: mu, vname: normalizeInbox(name), flags: flags})
 	return 1
@@ -237,7 +237,7 @@ func userMetadataGet(l *lua.State) int {
 func userMetadataSet(l *lua.State) int {
 	luax.RequireArgs(l, 3)
 	mu := checkUser(l, 1)
-	key := cstr(lua.CheckString(l, 2))
+	key := cstr(luaCheckString(l, 2, "metadata_set", true))
 	var value *string
 	if v, ok := l.ToString(3); ok {
 		value = &v
@@ -250,7 +250,7 @@ func userMetadataSet(l *lua.State) int {
 func userMetadataUnset(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mu := checkUser(l, 1)
-	key := cstr(lua.CheckString(l, 2))
+	key := cstr(luaCheckString(l, 2, "metadata_unset", true))
 	mu.setMetadata(l, key, nil)
 	return 0
 }

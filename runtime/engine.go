@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	goruntime "runtime"
 	"strings"
@@ -74,8 +73,8 @@ type Options struct {
 	// transactions of one user always go to the same worker, in order.
 	// Default runtime.NumCPU().
 	Jobs int
-	// QueueSize is each worker's queue length; Submit blocks when it is
-	// full. Default 256.
+	// QueueSize is how many submitted transactions may wait; Submit
+	// blocks while it is full. Default 1024.
 	QueueSize int
 	// Budget limits each call into Lua; zero fields take the
 	// pushlua_handler_timeout / pushlua_handler_instructions settings,
@@ -94,11 +93,18 @@ type Engine struct {
 	drivers []Driver
 	errs    []error
 	workers []*worker
-	seed    maphash.Seed
-	wg      sync.WaitGroup
 
-	mu     sync.RWMutex
-	closed bool
+	// Dispatch: every user with queued transactions has a userQueue; a
+	// user is on ready (at most once) while it has work and no worker runs
+	// it, so one user's transactions run one at a time in order, and a
+	// slow user holds one worker, not the others' transactions.
+	mu       sync.Mutex
+	users    map[string]*userQueue
+	ready    chan *userQueue
+	capacity chan struct{} // one token per queued transaction
+	jobs     sync.WaitGroup
+	workerWG sync.WaitGroup
+	closed   bool
 }
 
 type job struct {
@@ -107,8 +113,12 @@ type job struct {
 	done func(Result)
 }
 
+type userQueue struct {
+	name string
+	jobs []job
+}
+
 type worker struct {
-	q         chan job
 	instances []driverInstance
 }
 
@@ -128,21 +138,25 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.Jobs = goruntime.NumCPU()
 	}
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 256
+		opts.QueueSize = 1024
 	}
 	budget, allowExec, err := engineSettings(opts.Config, opts.Budget)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, log: opts.Logger, debug: opts.Config.MailDebug, seed: maphash.MakeSeed()}
+	e := &Engine{opts: opts, log: opts.Logger, debug: opts.Config.MailDebug,
+		users:    map[string]*userQueue{},
+		ready:    make(chan *userQueue, opts.QueueSize),
+		capacity: make(chan struct{}, opts.QueueSize),
+	}
 	e.drivers, e.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
 	for range opts.Jobs {
-		w := &worker{q: make(chan job, opts.QueueSize)}
+		w := &worker{}
 		for _, d := range e.drivers {
 			w.instances = append(w.instances, d.Instance())
 		}
 		e.workers = append(e.workers, w)
-		e.wg.Add(1)
+		e.workerWG.Add(1)
 		go e.work(w)
 	}
 	return e, nil
@@ -266,22 +280,33 @@ func (e *Engine) InitErrors() []error { return e.errs }
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("engine closed")
 
-// Submit queues t on its user's worker; done (may be nil) is called from
-// that worker once t has run. Submit blocks while the worker's queue is
-// full, until ctx ends.
+// Submit queues t behind the user's earlier transactions; done (may be
+// nil) is called from a worker once t has run. Submit blocks while
+// QueueSize transactions are waiting, until ctx ends.
 func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) error {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return ErrClosed
-	}
-	w := e.workers[maphash.String(e.seed, t.User.Username)%uint64(len(e.workers))]
 	select {
-	case w.q <- job{ctx: ctx, t: t, done: done}:
-		return nil
+	case e.capacity <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		<-e.capacity
+		return ErrClosed
+	}
+	e.jobs.Add(1)
+	name := t.User.Username
+	uq, busy := e.users[name]
+	if !busy {
+		uq = &userQueue{name: name}
+		e.users[name] = uq
+	}
+	uq.jobs = append(uq.jobs, job{ctx: ctx, t: t, done: done})
+	if !busy {
+		e.ready <- uq // cannot block: ready users <= queued transactions <= QueueSize
+	}
+	return nil
 }
 
 // Close stops accepting transactions, finishes the queued ones, runs
@@ -293,11 +318,10 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
-	for _, w := range e.workers {
-		close(w.q)
-	}
 	e.mu.Unlock()
-	e.wg.Wait()
+	e.jobs.Wait()
+	close(e.ready)
+	e.workerWG.Wait()
 	for _, w := range e.workers {
 		for _, in := range w.instances {
 			in.Close(ctx, e.log)
@@ -307,12 +331,28 @@ func (e *Engine) Close(ctx context.Context) error {
 }
 
 func (e *Engine) work(w *worker) {
-	defer e.wg.Done()
-	for j := range w.q {
+	defer e.workerWG.Done()
+	for uq := range e.ready {
+		e.mu.Lock()
+		j := uq.jobs[0]
+		uq.jobs[0] = job{}
+		uq.jobs = uq.jobs[1:]
+		e.mu.Unlock()
+
 		res := e.run(j.ctx, w, j.t)
+		<-e.capacity
 		if j.done != nil {
 			j.done(res)
 		}
+
+		e.mu.Lock()
+		if len(uq.jobs) > 0 {
+			e.ready <- uq
+		} else {
+			delete(e.users, uq.name)
+		}
+		e.mu.Unlock()
+		e.jobs.Done()
 	}
 }
 

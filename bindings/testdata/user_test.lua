@@ -181,6 +181,8 @@ function test_mailbox()
   expect_error("Bad argument #1, expected struct mail_user got number", user.mailbox, 1, "INBOX")
   expect_error_at("bad argument #1 to 'mailbox' (string expected, got nil)", function() local _ = user:mailbox(nil) end)
   expect_error_at("bad argument #2 to 'mailbox' (number expected, got string)", function() local _ = user:mailbox("INBOX", "x") end)
+  expect_error_at("bad argument #2 to 'mailbox' (number has no integer representation)", function() local _ = user:mailbox("INBOX", 1.5) end)
+  expect_error_at("bad argument #1 to 'mailbox' (string expected, got struct mail_user)", function() local _ = user:mailbox(user) end)
 end
 
 function test_metadata_get()
