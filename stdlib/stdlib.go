@@ -1,0 +1,89 @@
+// Package stdlib completes go-lua's standard library for the scripts
+// pushlua runs: Lua 5.2 string patterns (string.find/match/gmatch/gsub on
+// the VM-free matcher in stdlib/pattern), os.date/os.time, utf8 and
+// math.type/tointeger, the JSON modules Dovecot scripts use (cjson,
+// cjson.safe, json, dkjson), and LuaSocket-compatible socket, socket.http,
+// socket.url and ltn12. It reaches the host only through Env and never
+// imports the runtime or the bindings.
+package stdlib
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/httpx"
+)
+
+// Env is what the modules of one Lua state need from the host. One
+// goroutine uses a state and its Env at a time; the runtime sets Ctx and
+// Logger before each call into Lua.
+type Env struct {
+	// Ctx is the context of the current call: blocking functions (HTTP,
+	// socket.sleep) give up when it ends.
+	Ctx context.Context
+	// Logger logs for the current call.
+	Logger *slog.Logger
+	// HTTP sends every HTTP request (socket.http); shared by all states.
+	HTTP *httpx.Client
+	// Now is the clock of os.time, os.date and socket.gettime; default
+	// time.Now. Tests and the conformance suite fake time with it.
+	Now func() time.Time
+}
+
+func (e *Env) ctx() context.Context {
+	if e.Ctx == nil {
+		return context.Background()
+	}
+	return e.Ctx
+}
+
+func (e *Env) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+func (e *Env) logger() *slog.Logger {
+	if e.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Logger
+}
+
+// module is one stdlib module: one opener, one or more files.
+type module struct {
+	name string
+	open func(l *lua.State, env *Env)
+}
+
+// modules is the central list, in opening order.
+var modules = []module{
+	{"string patterns", openStringPatterns},
+	{"error values", openErrors},
+	{"os", openOS},
+	{"math", openMath},
+	{"utf8", openUTF8},
+	{"json", openJSON},
+	{"socket", openSocket},
+}
+
+// Open installs the modules in l: the extensions of the standard tables
+// directly, the others as package.preload entries for require. The standard
+// libraries must already be open.
+func Open(l *lua.State, env *Env) {
+	for _, m := range modules {
+		m.open(l, env)
+	}
+}
+
+// preload registers a module opener under name in package.preload.
+func preload(l *lua.State, name string, open lua.Function) {
+	lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
+	l.PushGoFunction(open)
+	l.SetField(-2, name)
+	l.Pop(1)
+}
