@@ -11,6 +11,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/store"
 )
 
@@ -31,6 +32,8 @@ type Env struct {
 	Store store.Store
 	// Getenv returns a plugin {} setting (user:plugin_getenv).
 	Getenv func(name string) (string, bool)
+	// HTTP sends the requests of dovecot.http; shared by all states.
+	HTTP *httpx.Client
 
 	// Ctx is the context of the current call.
 	Ctx context.Context
@@ -65,6 +68,7 @@ var modules = []module{
 	{"dovecot", openDovecot},
 	{"event", openEvent},
 	{"storage", openStorage},
+	{"http", openHTTP},
 	{"mail_user", openMailUser},
 	{"mailbox", openMailbox},
 }
