@@ -34,6 +34,9 @@ type Env struct {
 	Getenv func(name string) (string, bool)
 	// HTTP sends the requests of dovecot.http; shared by all states.
 	HTTP *httpx.Client
+	// Driver is the push-notification driver the state runs as
+	// (require "pushlua").driver.
+	Driver DriverInfo
 
 	// Ctx is the context of the current call.
 	Ctx context.Context
@@ -71,6 +74,7 @@ var modules = []module{
 	{"http", openHTTP},
 	{"mail_user", openMailUser},
 	{"mailbox", openMailbox},
+	{"pushlua", openPushlua},
 }
 
 // Open installs the dovecot global and registers the object metatables in

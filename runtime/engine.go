@@ -10,12 +10,16 @@ import (
 	goruntime "runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pushlua/pushlua/bindings"
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/store"
 	"github.com/pushlua/pushlua/internal/txn"
+	"github.com/pushlua/pushlua/scripts"
+	"github.com/pushlua/pushlua/stdlib"
 )
 
 // Driver is one configured push-notification driver (one
@@ -83,6 +87,12 @@ type Options struct {
 	// Preload adds Lua modules that scripts can require (package.preload),
 	// for embedders and test harnesses.
 	Preload []lua.RegistryFunction
+	// HTTP sends every request of the scripts (socket.http, dovecot.http);
+	// default httpx.New with its defaults.
+	HTTP *httpx.Client
+	// Now is the scripts' clock (os.time, os.date, socket.gettime);
+	// default time.Now.
+	Now func() time.Time
 }
 
 // Engine runs transactions through the configured drivers.
@@ -139,6 +149,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
+	}
+	if opts.HTTP == nil {
+		opts.HTTP = httpx.New(httpx.Options{Logger: opts.Logger})
 	}
 	budget, allowExec, err := engineSettings(opts.Config, opts.Budget)
 	if err != nil {
@@ -227,9 +240,12 @@ func newDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budge
 		}
 		return d, nil
 	case "dlog", "ox":
-		err := fmt.Errorf("the %s driver is not available in this pushlua build yet", strings.ToLower(spec.Name))
-		log.Error(spec.Name + ": " + err.Error())
-		return nil, err
+		d, err := newBundledDriver(ctx, spec, opts, budget, allowExec, log)
+		if err != nil {
+			log.Error(spec.Name + ": " + err.Error())
+			return nil, err
+		}
+		return d, nil
 	default:
 		log.Error("Unknown push notification driver: " + spec.Name)
 		return nil, fmt.Errorf("%w: %s", errUnknownDriver, spec.Name)
@@ -258,17 +274,51 @@ func newLuaDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, bu
 	if err != nil {
 		return nil, err
 	}
-	d.spec = &scriptSpec{
-		Path: path, Source: src, LogPrefix: prefix, Debug: cfg.MailDebug,
-		AllowExec: allowExec, Budget: budget, Preload: opts.Preload,
-		Env: bindings.Env{Store: opts.Store, Getenv: cfg.PluginGetenv},
-	}
+	d.spec = newScriptSpec(spec, opts, path, src, prefix, budget, allowExec)
 	st, err := d.build(ctx, log)
 	if err != nil {
 		return nil, err
 	}
 	d.first = st
 	return d, nil
+}
+
+// bundledPrefix is the log prefix of each bundled driver's events, as the
+// C driver's is.
+var bundledPrefix = map[string]string{"dlog": "", "ox": "push-notification-ox: "}
+
+// newBundledDriver prepares one of the drivers pushlua bundles as Lua
+// scripts (package scripts), with the driver arguments for script_init.
+func newBundledDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budget Budget, allowExec bool, log *slog.Logger) (*luaDriver, error) {
+	name := strings.ToLower(spec.Name)
+	src, ok := scripts.Driver(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", errUnknownDriver, spec.Name)
+	}
+	d := &luaDriver{name: spec.Name}
+	d.spec = newScriptSpec(spec, opts, "scripts/"+name+".lua", src, bundledPrefix[name], budget, allowExec)
+	d.spec.Bundled, d.spec.InitArgs = true, spec.Args
+	st, err := d.build(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	d.first = st
+	return d, nil
+}
+
+func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byte, prefix string, budget Budget, allowExec bool) *scriptSpec {
+	cfg := opts.Config
+	info := bindings.DriverInfo{Name: spec.Name, Args: spec.Args}
+	if spec.HasArgs {
+		raw := spec.RawArgs
+		info.RawArgs = &raw
+	}
+	return &scriptSpec{
+		Path: path, Source: src, LogPrefix: prefix, Debug: cfg.MailDebug,
+		AllowExec: allowExec, Budget: budget, Preload: opts.Preload,
+		Env: bindings.Env{Store: opts.Store, Getenv: cfg.PluginGetenv, HTTP: opts.HTTP, Driver: info},
+		Std: stdlib.Env{HTTP: opts.HTTP, Now: opts.Now},
+	}
 }
 
 // Drivers lists the drivers that were initialised, in order.

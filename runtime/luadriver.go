@@ -34,7 +34,12 @@ type luaDriver struct {
 
 func (d *luaDriver) Name() string { return d.name }
 
-func (d *luaDriver) Scripts() []string { return []string{d.spec.Path} }
+func (d *luaDriver) Scripts() []string {
+	if d.spec.Bundled {
+		return []string{"bundled " + d.spec.Path}
+	}
+	return []string{d.spec.Path}
+}
 
 // build makes a ready state: chunk, script_init, and for the mail_lua
 // fallback the mail_user_created check.
@@ -102,7 +107,7 @@ func (in *luaInstance) state(r *txnRun) *State {
 		}
 		in.st = st
 	}
-	in.st.Env.Ctx, in.st.Env.Logger = r.ctx, r.log
+	in.st.bind(r.ctx, r.log)
 	return in.st
 }
 
@@ -117,7 +122,7 @@ func (in *luaInstance) check(r *txnRun) bool {
 }
 
 func (in *luaInstance) debug(r *txnRun, msg string) {
-	if r.debug {
+	if r.debug && !in.d.spec.Bundled {
 		r.log.Debug(in.prefix() + msg)
 	}
 }
@@ -185,7 +190,7 @@ func (in *luaInstance) Process(r *txnRun, events []txn.Event) {
 func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 	l := in.st.L
 	fn := e.Info.Handler
-	if r.debug {
+	if r.debug && !in.d.spec.Bundled {
 		desc := "event[name=" + e.Info.Name + ",mailbox=" + e.Mailbox
 		if e.IsMessage() {
 			desc += ",uid=" + strconv.FormatUint(uint64(e.UID), 10)
@@ -271,7 +276,6 @@ func (in *luaInstance) userHook(r *txnRun, name string) bool {
 // Close runs script_deinit.
 func (in *luaInstance) Close(ctx context.Context, logger *slog.Logger) {
 	if in.st != nil {
-		in.st.Env.Ctx = ctx
 		in.st.deinit(ctx, logger)
 		in.st = nil
 	}

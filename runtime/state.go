@@ -15,6 +15,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/bindings"
+	"github.com/pushlua/pushlua/stdlib"
 )
 
 // Budget limits every call from pushlua into Lua (script_init, a handler,
@@ -52,14 +53,22 @@ type scriptSpec struct {
 	Debug     bool
 	AllowExec bool
 	Budget    Budget
-	Env       bindings.Env // Store and Getenv; per-call fields are set later
+	Env       bindings.Env // Store, Getenv and HTTP; per-call fields are set by bind
+	Std       stdlib.Env   // HTTP and Now; per-call fields are set by bind
 	Preload   []lua.RegistryFunction
+	// Bundled marks pushlua's own driver scripts (dlog, ox): script_init
+	// gets the driver arguments as a table and may fail with
+	// `return -1, "message"`, and the Lua driver's protocol debug lines
+	// ("lua: Calling ...") are not written, as Dovecot's C drivers have none.
+	Bundled  bool
+	InitArgs map[string]string
 }
 
 // State is one prepared Lua state running one script. One goroutine owns it.
 type State struct {
 	L      *lua.State
 	Env    *bindings.Env
+	Std    *stdlib.Env
 	spec   *scriptSpec
 	budget Budget
 
@@ -114,12 +123,13 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	env.Script = spec.Path
 	env.LogPrefix = spec.LogPrefix
 	env.Debug = spec.Debug
-	env.Ctx = ctx
-	env.Logger = logger
-	s := &State{L: lua.NewState(), Env: &env, spec: spec, budget: spec.Budget.withDefaults()}
+	std := spec.Std
+	s := &State{L: lua.NewState(), Env: &env, Std: &std, spec: spec, budget: spec.Budget.withDefaults()}
+	s.bind(ctx, logger)
 	l := s.L
 	lua.OpenLibraries(l)
 	s.sandbox()
+	stdlib.Open(l, s.Std)
 	bindings.Open(l, s.Env)
 	if len(spec.Preload) > 0 {
 		lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
@@ -130,7 +140,7 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 		l.Pop(1)
 	}
 
-	if spec.Debug {
+	if spec.Debug && !spec.Bundled {
 		logger.Debug(spec.LogPrefix + "Loading " + spec.Path)
 	}
 	if err := lua.LoadBuffer(l, string(spec.Source), chunkName(spec.Path), "bt"); err != nil {
@@ -146,10 +156,12 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 }
 
 // initScript runs script_init() with Dovecot 2.3's rules: it is optional,
-// takes no arguments and must return the integer 0.
+// takes no arguments and must return the integer 0. A bundled driver's
+// script_init gets its driver arguments as a table (as Dovecot 2.4 hands
+// lua_settings) and reports a failure as `return -1, "message"`.
 func (s *State) initScript(ctx context.Context) error {
 	l := s.L
-	if s.spec.Debug {
+	if s.spec.Debug && !s.spec.Bundled {
 		s.Env.Logger.Debug(s.spec.LogPrefix + "Calling script_init")
 	}
 	l.Global("script_init")
@@ -157,15 +169,27 @@ func (s *State) initScript(ctx context.Context) error {
 		l.Pop(1)
 		return nil
 	}
-	if err := s.call(ctx, 0, 1); err != nil {
-		return s.scriptError(err, "script_init", "lua_pcall(script_init, 0, 1) failed")
+	nargs := 0
+	if s.spec.Bundled {
+		l.CreateTable(0, len(s.spec.InitArgs))
+		for k, v := range s.spec.InitArgs {
+			l.PushString(v)
+			l.SetField(-2, k)
+		}
+		nargs = 1
 	}
-	defer l.Pop(1)
-	n, ok := l.ToNumber(-1)
+	if err := s.call(ctx, nargs, 2); err != nil {
+		return s.scriptError(err, "script_init", fmt.Sprintf("lua_pcall(script_init, %d, 1) failed", nargs))
+	}
+	defer l.Pop(2)
+	n, ok := l.ToNumber(-2)
 	switch {
-	case !ok || l.TypeOf(-1) != lua.TypeNumber:
+	case !ok || l.TypeOf(-2) != lua.TypeNumber:
 		return &ScriptError{Script: s.spec.Path, Func: "script_init", Message: "script_init() returned non-number"}
 	case n != 0:
+		if msg, ok := l.ToString(-1); ok && s.spec.Bundled && l.TypeOf(-1) == lua.TypeString {
+			return &ScriptError{Script: s.spec.Path, Func: "script_init", Message: msg}
+		}
 		return &ScriptError{Script: s.spec.Path, Func: "script_init", Message: "Script init failed"}
 	}
 	return nil
@@ -177,7 +201,7 @@ func (s *State) deinit(ctx context.Context, logger *slog.Logger) {
 	if s.broken {
 		return
 	}
-	s.Env.Logger = logger
+	s.bind(ctx, logger)
 	l := s.L
 	l.Global("script_deinit")
 	if !l.IsFunction(-1) {
@@ -188,6 +212,12 @@ func (s *State) deinit(ctx context.Context, logger *slog.Logger) {
 		se := s.scriptError(err, "script_deinit", "lua_pcall(script_deinit, 0, 0) failed")
 		logger.Error(s.spec.LogPrefix + "script_deinit() failed: " + se.Error())
 	}
+}
+
+// bind sets the context and logger of the calls that follow.
+func (s *State) bind(ctx context.Context, logger *slog.Logger) {
+	s.Env.Ctx, s.Env.Logger = ctx, logger
+	s.Std.Ctx, s.Std.Logger = ctx, logger
 }
 
 // callError is a failed call into Lua.
