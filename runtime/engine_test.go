@@ -473,3 +473,30 @@ function dovecot_lua_notify_end_txn() end`
 	}
 	waitGroup(t, &wg)
 }
+
+func TestErrorValuesAndSyntaxHints(t *testing.T) {
+	script := `function dovecot_lua_notify_begin_txn() return {} end
+function dovecot_lua_notify_event_message_new(ctx, e)
+  if e.uid == 1 then error({code = 1}) end
+  if e.uid == 2 then error(setmetatable({}, {__tostring = function() return "custom error" end})) end
+  local ok, err = pcall(error, {code = 7})
+  dovecot.i_info("caught " .. err.code)
+end
+function dovecot_lua_notify_end_txn() end`
+	te := newTestEngine(t, map[string]string{"pushlua.conf": luaConf(""), "script.lua": script})
+	te.run(t, `{"user": "u", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1}, {"name": "MessageNew", "mailbox": "INBOX", "uid": 2}, {"name": "MessageNew", "mailbox": "INBOX", "uid": 3}]}`)
+	for _, want := range []string{
+		"Error: lua: lua_pcall(dovecot_lua_notify_event_message_new, 2, 0) failed: (error object is a table value)",
+		"Error: lua: lua_pcall(dovecot_lua_notify_event_message_new, 2, 0) failed: custom error",
+		"Info: caught 7",
+	} {
+		if !hasLine(te.Logs.Lines(), want) {
+			t.Errorf("no line %q in\n%s", want, te.Logs)
+		}
+	}
+	te2 := newTestEngine(t, map[string]string{"pushlua.conf": luaConf(""), "script.lua": "local x = 7 // 2\n"})
+	var se *ScriptError
+	if !errors.As(te2.InitErrors()[0], &se) || !strings.Contains(se.Message, "//") || !strings.Contains(se.Message, "math.floor") {
+		t.Errorf("no Lua 5.3 hint: %v", te2.InitErrors())
+	}
+}

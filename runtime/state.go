@@ -146,6 +146,7 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	if err := lua.LoadBuffer(l, string(spec.Source), chunkName(spec.Path), "bt"); err != nil {
 		msg, _ := l.ToString(-1)
 		l.Pop(1)
+		msg = stdlib.ExplainSyntax(spec.Source, msg)
 		return nil, &ScriptError{Script: spec.Path, Line: lineOf(spec.Path, msg),
 			Message: fmt.Sprintf("lua_load(%s) failed: %s", spec.Path, msg), Err: err}
 	}
@@ -238,6 +239,7 @@ func (s *State) scriptError(err error, fn, what string) *ScriptError {
 // messageHandler turns an error value into "msg\nstack traceback:..." like
 // lua.c's msghandler.
 func messageHandler(l *lua.State) int {
+	stdlib.TranslateError(l, 1)
 	msg, ok := l.ToString(1)
 	if !ok || l.TypeOf(1) != lua.TypeString && l.TypeOf(1) != lua.TypeNumber {
 		if lua.CallMeta(l, 1, "__tostring") {

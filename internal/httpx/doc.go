@@ -1,0 +1,29 @@
+// Package httpx is pushlua's one HTTP client for everything scripts send:
+// socket.http and dovecot.http. One Client, shared by all Lua states, sends
+// requests over one pooled *http.Transport with retries from
+// github.com/hashicorp/go-retryablehttp.
+//
+// Semantics:
+//
+//   - The headers on the wire are exactly the ones the caller gives, with the
+//     caller's spelling of the names: no Accept-Encoding (compression is off),
+//     no Go User-Agent. net/http writes Host first, then User-Agent, then
+//     Content-Length or Transfer-Encoding, then the other headers sorted by
+//     name; the caller's order is not kept beyond that.
+//   - Requests speak HTTP/1.1 only (also over TLS), as LuaSocket and Dovecot do.
+//   - Request.Timeout bounds one attempt: connecting, sending the request,
+//     and reading the response head and the whole body. The context given to
+//     Do bounds the whole exchange, retries and waits included.
+//   - A request is retried (up to Request.MaxAttempts attempts) only after a
+//     timeout of an attempt or a lost connection, never after a refused or
+//     failed connect and never because of an HTTP status. (net/http itself
+//     may resend an idempotent request once, inside one attempt, when a
+//     reused keep-alive connection turns out to be closed.)
+//   - Redirects are followed only when Request.MaxRedirects > 0, with the
+//     rules of net/http.
+//   - Proxies are used only when Request.Proxy says so; the environment
+//     (HTTP_PROXY...) is ignored.
+//   - Errors are *Error values whose Kind is one of the sentinel errors
+//     (ErrTimeout, ErrConnectRefused, ...), so callers map them with
+//     errors.Is to LuaSocket strings or Dovecot's 9000+ statuses.
+package httpx
