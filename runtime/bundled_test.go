@@ -532,3 +532,66 @@ func TestOXInitErrors(t *testing.T) {
 		}
 	}
 }
+
+// Dovecot 2.4's named blocks select the same drivers.
+func TestConfig24(t *testing.T) {
+	srv := newCaptureServer(t, 204, 0)
+	script := `local endpoint
+function script_init(settings) endpoint = settings.endpoint; return 1 end
+function dovecot_lua_notify_begin_txn() return {} end
+function dovecot_lua_notify_event_message_new() dovecot.i_info("lua via " .. endpoint) end
+function dovecot_lua_notify_end_txn() end`
+	te := newTestEngine(t, map[string]string{
+		"pushlua.conf": `mail_debug = yes
+push_notification dlog {
+}
+push_notification mylua {
+  driver = lua
+  lua_file = push.lua
+  lua_settings {
+    endpoint = https://push.example.com
+  }
+}
+push_notification ox {
+  push_notification_ox_url = ` + srv.URL() + `/n
+  push_notification_ox_user_from_metadata = yes
+  push_notification_ox_cache_ttl = 1500ms
+}
+`,
+		"push.lua": script,
+	})
+	if got := len(te.Drivers()); got != 3 {
+		t.Fatalf("got %d drivers; want 3:\n%s", got, te.Logs)
+	}
+	if te.Syntax() != "Dovecot 2.4 push_notification blocks" {
+		t.Errorf("syntax: got %q", te.Syntax())
+	}
+	te.run(t, `{"user": "alice", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1, "uid_validity": 3}], "metadata": {"/private/vendor/vendor.dovecot/http-notify": "user=ox7"}}`)
+	lines := te.Logs.Lines()
+	for _, want := range []string{
+		"Debug: Called begin_txn push_notification plugin hook.",
+		"Info: lua via https://push.example.com",
+		"Debug: push-notification-ox: Using cache lifetime: 2",
+		"Debug: push-notification-ox: Notification sent successfully: 204 No Content",
+	} {
+		if !hasLine(lines, want) {
+			t.Errorf("no line %q in\n%s", want, strings.Join(lines, "\n"))
+		}
+	}
+	if reqs := srv.Requests(); len(reqs) != 1 || !strings.HasPrefix(reqs[0].Body, `{"user":"ox7",`) {
+		t.Errorf("ox request: got %+v", reqs)
+	}
+
+	tests := []struct{ conf, want string }{
+		{"push_notification fancy {\n}\n", "Error: Unable to identify push notification driver 'fancy': Name does not match any registered drivers"},
+		{"push_notification ox {\n}\n", "Error: ox: push_notification_ox_url is missing or empty"},
+		{"push_notification x {\n driver = lua\n}\n", "Error: lua: lua_file setting is empty"},
+		{"push_notification ox {\n push_notification_ox_url = http://x/\n push_notification_ox_cache_ttl = 0\n}\n", "Error: ox: push_notification_ox_cache_ttl must not be 0"},
+	}
+	for _, tt := range tests {
+		te := newTestEngine(t, map[string]string{"pushlua.conf": tt.conf})
+		if len(te.Drivers()) != 0 || !hasLine(te.Logs.Lines(), tt.want) {
+			t.Errorf("%q: got\n%s\nwant %q", tt.conf, te.Logs, tt.want)
+		}
+	}
+}

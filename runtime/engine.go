@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -201,13 +202,27 @@ func engineSettings(cfg *dconfig.Config, b Budget) (Budget, bool, error) {
 	return b, allow, nil
 }
 
-// buildDrivers walks push_notification_driver, ...2, ... (then the legacy
-// push_notification_backend list when that gave no driver), stopping at the
-// first unknown or failing driver.
+// buildDrivers builds the driver list. With Dovecot 2.4's named
+// `push_notification NAME { }` blocks in the configuration, those are the
+// list, in file order; otherwise it walks 2.3's push_notification_driver,
+// ...2, ... (then the legacy push_notification_backend list when that gave
+// no driver). Either way the first unknown or failing driver ends the list.
 func buildDrivers(ctx context.Context, opts Options, budget Budget, allowExec bool, log *slog.Logger) ([]Driver, []error) {
 	cfg := opts.Config
-	getenv := cfg.PluginGetenv
 	var errs []error
+	if len(cfg.Filters) > 0 {
+		var drivers []Driver
+		for _, f := range cfg.Filters {
+			d, err := newFilterDriver(ctx, f, opts, budget, allowExec, log)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: push_notification %s: %w", f.File, f.Line, f.Name, err))
+				break
+			}
+			drivers = append(drivers, d)
+		}
+		return drivers, errs
+	}
+	getenv := cfg.PluginGetenv
 	for _, root := range []string{dconfig.DriverRoot, dconfig.LegacyDriverRoot} {
 		var drivers []Driver
 		for _, set := range dconfig.DriverValues(getenv, root) {
@@ -225,6 +240,113 @@ func buildDrivers(ctx context.Context, opts Options, budget Budget, allowExec bo
 		}
 	}
 	return nil, errs
+}
+
+// Syntax says which configuration syntax the driver list came from.
+func (e *Engine) Syntax() string {
+	if len(e.opts.Config.Filters) > 0 {
+		return "Dovecot 2.4 push_notification blocks"
+	}
+	return "Dovecot 2.3 plugin settings (push_notification_driver)"
+}
+
+// newFilterDriver maps a Dovecot 2.4 push_notification block onto the same
+// drivers as 2.3's settings (spec §9).
+func newFilterDriver(ctx context.Context, f *dconfig.Filter, opts Options, budget Budget, allowExec bool, log *slog.Logger) (Driver, error) {
+	name := f.Driver()
+	fail := func(err error) (Driver, error) {
+		log.Error(name + ": " + err.Error())
+		return nil, err
+	}
+	switch strings.ToLower(name) {
+	case "lua":
+		file := f.Settings["lua_file"]
+		if file == "" {
+			return fail(errors.New("lua_file setting is empty"))
+		}
+		path := opts.Config.Resolve(file)
+		src, err := readScript(path)
+		if err != nil {
+			return fail(err)
+		}
+		d := &luaDriver{name: name}
+		d.spec = newScriptSpec(dconfig.DriverSpec{Name: name, Args: f.LuaSettings}, opts, path, src, "lua: ", budget, allowExec)
+		d.spec.Settings24, d.spec.InitArgs = true, f.LuaSettings
+		st, err := d.build(ctx, log)
+		if err != nil {
+			return fail(err)
+		}
+		d.first = st
+		return d, nil
+	case "ox":
+		args, err := oxArgs24(f)
+		if err != nil {
+			return fail(err)
+		}
+		d, err := newBundledDriver(ctx, dconfig.DriverSpec{Name: name, Args: args}, opts, budget, allowExec, log)
+		if err != nil {
+			log.Error(name + ": " + err.Error())
+			return nil, err
+		}
+		return d, nil
+	case "dlog":
+		d, err := newBundledDriver(ctx, dconfig.DriverSpec{Name: name, Args: map[string]string{}}, opts, budget, allowExec, log)
+		if err != nil {
+			log.Error(name + ": " + err.Error())
+			return nil, err
+		}
+		return d, nil
+	default:
+		log.Error("Unable to identify push notification driver '" + name + "': Name does not match any registered drivers")
+		return nil, fmt.Errorf("%w: %s", errUnknownDriver, name)
+	}
+}
+
+// oxArgs24 turns a 2.4 ox block into the bundled ox driver's arguments,
+// with 2.4.4's HTTP defaults (2 s timeout, 2 attempts) and the cache TTL
+// meaning the time it says (2.4 stores it in milliseconds and compares it
+// with seconds, so its cache lives 1000 times longer).
+func oxArgs24(f *dconfig.Filter) (map[string]string, error) {
+	s := f.Settings
+	url := s["push_notification_ox_url"]
+	if url == "" {
+		return nil, errors.New("push_notification_ox_url is missing or empty")
+	}
+	args := map[string]string{"url": url, "timeout_msecs": "2000", "max_retries": "1", "cache_lifetime": "60s"}
+	if v, ok := s["push_notification_ox_cache_ttl"]; ok {
+		d, err := dconfig.ParseTimeMsecs(v)
+		if err != nil {
+			return nil, fmt.Errorf("push_notification_ox_cache_ttl: %w", err)
+		}
+		if d == 0 {
+			return nil, errors.New("push_notification_ox_cache_ttl must not be 0")
+		}
+		args["cache_lifetime"] = fmt.Sprintf("%ds", int64((d+time.Second-1)/time.Second))
+	}
+	if v, ok := s["push_notification_ox_user_from_metadata"]; ok {
+		on, err := dconfig.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("push_notification_ox_user_from_metadata: %w", err)
+		}
+		if on {
+			args["user_from_metadata"] = ""
+		}
+	}
+	if v, ok := s["http_client_request_timeout"]; ok {
+		d, err := dconfig.ParseTimeMsecs(v)
+		if err != nil {
+			return nil, fmt.Errorf("http_client_request_timeout: %w", err)
+		}
+		args["timeout_msecs"] = fmt.Sprint(d.Milliseconds())
+	}
+	if v, ok := s["http_client_request_max_attempts"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("http_client_request_max_attempts: expected a positive integer, got %q", v)
+		}
+		args["max_retries"] = fmt.Sprint(n - 1)
+	}
+	return args, nil
 }
 
 // errUnknownDriver is returned for a driver name nothing implements.

@@ -62,6 +62,10 @@ type scriptSpec struct {
 	// ("lua: Calling ...") are not written, as Dovecot's C drivers have none.
 	Bundled  bool
 	InitArgs map[string]string
+	// Settings24 marks a script configured with Dovecot 2.4's syntax:
+	// script_init gets its lua_settings as a table and its return value is
+	// ignored.
+	Settings24 bool
 }
 
 // State is one prepared Lua state running one script. One goroutine owns it.
@@ -171,7 +175,7 @@ func (s *State) initScript(ctx context.Context) error {
 		return nil
 	}
 	nargs := 0
-	if s.spec.Bundled {
+	if s.spec.Bundled || s.spec.Settings24 {
 		l.CreateTable(0, len(s.spec.InitArgs))
 		for k, v := range s.spec.InitArgs {
 			l.PushString(v)
@@ -183,6 +187,9 @@ func (s *State) initScript(ctx context.Context) error {
 		return s.scriptError(err, "script_init", fmt.Sprintf("lua_pcall(script_init, %d, 1) failed", nargs))
 	}
 	defer l.Pop(2)
+	if s.spec.Settings24 {
+		return nil
+	}
 	n, ok := l.ToNumber(-2)
 	switch {
 	case !ok || l.TypeOf(-2) != lua.TypeNumber:

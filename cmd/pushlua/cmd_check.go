@@ -42,6 +42,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, "pushlua check: warning:", w)
 	}
+	fmt.Fprintf(stdout, "config: %s, read from %s\n", eng.Syntax(), strings.Join(cfg.Files, ", "))
 	for _, d := range eng.Drivers() {
 		fmt.Fprintf(stdout, "ok: %s (%s)\n", d.Name(), strings.Join(d.Scripts(), ", "))
 	}

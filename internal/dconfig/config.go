@@ -29,6 +29,10 @@ type Config struct {
 	// only, in file order.
 	Sections []Section
 
+	// Filters holds Dovecot 2.4's named push-notification blocks
+	// (`push_notification NAME { driver = ...; ... }`), in file order.
+	Filters []*Filter
+
 	// Files lists the absolute path of every file read, main file first,
 	// then included files in the order they were read.
 	Files []string
@@ -37,6 +41,30 @@ type Config struct {
 	Warnings []string
 
 	dir string // absolute directory that relative paths are resolved in
+}
+
+// FilterSection is the name of Dovecot 2.4's push-notification blocks.
+const FilterSection = "push_notification"
+
+// Filter is one Dovecot 2.4 `push_notification NAME { }` block.
+type Filter struct {
+	Name string // the block's name; also the driver when Settings has no "driver"
+	File string
+	Line int
+	// Settings holds the block's own settings (driver, lua_file,
+	// push_notification_ox_url, ...).
+	Settings map[string]string
+	// LuaSettings holds its lua_settings { } subsection: the table that
+	// script_init gets.
+	LuaSettings map[string]string
+}
+
+// Driver returns the block's driver: its driver setting, else its name.
+func (f *Filter) Driver() string {
+	if d, ok := f.Settings["driver"]; ok && d != "" {
+		return d
+	}
+	return f.Name
 }
 
 // Section is a config section whose contents pushlua ignores.

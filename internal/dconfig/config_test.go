@@ -2,7 +2,9 @@ package dconfig
 
 import (
 	"maps"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestOverride(t *testing.T) {
@@ -100,5 +102,55 @@ func TestPluginGetenv(t *testing.T) {
 		if got != tt.want || ok != tt.wantOK {
 			t.Errorf("PluginGetenv(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.wantOK)
 		}
+	}
+}
+
+func TestFilters(t *testing.T) {
+	cfg, err := ParseReader("dovecot.conf", strings.NewReader(`
+mail_plugins = $mail_plugins push_notification
+push_notification ox {
+  push_notification_ox_url = http://login:pass@node1.example.com:8009/notify
+  push_notification_ox_cache_ttl = 5s
+}
+push_notification mylua {
+  driver = lua
+  lua_file = /etc/dovecot/push.lua
+  lua_settings {
+    endpoint = https://push.example.com
+    token = "a b"
+  }
+}
+namespace inbox {
+  push_notification ignored {
+  }
+}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Filters) != 2 {
+		t.Fatalf("got %d filters; want 2", len(cfg.Filters))
+	}
+	ox, lua := cfg.Filters[0], cfg.Filters[1]
+	if ox.Name != "ox" || ox.Driver() != "ox" || ox.Settings["push_notification_ox_cache_ttl"] != "5s" || ox.Line != 3 {
+		t.Errorf("ox block: got %+v", ox)
+	}
+	if lua.Driver() != "lua" || lua.Settings["lua_file"] != "/etc/dovecot/push.lua" ||
+		lua.LuaSettings["endpoint"] != "https://push.example.com" || lua.LuaSettings["token"] != "a b" {
+		t.Errorf("lua block: got %+v", lua)
+	}
+	if _, ok := lua.Settings["endpoint"]; ok {
+		t.Errorf("lua_settings leaked into the block's settings")
+	}
+}
+
+func TestParseTimeMsecsDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1500ms": 1500 * time.Millisecond, "2s": 2 * time.Second, "0": 0} {
+		if got, err := ParseTimeMsecs(in); err != nil || got != want {
+			t.Errorf("ParseTimeMsecs(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseTimeMsecs("fast"); err == nil {
+		t.Errorf("ParseTimeMsecs(fast): no error")
 	}
 }

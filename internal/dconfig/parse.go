@@ -24,7 +24,9 @@ type frame struct {
 	name, arg string
 	file      string
 	line      int
-	plugin    bool // the top-level plugin section
+	plugin    bool    // the top-level plugin section
+	filter    *Filter // a top-level push_notification NAME section (2.4)
+	settings  bool    // its lua_settings subsection
 	ignored   bool
 }
 
@@ -138,6 +140,8 @@ type context int
 const (
 	ctxTop context = iota
 	ctxPlugin
+	ctxFilter
+	ctxLuaSettings
 	ctxIgnored
 )
 
@@ -147,6 +151,10 @@ func (p *parser) context() context {
 		return ctxTop
 	case len(p.stack) == 1 && p.stack[0].plugin:
 		return ctxPlugin
+	case len(p.stack) == 1 && p.stack[0].filter != nil:
+		return ctxFilter
+	case len(p.stack) == 2 && p.stack[0].filter != nil && p.stack[1].settings:
+		return ctxLuaSettings
 	default:
 		return ctxIgnored
 	}
@@ -230,6 +238,11 @@ func (p *parser) open(name, arg, display string, n int) {
 	switch {
 	case ctx == ctxTop && name == "plugin":
 		f.plugin = true
+	case ctx == ctxTop && name == FilterSection:
+		f.filter = &Filter{Name: arg, File: display, Line: n, Settings: map[string]string{}, LuaSettings: map[string]string{}}
+		p.cfg.Filters = append(p.cfg.Filters, f.filter)
+	case ctx == ctxFilter && name == "lua_settings":
+		f.settings = true
 	default:
 		f.ignored = true
 		if ctx != ctxIgnored {
@@ -266,8 +279,15 @@ func (p *parser) keyValue(key, v, dir string) error {
 		v = unquote(v)
 	}
 
-	if ctx == ctxPlugin {
+	switch ctx {
+	case ctxPlugin:
 		p.cfg.Plugin[key] = v
+		return nil
+	case ctxFilter:
+		p.stack[0].filter.Settings[key] = v
+		return nil
+	case ctxLuaSettings:
+		p.stack[0].filter.LuaSettings[key] = v
 		return nil
 	}
 	if name, ok := strings.CutPrefix(key, pluginPrefix); ok && name != "" {

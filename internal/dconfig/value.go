@@ -125,3 +125,15 @@ func ParseBool(s string) (bool, error) {
 	}
 	return false, errors.New("Invalid boolean value: " + s + " (use yes or no)")
 }
+
+// ParseTimeMsecs parses a time interval the way Dovecot's
+// settings_get_time_msecs does (Dovecot 2.4's TIME_MSECS settings, such as
+// push_notification_ox_cache_ttl): like ParseTime, but milliseconds are
+// allowed and a bare number means milliseconds is still an error.
+func ParseTimeMsecs(s string) (time.Duration, error) {
+	n, err := parseTime(s, true)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
