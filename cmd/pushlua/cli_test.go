@@ -186,7 +186,8 @@ func TestCheck(t *testing.T) {
 		"bad.lua":     "function dovecot_lua_notify_begin_txn()\n  return {\nend\n",
 		"init.lua":    "function script_init()\n  error('no config')\nend\n",
 	})
-	if r := pushlua(t, dir, "", "check", "-c", "good.conf"); r.code != 0 || !strings.HasPrefix(r.stdout, "ok: lua (") {
+	if r := pushlua(t, dir, "", "check", "-c", "good.conf"); r.code != 0 || !strings.Contains(r.stdout, "\nok: lua (") ||
+		!strings.HasPrefix(r.stdout, "config: Dovecot 2.3 plugin settings (push_notification_driver), read from ") {
 		t.Errorf("good: exit %d, %q, %q", r.code, r.stdout, r.stderr)
 	}
 	tests := []struct{ conf, want string }{
