@@ -50,6 +50,8 @@ type driverInstance interface {
 // Result is what happened to one transaction.
 type Result struct {
 	Txn *txn.Txn
+	// Version names the configuration version that ran it ("v3 (1a2b3c4d)").
+	Version string
 	// Drivers is how many drivers took part (accepted begin_txn).
 	Drivers int
 	// Calls counts calls into Lua; Errors counts failed calls and driver
@@ -59,6 +61,7 @@ type Result struct {
 
 // txnRun is one transaction on its way through a worker's drivers.
 type txnRun struct {
+	obs   Observer
 	ctx   context.Context
 	t     *txn.Txn
 	log   *slog.Logger
@@ -70,6 +73,11 @@ type txnRun struct {
 type Options struct {
 	// Config is the parsed configuration (required).
 	Config *dconfig.Config
+	// Load reads the configuration again for Reload (the file, then the
+	// command line's -o overrides); nil reloads Config's scripts only.
+	Load func() (*dconfig.Config, error)
+	// Observer is told what happens, for metrics; default none.
+	Observer Observer
 	// Store is the mailbox status and METADATA view (required).
 	Store store.Store
 	// Logger receives every log line; default discards.
@@ -98,12 +106,17 @@ type Options struct {
 
 // Engine runs transactions through the configured drivers.
 type Engine struct {
-	opts    Options
-	log     *slog.Logger
-	debug   bool
-	drivers []Driver
-	errs    []error
-	workers []*worker
+	opts Options
+	log  *slog.Logger
+
+	// The current version of the configuration and its scripts; vmu
+	// orders taking a reference against swapping it.
+	vmu      sync.RWMutex
+	cur      *version
+	versions int // versions built so far, for "v<n>" names
+	reloadMu sync.Mutex
+	lastErr  error          // the last failed reload, nil after a good one
+	retiring sync.WaitGroup // old versions waiting to close
 
 	// Dispatch: every user with queued transactions has a userQueue; a
 	// user is on ready (at most once) while it has work and no worker runs
@@ -113,6 +126,7 @@ type Engine struct {
 	users    map[string]*userQueue
 	ready    chan *userQueue
 	capacity chan struct{} // one token per queued transaction
+	queued   int
 	jobs     sync.WaitGroup
 	workerWG sync.WaitGroup
 	closed   bool
@@ -127,10 +141,6 @@ type job struct {
 type userQueue struct {
 	name string
 	jobs []job
-}
-
-type worker struct {
-	instances []driverInstance
 }
 
 // New builds the driver list from the configuration, as Dovecot does for a
@@ -154,24 +164,23 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.HTTP == nil {
 		opts.HTTP = httpx.New(httpx.Options{Logger: opts.Logger})
 	}
-	budget, allowExec, err := engineSettings(opts.Config, opts.Budget)
-	if err != nil {
-		return nil, err
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
-	e := &Engine{opts: opts, log: opts.Logger, debug: opts.Config.MailDebug,
+	e := &Engine{opts: opts, log: opts.Logger,
 		users:    map[string]*userQueue{},
 		ready:    make(chan *userQueue, opts.QueueSize),
 		capacity: make(chan struct{}, opts.QueueSize),
 	}
-	e.drivers, e.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
-	for range opts.Jobs {
-		w := &worker{}
-		for _, d := range e.drivers {
-			w.instances = append(w.instances, d.Instance())
-		}
-		e.workers = append(e.workers, w)
+	v, err := e.build(ctx, opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	e.cur = v
+	opts.Observer.Reloaded(true, v.name())
+	for i := range opts.Jobs {
 		e.workerWG.Add(1)
-		go e.work(w)
+		go e.work(i)
 	}
 	return e, nil
 }
@@ -443,11 +452,12 @@ func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byt
 	}
 }
 
-// Drivers lists the drivers that were initialised, in order.
-func (e *Engine) Drivers() []Driver { return e.drivers }
+// Drivers lists the drivers of the current version, in order.
+func (e *Engine) Drivers() []Driver { return e.current().drivers }
 
-// InitErrors returns the driver init failures (each ended the list).
-func (e *Engine) InitErrors() []error { return e.errs }
+// InitErrors returns the driver init failures of the current version (each
+// ended the list).
+func (e *Engine) InitErrors() []error { return e.current().errs }
 
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("engine closed")
@@ -468,6 +478,7 @@ func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) erro
 		return ErrClosed
 	}
 	e.jobs.Add(1)
+	e.queued++
 	name := t.User.Username
 	uq, busy := e.users[name]
 	if !busy {
@@ -494,15 +505,24 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.jobs.Wait()
 	close(e.ready)
 	e.workerWG.Wait()
-	for _, w := range e.workers {
-		for _, in := range w.instances {
-			in.Close(ctx, e.log)
-		}
-	}
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	e.vmu.Lock()
+	v := e.cur
+	e.vmu.Unlock()
+	e.retiring.Wait()
+	v.retire(ctx, e.log)
 	return nil
 }
 
-func (e *Engine) work(w *worker) {
+// QueueLen returns how many transactions wait or run.
+func (e *Engine) QueueLen() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.queued
+}
+
+func (e *Engine) work(i int) {
 	defer e.workerWG.Done()
 	for uq := range e.ready {
 		e.mu.Lock()
@@ -511,37 +531,43 @@ func (e *Engine) work(w *worker) {
 		uq.jobs = uq.jobs[1:]
 		e.mu.Unlock()
 
-		res := e.run(j.ctx, w, j.t)
+		v := e.acquire()
+		res := v.run(j.ctx, i, j.t, e.log, e.opts.Store, e.opts.Observer)
+		v.release()
 		<-e.capacity
 		if j.done != nil {
 			j.done(res)
 		}
 
 		e.mu.Lock()
+		e.queued--
 		if len(uq.jobs) > 0 {
 			e.ready <- uq
 		} else {
 			delete(e.users, uq.name)
 		}
 		e.mu.Unlock()
+		e.opts.Observer.QueueDepth(e.QueueLen())
 		e.jobs.Done()
 	}
 }
 
-// run runs one transaction through the worker's drivers: store snapshot,
-// begin_txn per driver, the events record by record, end_txn per driver.
-func (e *Engine) run(ctx context.Context, w *worker, t *txn.Txn) Result {
-	res := Result{Txn: t}
-	r := &txnRun{ctx: ctx, t: t, debug: e.debug, res: &res,
-		log: e.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+// run runs one transaction through worker i's drivers of v: store
+// snapshot, begin_txn per driver, the events record by record, end_txn per
+// driver.
+func (v *version) run(ctx context.Context, i int, t *txn.Txn, log *slog.Logger, st store.Store, obs Observer) Result {
+	res := Result{Txn: t, Version: v.name()}
+	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
+		log: log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
 	if snap := t.Snapshot(); !snap.Empty() {
-		if err := e.opts.Store.Apply(ctx, t.User.Username, snap); err != nil {
+		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++
 			r.log.Error("store: applying the transaction's snapshot failed: " + err.Error())
 		}
 	}
+	instances := v.slots[i]
 	var accepted []driverInstance
-	for _, in := range w.instances {
+	for _, in := range instances {
 		if in.Begin(r) {
 			accepted = append(accepted, in)
 		}
@@ -557,9 +583,10 @@ func (e *Engine) run(ctx context.Context, w *worker, t *txn.Txn) Result {
 	for _, in := range accepted {
 		in.End(r, t.Success)
 	}
-	if t.Success && len(t.Events) > 0 && e.debug {
+	if t.Success && len(t.Events) > 0 && r.debug {
 		r.log.Debug("push-notification: Push notification transaction completed")
 	}
+	obs.TxnProcessed(res.Errors > 0)
 	return res
 }
 

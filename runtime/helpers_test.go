@@ -65,6 +65,14 @@ type testEngine struct {
 	Store store.Store
 }
 
+type txnT = txn.Txn
+
+func parseTxn(line string) (*txn.Txn, error) { return txn.Parse([]byte(line), nil) }
+
+func memStore() store.Store { return store.NewMemory() }
+
+func testLogger(w *syncBuffer) *slog.Logger { return slog.New(logx.NewText(w, nil)) }
+
 // newTestEngine writes files (name → content) into a temp dir, parses
 // "pushlua.conf" from it and starts an engine on a memory store.
 func newTestEngine(t testing.TB, files map[string]string, opts ...func(*Options)) *testEngine {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	lua "github.com/Shopify/go-lua"
 
@@ -127,6 +128,14 @@ func (in *luaInstance) debug(r *txnRun, msg string) {
 	}
 }
 
+// call calls into the instance's state and tells the observer.
+func (in *luaInstance) call(r *txnRun, fn string, nargs, nresults int) error {
+	start := time.Now()
+	err := in.st.call(r.ctx, nargs, nresults)
+	r.obs.HandlerCalled(in.d.spec.Path, fn, time.Since(start), err != nil)
+	return err
+}
+
 func (in *luaInstance) fail(r *txnRun, call string, err error) {
 	r.res.Errors++
 	r.log.Error(in.prefix() + "lua_pcall(" + call + ") failed: " + err.Error())
@@ -162,7 +171,7 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 	pushGlobal(l, fnBeginTxn)
 	bindings.PushUser(l, st.Env, &r.t.User)
 	r.res.Calls++
-	if err := st.call(r.ctx, 1, 1); err != nil {
+	if err := in.call(r, fnBeginTxn, 1, 1); err != nil {
 		in.fail(r, fnBeginTxn+", 1, 1", err)
 		r.log.Warn(in.prefix() + "driver skipped for this transaction because " + fnBeginTxn + " failed (Dovecot 2.3 would crash the mail process here)")
 		in.check(r)
@@ -207,7 +216,7 @@ func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 	l.Field(lua.RegistryIndex, ctxKey)
 	pushEvent(l, e)
 	r.res.Calls++
-	if err := in.st.call(r.ctx, 2, 0); err != nil {
+	if err := in.call(r, fn, 2, 0); err != nil {
 		in.fail(r, fn+", 2, 0", err)
 		return
 	}
@@ -229,7 +238,7 @@ func (in *luaInstance) End(r *txnRun, success bool) {
 		l.Field(lua.RegistryIndex, ctxKey)
 		l.PushBoolean(success)
 		r.res.Calls++
-		if err := in.st.call(r.ctx, 2, 0); err != nil {
+		if err := in.call(r, fnEndTxn, 2, 0); err != nil {
 			in.fail(r, fnEndTxn+", 2, 0", err)
 		} else {
 			in.debug(r, "Called "+fnEndTxn)
@@ -258,7 +267,7 @@ func (in *luaInstance) userHook(r *txnRun, name string) bool {
 	pushGlobal(l, name)
 	bindings.PushUser(l, in.st.Env, &r.t.User)
 	r.res.Calls++
-	if err := in.st.call(r.ctx, 1, 2); err != nil {
+	if err := in.call(r, name, 1, 2); err != nil {
 		in.fail(r, name+", 1, 2", err)
 		in.check(r)
 		return false

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"syscall"
@@ -135,6 +136,17 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	s.sandbox()
 	stdlib.Open(l, s.Std)
 	bindings.Open(l, s.Env)
+	if !spec.Bundled {
+		// require finds Lua modules beside the script first.
+		dir := filepath.Dir(spec.Path)
+		l.Global("package")
+		l.Field(-1, "path")
+		path, _ := l.ToString(-1)
+		l.Pop(1)
+		l.PushString(filepath.Join(dir, "?.lua") + ";" + filepath.Join(dir, "?", "init.lua") + ";" + path)
+		l.SetField(-2, "path")
+		l.Pop(1)
+	}
 	if len(spec.Preload) > 0 {
 		lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
 		for _, m := range spec.Preload {

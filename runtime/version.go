@@ -1,0 +1,304 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pushlua/pushlua/internal/dconfig"
+)
+
+// Observer is told what the engine does, for metrics. Implementations must
+// be safe for concurrent use and cheap: they run on the per-transaction
+// path.
+type Observer interface {
+	// TxnProcessed is called when a transaction has run; failed says
+	// whether any call or driver failed.
+	TxnProcessed(failed bool)
+	// HandlerCalled is called after each call into Lua.
+	HandlerCalled(script, function string, d time.Duration, failed bool)
+	// Reloaded is called after each build of a version (ok) or failed
+	// reload (!ok); version names the version serving afterwards.
+	Reloaded(ok bool, version string)
+	// QueueDepth reports how many transactions wait or run.
+	QueueDepth(n int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) TxnProcessed(bool)                                 {}
+func (nopObserver) HandlerCalled(string, string, time.Duration, bool) {}
+func (nopObserver) Reloaded(bool, string)                             {}
+func (nopObserver) QueueDepth(int)                                    {}
+
+// version is one build of the configuration and its scripts: the driver
+// list and, per worker, the driver instances (Lua states). A reload builds a
+// new version off to the side and swaps it in; the old one is closed once
+// the transactions that started on it have finished.
+type version struct {
+	n       int
+	id      string            // hash of the files it was built from
+	files   map[string]string // display path → content hash
+	cfg     *dconfig.Config
+	drivers []Driver
+	errs    []error
+	slots   [][]driverInstance // per worker
+	refs    sync.WaitGroup
+}
+
+func (v *version) name() string { return fmt.Sprintf("v%d (%s)", v.n, v.id) }
+
+// build makes a version from cfg: settings, drivers with their first
+// states, instances for every worker, and the version id.
+func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, error) {
+	budget, allowExec, err := engineSettings(cfg, e.opts.Budget)
+	if err != nil {
+		return nil, err
+	}
+	opts := e.opts
+	opts.Config = cfg
+	v := &version{cfg: cfg}
+	v.drivers, v.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
+	v.slots = make([][]driverInstance, e.opts.Jobs)
+	for i := range v.slots {
+		for _, d := range v.drivers {
+			v.slots[i] = append(v.slots[i], d.Instance())
+		}
+	}
+	v.files = hashFiles(v.watched())
+	v.id = versionID(v.files)
+	e.versions++
+	v.n = e.versions
+	return v, nil
+}
+
+// watched lists the files a version depends on: the configuration files
+// and the scripts, with the Lua modules beside each script (require looks
+// there first).
+func (v *version) watched() []string {
+	files := slices.Clone(v.cfg.Files)
+	for _, d := range v.drivers {
+		ld, ok := d.(*luaDriver)
+		if !ok || ld.spec.Bundled {
+			continue
+		}
+		files = append(files, ld.spec.Path)
+		mods, _ := filepath.Glob(filepath.Join(filepath.Dir(ld.spec.Path), "*.lua"))
+		files = append(files, mods...)
+	}
+	sort.Strings(files)
+	return slices.Compact(files)
+}
+
+func hashFiles(paths []string) map[string]string {
+	out := make(map[string]string, len(paths))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			out[p] = "missing"
+			continue
+		}
+		sum := sha256.Sum256(data)
+		out[p] = hex.EncodeToString(sum[:8])
+	}
+	return out
+}
+
+func versionID(files map[string]string) string {
+	keys := make([]string, 0, len(files))
+	for k := range files {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x00%s\x00", k, files[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:4])
+}
+
+// changed lists the files whose content differs between two versions.
+func changed(old, cur map[string]string) []string {
+	var out []string
+	for p, h := range cur {
+		if old[p] != h {
+			out = append(out, p)
+		}
+	}
+	for p := range old {
+		if _, ok := cur[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *Engine) current() *version {
+	e.vmu.RLock()
+	defer e.vmu.RUnlock()
+	return e.cur
+}
+
+// acquire returns the current version with a reference that keeps it open.
+func (e *Engine) acquire() *version {
+	e.vmu.RLock()
+	defer e.vmu.RUnlock()
+	e.cur.refs.Add(1)
+	return e.cur
+}
+
+func (v *version) release() { v.refs.Done() }
+
+// retire waits for the transactions that run on v, then closes its
+// instances (script_deinit).
+func (v *version) retire(ctx context.Context, log *slog.Logger) {
+	v.refs.Wait()
+	for _, slot := range v.slots {
+		for _, in := range slot {
+			in.Close(ctx, log)
+		}
+	}
+}
+
+// VersionInfo describes the version serving transactions.
+type VersionInfo struct {
+	N        int      // 1 for the first build, +1 per successful reload
+	ID       string   // hash of the files it was built from
+	Name     string   // "v3 (1a2b3c4d)"
+	Drivers  []string // driver names, in order
+	Files    []string // the files it depends on (config, scripts, modules)
+	LastErr  error    // the last failed reload since the last good one
+	Failures []error  // driver init failures of this version
+}
+
+// Version describes the version serving now.
+func (e *Engine) Version() VersionInfo {
+	e.reloadMu.Lock()
+	lastErr := e.lastErr
+	e.reloadMu.Unlock()
+	v := e.current()
+	info := VersionInfo{N: v.n, ID: v.id, Name: v.name(), LastErr: lastErr, Failures: v.errs}
+	for _, d := range v.drivers {
+		info.Drivers = append(info.Drivers, d.Name())
+	}
+	for p := range v.files {
+		info.Files = append(info.Files, p)
+	}
+	sort.Strings(info.Files)
+	return info
+}
+
+// Ready reports whether scripts are loaded: at least one driver serves.
+func (e *Engine) Ready() bool { return len(e.current().drivers) > 0 }
+
+// ErrNoChange is returned by Reload when no file changed.
+var ErrNoChange = errors.New("nothing changed")
+
+// Reload builds a new version from the configuration (Options.Load) and
+// its scripts, completely and off to the side, and swaps it in only if
+// every driver initialised: a failed reload changes nothing, is logged
+// with its file:line, and is returned. Transactions already running finish
+// on the version they started on; the old version's states are closed
+// once they have. Reload returns ErrNoChange (and swaps nothing) when no
+// file changed.
+func (e *Engine) Reload(ctx context.Context) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	start := time.Now()
+	old := e.current()
+	cfg := old.cfg
+	if e.opts.Load != nil {
+		var err error
+		if cfg, err = e.opts.Load(); err != nil {
+			return e.reloadFailed(old, fmt.Errorf("reload: %w", err))
+		}
+	}
+	// Cheap check first: the same configuration files, and every file the
+	// current version was built from unchanged.
+	if sameFiles(cfg.Files, old.cfg.Files) && versionID(hashFiles(old.watched())) == old.id {
+		return ErrNoChange
+	}
+	v, err := e.build(ctx, cfg)
+	if err == nil && len(v.errs) > 0 {
+		err = v.errs[0]
+	}
+	if err == nil && len(v.drivers) == 0 && len(old.drivers) > 0 {
+		err = errors.New("the new configuration has no push notification driver")
+	}
+	if err != nil {
+		if v != nil {
+			e.versions--
+			v.retire(ctx, e.log)
+		}
+		return e.reloadFailed(old, fmt.Errorf("reload: %w", err))
+	}
+	if v.id == old.id {
+		e.versions--
+		v.retire(ctx, e.log)
+		return ErrNoChange
+	}
+	e.vmu.Lock()
+	e.cur = v
+	e.vmu.Unlock()
+	e.lastErr = nil
+	what := changed(old.files, v.files)
+	shown := make([]string, len(what))
+	for i, p := range what {
+		shown[i] = e.display(p)
+	}
+	e.log.Info(fmt.Sprintf("reloaded %s (v%d → v%d, %s) in %d ms", strings.Join(shown, ", "), old.n, v.n, v.id, time.Since(start).Milliseconds()))
+	e.opts.Observer.Reloaded(true, v.name())
+	e.retiring.Add(1)
+	go func() {
+		defer e.retiring.Done()
+		old.retire(context.WithoutCancel(ctx), e.log)
+	}()
+	return nil
+}
+
+func sameFiles(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	sort.Strings(a)
+	sort.Strings(b)
+	return slices.Equal(a, b)
+}
+
+func (e *Engine) reloadFailed(old *version, err error) error {
+	e.lastErr = err
+	var pe *fs.PathError
+	if errors.As(err, &pe) || strings.Contains(err.Error(), "No such file or directory") {
+		e.log.Warn(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
+	} else {
+		e.log.Error(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
+	}
+	e.opts.Observer.Reloaded(false, old.name())
+	return err
+}
+
+// display shortens a path for logs: relative to the configuration's
+// directory when inside it.
+func (e *Engine) display(p string) string {
+	base := filepath.Dir(e.current().cfg.Path)
+	if rel, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
+}
