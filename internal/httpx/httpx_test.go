@@ -415,3 +415,22 @@ func TestHTTPSAndProxy(t *testing.T) {
 		}
 	})
 }
+
+func TestHTTPChunkedResponse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-T")
+		io.WriteString(w, "a")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "b")
+		w.Header().Set("X-T", "v")
+	}))
+	defer srv.Close()
+	resp, err := newTestClient(t, Options{}).Do(context.Background(), &Request{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Body) != "ab" || resp.Header.Get("Transfer-Encoding") != "chunked" || resp.Trailer.Get("X-T") != "v" {
+		t.Errorf("got body %q, Transfer-Encoding %q, trailer %q; want ab, chunked, v",
+			resp.Body, resp.Header.Get("Transfer-Encoding"), resp.Trailer.Get("X-T"))
+	}
+}
