@@ -57,6 +57,8 @@ type Result struct {
 	// Calls counts calls into Lua; Errors counts failed calls and driver
 	// errors logged at Error level.
 	Calls, Errors int
+	// Dropped is set when Close gave up before the transaction ran.
+	Dropped bool
 }
 
 // txnRun is one transaction on its way through a worker's drivers.
@@ -130,6 +132,12 @@ type Engine struct {
 	jobs     sync.WaitGroup
 	workerWG sync.WaitGroup
 	closed   bool
+	dropped  int // transactions not run because Close's context ended
+
+	// life is the context every transaction runs with; Close cancels it
+	// when its own context ends before the queue is drained.
+	life context.Context
+	stop context.CancelFunc
 }
 
 type job struct {
@@ -172,8 +180,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		ready:    make(chan *userQueue, opts.QueueSize),
 		capacity: make(chan struct{}, opts.QueueSize),
 	}
+	e.life, e.stop = context.WithCancel(context.WithoutCancel(ctx))
 	v, err := e.build(ctx, opts.Config)
 	if err != nil {
+		e.stop()
 		return nil, err
 	}
 	e.cur = v
@@ -464,7 +474,8 @@ var ErrClosed = errors.New("engine closed")
 
 // Submit queues t behind the user's earlier transactions; done (may be
 // nil) is called from a worker once t has run. Submit blocks while
-// QueueSize transactions are waiting, until ctx ends.
+// QueueSize transactions are waiting, until ctx ends; ctx does not bound
+// the transaction's run (the engine's own lifetime does: see Close).
 func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) error {
 	select {
 	case e.capacity <- struct{}{}:
@@ -485,7 +496,7 @@ func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) erro
 		uq = &userQueue{name: name}
 		e.users[name] = uq
 	}
-	uq.jobs = append(uq.jobs, job{ctx: ctx, t: t, done: done})
+	uq.jobs = append(uq.jobs, job{ctx: e.life, t: t, done: done})
 	if !busy {
 		e.ready <- uq // cannot block: ready users <= queued transactions <= QueueSize
 	}
@@ -493,7 +504,9 @@ func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) erro
 }
 
 // Close stops accepting transactions, finishes the queued ones, runs
-// script_deinit in every state and returns.
+// script_deinit in every state and returns. When ctx ends first (the drain
+// timeout), the running calls are canceled, the transactions still queued
+// are not run, and Close returns an error that says how many.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -502,7 +515,20 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.closed = true
 	e.mu.Unlock()
-	e.jobs.Wait()
+	drained := make(chan struct{})
+	go func() { e.jobs.Wait(); close(drained) }()
+	var err error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		e.stop()
+		<-drained
+		e.mu.Lock()
+		err = fmt.Errorf("drain timeout: %d accepted transactions were not processed", e.dropped)
+		e.mu.Unlock()
+	}
+	defer e.stop()
+	ctx = context.WithoutCancel(ctx)
 	close(e.ready)
 	e.workerWG.Wait()
 	e.reloadMu.Lock()
@@ -512,7 +538,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.vmu.Unlock()
 	e.retiring.Wait()
 	v.retire(ctx, e.log)
-	return nil
+	return err
 }
 
 // QueueLen returns how many transactions wait or run.
@@ -531,9 +557,17 @@ func (e *Engine) work(i int) {
 		uq.jobs = uq.jobs[1:]
 		e.mu.Unlock()
 
-		v := e.acquire()
-		res := v.run(j.ctx, i, j.t, e.log, e.opts.Store, e.opts.Observer)
-		v.release()
+		var res Result
+		if j.ctx.Err() != nil {
+			res = Result{Txn: j.t, Dropped: true}
+			e.mu.Lock()
+			e.dropped++
+			e.mu.Unlock()
+		} else {
+			v := e.acquire()
+			res = v.run(j.ctx, i, j.t, e.log, e.opts.Store, e.opts.Observer)
+			v.release()
+		}
 		<-e.capacity
 		if j.done != nil {
 			j.done(res)

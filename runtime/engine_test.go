@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pushlua/pushlua/internal/txn"
 )
@@ -498,5 +499,41 @@ function dovecot_lua_notify_end_txn() end`
 	var se *ScriptError
 	if !errors.As(te2.InitErrors()[0], &se) || !strings.Contains(se.Message, "//") || !strings.Contains(se.Message, "math.floor") {
 		t.Errorf("no Lua 5.3 hint: %v", te2.InitErrors())
+	}
+}
+
+func TestCloseDrainTimeout(t *testing.T) {
+	script := `function dovecot_lua_notify_begin_txn() return {} end
+function dovecot_lua_notify_event_message_new() while true do end end
+function dovecot_lua_notify_end_txn() end`
+	te := newTestEngine(t, map[string]string{"pushlua.conf": luaConf("pushlua_handler_timeout = 1m\npushlua_handler_instructions = 100000000000000"), "script.lua": script},
+		func(o *Options) { o.Jobs = 1 })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	dropped := 0
+	for i := range 5 {
+		wg.Add(1)
+		tx, _ := txn.Parse([]byte(fmt.Sprintf(`{"user": "u%d", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1}]}`, i)), nil)
+		if err := te.Submit(context.Background(), tx, func(r Result) {
+			mu.Lock()
+			if r.Dropped {
+				dropped++
+			}
+			mu.Unlock()
+			wg.Done()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkFor(t, func() bool { return strings.Contains(te.Logs.String(), "Calling dovecot_lua_notify_event_message_new") })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := te.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "drain timeout: 4 accepted transactions were not processed") {
+		t.Errorf("got %v", err)
+	}
+	waitGroup(t, &wg)
+	if dropped != 4 || !strings.Contains(te.Logs.String(), "pushlua: call canceled: context canceled") {
+		t.Errorf("dropped %d; want 4; log:\n%s", dropped, te.Logs)
 	}
 }
