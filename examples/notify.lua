@@ -3,8 +3,12 @@
 --
 -- For every transaction it collects the new messages, then logs one line
 -- per message together with the INBOX unseen count, and whether the user
--- enabled notifications through server METADATA.
+-- enabled notifications through server METADATA. It also builds the JSON
+-- payload a push endpoint would get (dkjson, one of the JSON modules pushlua
+-- ships) and picks the OX user id out of the METADATA value with a Lua
+-- pattern (string.match).
 
+local json = require("dkjson")
 local greeting
 
 function script_init()
@@ -40,5 +44,13 @@ function dovecot_lua_notify_end_txn(ctx, success)
       greeting, ctx.user.username, msg.subject or "(no subject)",
       msg.from_address, msg.mailbox, msg.uid, status.unseen,
       enabled and "" or " [push not enabled]"))
+    if enabled then
+      local payload = json.encode({
+        user = enabled:match("user=([^\t]+)") or ctx.user.username,
+        folder = msg.mailbox, uid = msg.uid, unseen = status.unseen,
+        subject = msg.subject,
+      }, { keyorder = { "user", "folder", "uid", "subject", "unseen" } })
+      dovecot.i_info("payload " .. payload)
+    end
   end
 end
