@@ -52,6 +52,9 @@ func openMath(l *lua.State, _ *Env) {
 	l.SetField(-2, "maxinteger")
 	l.PushNumber(mathMinInteger)
 	l.SetField(-2, "mininteger")
+	// go-lua sets math.huge to the largest finite float; Lua's is HUGE_VAL.
+	l.PushNumber(math.Inf(1))
+	l.SetField(-2, "huge")
 	l.Pop(1)
 }
 

@@ -35,3 +35,8 @@ function test_atan_two_arguments()
   eq(math.atan(-1, -1), -3 * math.pi / 4, "atan(-1, -1)")
   eq(math.atan(1), math.pi / 4, "atan(1)")
 end
+
+function test_huge_is_infinity()
+  assert(math.huge == 1/0, "math.huge is not infinity")
+  assert(-math.huge < -1e308)
+end

@@ -1,0 +1,993 @@
+package stdlib
+
+// cjson and cjson.safe: lua-cjson 2.1.0 as OpenResty ships it (the
+// encode_empty_table_as_object, decode_array_with_array_mt and
+// encode_escape_forward_slash settings, array_mt and empty_array), with the
+// C module's defaults and error messages. cjson.null is a userdata shared by
+// every instance, so cjson.decode("null") == cjson.null.
+//
+// Numbers are float64 in this Lua, so every number is encoded with
+// "%.<precision>g" (1, not 1.0) and decoded with strtod's rules.
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	lua "github.com/Shopify/go-lua"
+)
+
+// Registry keys of the values every cjson instance of a state shares.
+const (
+	cjsonNullKey         = "pushlua.cjson.null"
+	cjsonEmptyArrayKey   = "pushlua.cjson.empty_array"
+	cjsonArrayMTKey      = "pushlua.cjson.array_mt"
+	cjsonEmptyArrayMTKey = "pushlua.cjson.empty_array_mt"
+)
+
+// cjsonSentinel is the data of the cjson.null and cjson.empty_array
+// userdata (light userdata in the C module).
+type cjsonSentinel struct{ name string }
+
+var (
+	cjsonNullTag       = &cjsonSentinel{"null"}
+	cjsonEmptyArrayTag = &cjsonSentinel{"empty_array"}
+)
+
+// cjsonConfig is the configuration of one cjson instance; the defaults are
+// lua-cjson's.
+type cjsonConfig struct {
+	sparseConvert          bool
+	sparseRatio            int
+	sparseSafe             int
+	encodeMaxDepth         int
+	decodeMaxDepth         int
+	encodeInvalidNumbers   int // 0 off, 1 on, 2 null
+	decodeInvalidNumbers   bool
+	encodeKeepBuffer       bool
+	numberPrecision        int
+	emptyTableAsObject     bool
+	decodeArrayWithArrayMT bool
+	escapeForwardSlash     bool
+
+	esc jsonEscapeTable
+	buf []byte // kept between calls while encodeKeepBuffer
+}
+
+func newCJSONConfig() *cjsonConfig {
+	c := &cjsonConfig{
+		sparseRatio:          2,
+		sparseSafe:           10,
+		encodeMaxDepth:       1000,
+		decodeMaxDepth:       1000,
+		decodeInvalidNumbers: true,
+		encodeKeepBuffer:     true,
+		numberPrecision:      14,
+		emptyTableAsObject:   true,
+		escapeForwardSlash:   true,
+	}
+	for i := range 0x20 {
+		c.esc[i] = fmt.Sprintf("\\u%04x", i)
+	}
+	c.esc['\b'], c.esc['\t'], c.esc['\n'], c.esc['\f'], c.esc['\r'] = `\b`, `\t`, `\n`, `\f`, `\r`
+	c.esc['"'], c.esc['\\'], c.esc['/'], c.esc[0x7f] = `\"`, `\\`, `\/`, `\u007f`
+	return c
+}
+
+func openCJSON(l *lua.State) int {
+	pushCJSON(l, false)
+	return 1
+}
+
+func openCJSONSafe(l *lua.State) int {
+	pushCJSON(l, true)
+	return 1
+}
+
+// pushCJSON pushes a new cjson (or cjson.safe) module table with its own
+// configuration.
+func pushCJSON(l *lua.State, safe bool) {
+	cjsonShared(l)
+	cfg := newCJSONConfig()
+	l.CreateTable(0, 20)
+	lua.SetFunctions(l, cjsonFunctions(cfg, safe), 0)
+	for _, f := range []struct{ key, field string }{
+		{cjsonNullKey, "null"},
+		{cjsonEmptyArrayMTKey, "empty_array_mt"},
+		{cjsonArrayMTKey, "array_mt"},
+		{cjsonEmptyArrayKey, "empty_array"},
+	} {
+		l.Field(lua.RegistryIndex, f.key)
+		l.SetField(-2, f.field)
+	}
+	l.PushString("cjson")
+	l.SetField(-2, "_NAME")
+	l.PushString("2.1.0")
+	l.SetField(-2, "_VERSION")
+}
+
+// cjsonShared creates, once per state, the values all instances share.
+func cjsonShared(l *lua.State) {
+	l.Field(lua.RegistryIndex, cjsonNullKey)
+	exists := !l.IsNil(-1)
+	l.Pop(1)
+	if exists {
+		return
+	}
+	l.PushUserData(cjsonNullTag)
+	l.SetField(lua.RegistryIndex, cjsonNullKey)
+	l.PushUserData(cjsonEmptyArrayTag)
+	l.SetField(lua.RegistryIndex, cjsonEmptyArrayKey)
+	l.NewTable()
+	l.SetField(lua.RegistryIndex, cjsonArrayMTKey)
+	l.NewTable()
+	l.SetField(lua.RegistryIndex, cjsonEmptyArrayMTKey)
+}
+
+// cjsonFunctions is the registration table of one instance.
+func cjsonFunctions(cfg *cjsonConfig, safe bool) []lua.RegistryFunction {
+	return []lua.RegistryFunction{
+		{Name: "encode", Function: func(l *lua.State) int { return cjsonEncode(l, cfg, safe) }},
+		{Name: "decode", Function: func(l *lua.State) int { return cjsonDecode(l, cfg, safe) }},
+		{Name: "encode_empty_table_as_object", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_empty_table_as_object", 1)
+			return o.boolean(1, &cfg.emptyTableAsObject)
+		}},
+		{Name: "decode_array_with_array_mt", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "decode_array_with_array_mt", 1)
+			return o.boolean(1, &cfg.decodeArrayWithArrayMT)
+		}},
+		{Name: "encode_sparse_array", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_sparse_array", 3)
+			o.boolean(1, &cfg.sparseConvert)
+			o.integer(2, &cfg.sparseRatio, 0, math.MaxInt32)
+			o.integer(3, &cfg.sparseSafe, 0, math.MaxInt32)
+			return 3
+		}},
+		{Name: "encode_max_depth", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_max_depth", 1)
+			return o.integer(1, &cfg.encodeMaxDepth, 1, math.MaxInt32)
+		}},
+		{Name: "decode_max_depth", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "decode_max_depth", 1)
+			return o.integer(1, &cfg.decodeMaxDepth, 1, math.MaxInt32)
+		}},
+		{Name: "encode_number_precision", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_number_precision", 1)
+			return o.integer(1, &cfg.numberPrecision, 1, 16)
+		}},
+		{Name: "encode_keep_buffer", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_keep_buffer", 1)
+			n := o.boolean(1, &cfg.encodeKeepBuffer)
+			if !cfg.encodeKeepBuffer {
+				cfg.buf = nil
+			}
+			return n
+		}},
+		{Name: "encode_invalid_numbers", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_invalid_numbers", 1)
+			return o.enum(1, &cfg.encodeInvalidNumbers, []string{"off", "on", "null"})
+		}},
+		{Name: "decode_invalid_numbers", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "decode_invalid_numbers", 1)
+			return o.boolean(1, &cfg.decodeInvalidNumbers)
+		}},
+		{Name: "encode_escape_forward_slash", Function: func(l *lua.State) int {
+			o := cjsonOptions(l, "encode_escape_forward_slash", 1)
+			n := o.boolean(1, &cfg.escapeForwardSlash)
+			cfg.esc['/'] = ""
+			if cfg.escapeForwardSlash {
+				cfg.esc['/'] = `\/`
+			}
+			return n
+		}},
+		{Name: "new", Function: func(l *lua.State) int {
+			pushCJSON(l, safe)
+			return 1
+		}},
+	}
+}
+
+// cjsonArgError raises luaL_argerror's message for argument arg of the
+// function fname.
+func cjsonArgError(l *lua.State, arg int, fname, msg string) {
+	raiseJSONWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, msg))
+}
+
+// cjsonOption reads the arguments of a configuration function.
+type cjsonOption struct {
+	l    *lua.State
+	name string
+}
+
+// cjsonOptions checks that the configuration function name got at most n
+// arguments and pads them with nil (json_arg_init).
+func cjsonOptions(l *lua.State, name string, n int) cjsonOption {
+	if l.Top() > n {
+		cjsonArgError(l, n+1, name, "found too many arguments")
+	}
+	l.SetTop(n)
+	return cjsonOption{l, name}
+}
+
+// integer sets *v from the argument at i when given, checking the range,
+// and pushes the current value (json_integer_option).
+func (o cjsonOption) integer(i int, v *int, lo, hi int) int {
+	l := o.l
+	if !l.IsNil(i) {
+		f, ok := l.ToNumber(i)
+		if !ok {
+			cjsonArgError(l, i, o.name, "number expected, got "+lua.TypeNameOf(l, i))
+		}
+		n := int(f)
+		if f < math.MinInt32 || f > math.MaxInt32 || n < lo || n > hi {
+			// lua-cjson reports the range against argument 1 whatever i is.
+			cjsonArgError(l, 1, o.name, fmt.Sprintf("expected integer between %d and %d", lo, hi))
+		}
+		*v = n
+	}
+	l.PushInteger(*v)
+	return 1
+}
+
+// boolean sets *v from a boolean or "on"/"off" at i when given and pushes
+// the current value as a boolean.
+func (o cjsonOption) boolean(i int, v *bool) int {
+	n := 0
+	if *v {
+		n = 1
+	}
+	o.enum(i, &n, []string{"off", "on"})
+	*v = n == 1
+	return 1
+}
+
+// enum is json_enum_option with bool_true = 1: true/false or one of
+// options; pushes a boolean for 0 and 1, else the option's name.
+func (o cjsonOption) enum(i int, v *int, options []string) int {
+	l := o.l
+	if !l.IsNil(i) {
+		if l.IsBoolean(i) {
+			*v = 0
+			if l.ToBoolean(i) {
+				*v = 1
+			}
+		} else {
+			s, ok := l.ToString(i)
+			if !ok {
+				cjsonArgError(l, i, o.name, "string expected, got "+lua.TypeNameOf(l, i))
+			}
+			n := slices.Index(options, s)
+			if n < 0 {
+				cjsonArgError(l, i, o.name, fmt.Sprintf("invalid option '%s'", s))
+			}
+			*v = n
+		}
+	}
+	if *v == 0 || *v == 1 {
+		l.PushBoolean(*v == 1)
+	} else {
+		l.PushString(options[*v])
+	}
+	return 1
+}
+
+// cjsonEncode is cjson.encode(value).
+func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
+	if l.Top() != 1 {
+		cjsonArgError(l, 1, "encode", "expected 1 argument")
+	}
+	e := cjsonEncoder{l: l, cfg: cfg}
+	if cfg.encodeKeepBuffer {
+		e.buf = cfg.buf[:0]
+	}
+	err := e.value(1, 0)
+	if cfg.encodeKeepBuffer {
+		cfg.buf = e.buf
+	}
+	if err != nil {
+		l.SetTop(1)
+		if safe {
+			l.PushNil()
+			l.PushString(err.Error())
+			return 2
+		}
+		raiseJSONWhere(l, err.Error())
+	}
+	l.PushString(string(e.buf))
+	return 1
+}
+
+type cjsonEncoder struct {
+	l    *lua.State
+	cfg  *cjsonConfig
+	buf  []byte
+	keys []jsonKey
+}
+
+func cjsonTypeError(l *lua.State, idx int, reason string) error {
+	return jsonErrorf("Cannot serialise " + lua.TypeNameOf(l, idx) + ": " + reason)
+}
+
+// value appends the value at the absolute index idx.
+func (e *cjsonEncoder) value(idx, depth int) error {
+	l := e.l
+	switch l.TypeOf(idx) {
+	case lua.TypeString:
+		s, _ := l.ToString(idx)
+		e.buf = e.cfg.esc.appendQuoted(e.buf, s)
+	case lua.TypeNumber:
+		n, _ := l.ToNumber(idx)
+		return e.number(n)
+	case lua.TypeBoolean:
+		if l.ToBoolean(idx) {
+			e.buf = append(e.buf, "true"...)
+		} else {
+			e.buf = append(e.buf, "false"...)
+		}
+	case lua.TypeNil:
+		e.buf = append(e.buf, "null"...)
+	case lua.TypeTable:
+		return e.table(idx, depth+1)
+	case lua.TypeUserData:
+		switch l.ToUserData(idx) {
+		case cjsonNullTag:
+			e.buf = append(e.buf, "null"...)
+		case cjsonEmptyArrayTag:
+			e.buf = append(e.buf, "[]"...)
+		default:
+			return cjsonTypeError(l, idx, "type not supported")
+		}
+	default:
+		return cjsonTypeError(l, idx, "type not supported")
+	}
+	return nil
+}
+
+func (e *cjsonEncoder) number(n float64) error {
+	if math.IsNaN(n) || math.IsInf(n, 0) {
+		switch e.cfg.encodeInvalidNumbers {
+		case 0:
+			return jsonErrorf("Cannot serialise number: must not be NaN or Infinity")
+		case 1:
+			switch {
+			case math.IsNaN(n):
+				e.buf = append(e.buf, "NaN"...)
+			case n > 0:
+				e.buf = append(e.buf, "Infinity"...)
+			default:
+				e.buf = append(e.buf, "-Infinity"...)
+			}
+		default:
+			e.buf = append(e.buf, "null"...)
+		}
+		return nil
+	}
+	e.buf = jsonAppendNumber(e.buf, n, e.cfg.numberPrecision)
+	return nil
+}
+
+// cjsonIsRegistryValue reports whether the value at idx is the one in the
+// registry under key.
+func cjsonIsRegistryValue(l *lua.State, idx int, key string) bool {
+	idx = l.AbsIndex(idx)
+	l.Field(lua.RegistryIndex, key)
+	same := l.RawEqual(-1, idx)
+	l.Pop(1)
+	return same
+}
+
+func (e *cjsonEncoder) table(idx, depth int) error {
+	l := e.l
+	if depth > e.cfg.encodeMaxDepth {
+		return jsonErrorf(fmt.Sprintf("Cannot serialise, excessive nesting (%d)", depth))
+	}
+	checkJSONStack(l, 16)
+	hasMeta := l.MetaTable(idx)
+	raw := true
+	if hasMeta {
+		if cjsonIsRegistryValue(l, -1, cjsonArrayMTKey) {
+			l.Pop(1)
+			return e.array(idx, depth, l.RawLength(idx), true)
+		}
+		l.Pop(1)
+		raw = false
+		if lua.MetaField(l, idx, "__len") {
+			l.PushValue(idx)
+			l.Call(1, 1)
+			n, _ := l.ToNumber(-1)
+			l.Pop(1)
+			return e.array(idx, depth, int(n), false)
+		}
+	}
+
+	start := len(e.keys)
+	e.keys = jsonAppendTableKeys(l, idx, e.keys)
+	defer func() { e.keys = e.keys[:start] }()
+	keys := e.keys[start:]
+
+	// lua_array_length: -1 for an object, else the array's length.
+	length := 0.0
+	items := 0
+	for _, k := range keys {
+		if !k.isIndex() {
+			length = -1
+			break
+		}
+		length = max(length, k.n)
+		items++
+	}
+	if length > 0 && e.cfg.sparseRatio > 0 && length > float64(items)*float64(e.cfg.sparseRatio) && length > float64(e.cfg.sparseSafe) {
+		if !e.cfg.sparseConvert {
+			return jsonErrorf("Cannot serialise table: excessively sparse array")
+		}
+		length = -1
+	}
+	if length > 0 || (length == 0 && !e.cfg.emptyTableAsObject) {
+		return e.array(idx, depth, int(length), raw)
+	}
+	if hasMeta {
+		l.MetaTable(idx)
+		isEmptyArray := cjsonIsRegistryValue(l, -1, cjsonEmptyArrayMTKey)
+		l.Pop(1)
+		if isEmptyArray {
+			return e.array(idx, depth, l.RawLength(idx), true)
+		}
+	}
+	return e.object(idx, depth, keys)
+}
+
+func (e *cjsonEncoder) array(idx, depth, n int, raw bool) error {
+	l := e.l
+	e.buf = append(e.buf, '[')
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			e.buf = append(e.buf, ',')
+		}
+		if raw {
+			l.RawGetInt(idx, i)
+		} else {
+			l.PushInteger(i)
+			l.Table(idx)
+		}
+		err := e.value(l.Top(), depth)
+		l.Pop(1)
+		if err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, ']')
+	return nil
+}
+
+func (e *cjsonEncoder) object(idx, depth int, keys []jsonKey) error {
+	l := e.l
+	jsonSortKeys(keys)
+	e.buf = append(e.buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		switch k.typ {
+		case lua.TypeNumber:
+			e.buf = append(e.buf, '"')
+			if err := e.number(k.n); err != nil {
+				return err
+			}
+			e.buf = append(e.buf, '"', ':')
+		case lua.TypeString:
+			e.buf = e.cfg.esc.appendQuoted(e.buf, k.s)
+			e.buf = append(e.buf, ':')
+		default:
+			return jsonErrorf("Cannot serialise " + k.typ.String() + ": table key must be a number or string")
+		}
+		jsonRawGetKey(l, idx, k)
+		err := e.value(l.Top(), depth)
+		l.Pop(1)
+		if err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+// cjsonDecode is cjson.decode(text).
+func cjsonDecode(l *lua.State, cfg *cjsonConfig, safe bool) int {
+	if l.Top() != 1 {
+		cjsonArgError(l, 1, "decode", "expected 1 argument")
+	}
+	s, ok := l.ToString(1)
+	if !ok {
+		cjsonArgError(l, 1, "decode", "string expected, got "+lua.TypeNameOf(l, 1))
+	}
+	d := cjsonDecoder{l: l, cfg: cfg, s: s}
+	var err error
+	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
+		err = jsonErrorf("JSON parser does not support UTF-16 or UTF-32")
+	} else {
+		err = d.document()
+	}
+	if err != nil {
+		l.SetTop(1)
+		if safe {
+			l.PushNil()
+			l.PushString(err.Error())
+			return 2
+		}
+		raiseJSONWhere(l, err.Error())
+	}
+	return 1
+}
+
+// cjson's token types, named as in its error messages.
+type cjsonTokenType int
+
+const (
+	cjObjBegin cjsonTokenType = iota
+	cjObjEnd
+	cjArrBegin
+	cjArrEnd
+	cjString
+	cjNumber
+	cjBoolean
+	cjNull
+	cjColon
+	cjComma
+	cjEnd
+	cjError
+)
+
+var cjsonTokenNames = [...]string{
+	cjObjBegin: "T_OBJ_BEGIN",
+	cjObjEnd:   "T_OBJ_END",
+	cjArrBegin: "T_ARR_BEGIN",
+	cjArrEnd:   "T_ARR_END",
+	cjString:   "T_STRING",
+	cjNumber:   "T_NUMBER",
+	cjBoolean:  "T_BOOLEAN",
+	cjNull:     "T_NULL",
+	cjColon:    "T_COLON",
+	cjComma:    "T_COMMA",
+	cjEnd:      "T_END",
+}
+
+type cjsonToken struct {
+	typ   cjsonTokenType
+	index int // 0-based offset of the token (of the fault for errors)
+	str   string
+	num   float64
+	b     bool
+	err   string // for cjError
+}
+
+type cjsonDecoder struct {
+	l     *lua.State
+	cfg   *cjsonConfig
+	s     string
+	pos   int
+	depth int
+	tmp   []byte
+}
+
+// at is the byte at i, 0 past the end: the C decoder stops at a NUL.
+func (d *cjsonDecoder) at(i int) byte {
+	if i < len(d.s) {
+		return d.s[i]
+	}
+	return 0
+}
+
+func (d *cjsonDecoder) document() error {
+	var tok cjsonToken
+	d.next(&tok)
+	if err := d.value(&tok); err != nil {
+		return err
+	}
+	d.next(&tok)
+	if tok.typ != cjEnd {
+		return d.parseError("the end", &tok)
+	}
+	return nil
+}
+
+func (d *cjsonDecoder) parseError(expected string, tok *cjsonToken) error {
+	found := tok.err
+	if tok.typ != cjError {
+		found = cjsonTokenNames[tok.typ]
+	}
+	return jsonErrorf(fmt.Sprintf("Expected %s but found %s at character %d", expected, found, tok.index+1))
+}
+
+func (d *cjsonDecoder) tokenError(tok *cjsonToken, msg string) {
+	tok.typ = cjError
+	tok.index = d.pos
+	tok.err = msg
+}
+
+func (d *cjsonDecoder) next(tok *cjsonToken) {
+	for {
+		c := d.at(d.pos)
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			break
+		}
+		d.pos++
+	}
+	tok.index = d.pos
+	c := d.at(d.pos)
+	single := cjError
+	switch c {
+	case '{':
+		single = cjObjBegin
+	case '}':
+		single = cjObjEnd
+	case '[':
+		single = cjArrBegin
+	case ']':
+		single = cjArrEnd
+	case ',':
+		single = cjComma
+	case ':':
+		single = cjColon
+	case 0:
+		tok.typ = cjEnd
+		return
+	}
+	if single != cjError {
+		tok.typ = single
+		d.pos++
+		return
+	}
+	rest := d.s[d.pos:]
+	switch {
+	case c == '"':
+		d.stringToken(tok)
+	case c == '-' || ('0' <= c && c <= '9'):
+		if !d.cfg.decodeInvalidNumbers && d.invalidNumber() {
+			d.tokenError(tok, "invalid number")
+			return
+		}
+		d.numberToken(tok)
+	case strings.HasPrefix(rest, "true"):
+		tok.typ, tok.b = cjBoolean, true
+		d.pos += 4
+	case strings.HasPrefix(rest, "false"):
+		tok.typ, tok.b = cjBoolean, false
+		d.pos += 5
+	case strings.HasPrefix(rest, "null"):
+		tok.typ = cjNull
+		d.pos += 4
+	case d.cfg.decodeInvalidNumbers && strings.IndexByte("fiInNt+", c) >= 0 && d.invalidNumber():
+		d.numberToken(tok)
+	default:
+		d.tokenError(tok, "invalid token")
+	}
+}
+
+// invalidNumber is json_is_invalid_number: forms strtod accepts but JSON
+// does not (a leading +, hex, leading zeros, inf, nan).
+func (d *cjsonDecoder) invalidNumber() bool {
+	p := d.pos
+	if d.at(p) == '+' {
+		return true
+	}
+	if d.at(p) == '-' {
+		p++
+	}
+	if d.at(p) == '0' {
+		c2 := d.at(p + 1)
+		return c2|0x20 == 'x' || ('0' <= c2 && c2 <= '9')
+	}
+	if d.at(p) <= '9' {
+		return false
+	}
+	rest := d.s[min(p, len(d.s)):]
+	return len(rest) >= 3 && (strings.EqualFold(rest[:3], "inf") || strings.EqualFold(rest[:3], "nan"))
+}
+
+func (d *cjsonDecoder) numberToken(tok *cjsonToken) {
+	n, end := jsonStrtod(d.s, d.pos)
+	if end == d.pos {
+		d.tokenError(tok, "invalid number")
+		return
+	}
+	tok.typ, tok.num = cjNumber, n
+	d.pos = end
+}
+
+func (d *cjsonDecoder) stringToken(tok *cjsonToken) {
+	d.pos++ // opening quote
+	start := d.pos
+	// Fast path: no escapes.
+	for i := start; i < len(d.s); i++ {
+		c := d.s[i]
+		if c == '"' {
+			tok.typ, tok.str = cjString, d.s[start:i]
+			d.pos = i + 1
+			return
+		}
+		if c == '\\' || c == 0 {
+			break
+		}
+	}
+	// The decoded string is no longer than its source: size the buffer once.
+	end := start
+	for end < len(d.s) && d.s[end] != '"' && d.s[end] != 0 {
+		if d.s[end] == '\\' {
+			end++
+		}
+		end++
+	}
+	d.tmp = slices.Grow(d.tmp[:0], end-start)
+	for {
+		c := d.at(d.pos)
+		if c == '"' {
+			break
+		}
+		if c == 0 {
+			d.tokenError(tok, "unexpected end of string")
+			return
+		}
+		if c != '\\' {
+			end := d.pos + 1
+			for end < len(d.s) && d.s[end] != '"' && d.s[end] != '\\' && d.s[end] != 0 {
+				end++
+			}
+			d.tmp = append(d.tmp, d.s[d.pos:end]...)
+			d.pos = end
+			continue
+		}
+		switch e := d.at(d.pos + 1); e {
+		case '"', '\\', '/':
+			d.tmp = append(d.tmp, e)
+		case 'b':
+			d.tmp = append(d.tmp, '\b')
+		case 't':
+			d.tmp = append(d.tmp, '\t')
+		case 'n':
+			d.tmp = append(d.tmp, '\n')
+		case 'f':
+			d.tmp = append(d.tmp, '\f')
+		case 'r':
+			d.tmp = append(d.tmp, '\r')
+		case 'u':
+			if !d.unicodeEscape() {
+				d.tokenError(tok, "invalid unicode escape code")
+				return
+			}
+			continue
+		default:
+			d.tokenError(tok, "invalid escape code")
+			return
+		}
+		d.pos += 2
+	}
+	d.pos++ // closing quote
+	tok.typ, tok.str = cjString, string(d.tmp)
+}
+
+// unicodeEscape decodes \uXXXX (or a surrogate pair) at d.pos.
+func (d *cjsonDecoder) unicodeEscape() bool {
+	cp := jsonHex4(d.s, d.pos+2)
+	if cp < 0 {
+		return false
+	}
+	n := 6
+	if cp&0xF800 == 0xD800 {
+		if cp&0x400 != 0 { // a low surrogate first
+			return false
+		}
+		if d.at(d.pos+6) != '\\' || d.at(d.pos+7) != 'u' {
+			return false
+		}
+		low := jsonHex4(d.s, d.pos+8)
+		if low < 0 || low&0xFC00 != 0xDC00 {
+			return false
+		}
+		cp = (cp&0x3FF)<<10 | low&0x3FF + 0x10000
+		n = 12
+	}
+	d.tmp = jsonAppendCodePoint(d.tmp, cp)
+	d.pos += n
+	return true
+}
+
+func (d *cjsonDecoder) descend() error {
+	d.depth++
+	if d.depth > d.cfg.decodeMaxDepth {
+		return jsonErrorf(fmt.Sprintf("Found too many nested data structures (%d) at character %d", d.depth, d.pos))
+	}
+	checkJSONStack(d.l, 16)
+	return nil
+}
+
+// value pushes the value starting with tok.
+func (d *cjsonDecoder) value(tok *cjsonToken) error {
+	l := d.l
+	switch tok.typ {
+	case cjString:
+		l.PushString(tok.str)
+	case cjNumber:
+		l.PushNumber(tok.num)
+	case cjBoolean:
+		l.PushBoolean(tok.b)
+	case cjNull:
+		l.Field(lua.RegistryIndex, cjsonNullKey)
+	case cjObjBegin:
+		return d.object()
+	case cjArrBegin:
+		return d.array()
+	default:
+		return d.parseError("value", tok)
+	}
+	return nil
+}
+
+func (d *cjsonDecoder) object() error {
+	l := d.l
+	if err := d.descend(); err != nil {
+		return err
+	}
+	l.NewTable()
+	var tok cjsonToken
+	d.next(&tok)
+	if tok.typ == cjObjEnd {
+		d.depth--
+		return nil
+	}
+	for {
+		if tok.typ != cjString {
+			return d.parseError("object key string", &tok)
+		}
+		l.PushString(tok.str)
+		d.next(&tok)
+		if tok.typ != cjColon {
+			return d.parseError("colon", &tok)
+		}
+		d.next(&tok)
+		if err := d.value(&tok); err != nil {
+			return err
+		}
+		l.RawSet(-3)
+		d.next(&tok)
+		if tok.typ == cjObjEnd {
+			d.depth--
+			return nil
+		}
+		if tok.typ != cjComma {
+			return d.parseError("comma or object end", &tok)
+		}
+		d.next(&tok)
+	}
+}
+
+func (d *cjsonDecoder) array() error {
+	l := d.l
+	if err := d.descend(); err != nil {
+		return err
+	}
+	l.NewTable()
+	if d.cfg.decodeArrayWithArrayMT {
+		l.Field(lua.RegistryIndex, cjsonArrayMTKey)
+		l.SetMetaTable(-2)
+	}
+	var tok cjsonToken
+	d.next(&tok)
+	if tok.typ == cjArrEnd {
+		d.depth--
+		return nil
+	}
+	for i := 1; ; i++ {
+		if err := d.value(&tok); err != nil {
+			return err
+		}
+		l.RawSetInt(-2, i)
+		d.next(&tok)
+		if tok.typ == cjArrEnd {
+			d.depth--
+			return nil
+		}
+		if tok.typ != cjComma {
+			return d.parseError("comma or array end", &tok)
+		}
+		d.next(&tok)
+	}
+}
+
+// jsonStrtod parses the longest prefix of s[i:] that C's strtod accepts:
+// decimal and hexadecimal numbers, inf, infinity and nan. end == i when
+// there is none.
+func jsonStrtod(s string, i int) (f float64, end int) {
+	at := func(j int) byte {
+		if j < len(s) {
+			return s[j]
+		}
+		return 0
+	}
+	p := i
+	neg := false
+	if c := at(p); c == '+' || c == '-' {
+		neg = c == '-'
+		p++
+	}
+	rest := s[min(p, len(s)):]
+	sign := 1.0
+	if neg {
+		sign = -1
+	}
+	switch {
+	case len(rest) >= 8 && strings.EqualFold(rest[:8], "infinity"):
+		return sign * math.Inf(1), p + 8
+	case len(rest) >= 3 && strings.EqualFold(rest[:3], "inf"):
+		return sign * math.Inf(1), p + 3
+	case len(rest) >= 3 && strings.EqualFold(rest[:3], "nan"):
+		return math.NaN(), p + 3
+	}
+	if at(p) == '0' && at(p+1)|0x20 == 'x' {
+		q := p + 2
+		digits := 0
+		for jsonHexDigit(at(q)) >= 0 {
+			q++
+			digits++
+		}
+		if at(q) == '.' {
+			q++
+			for jsonHexDigit(at(q)) >= 0 {
+				q++
+				digits++
+			}
+		}
+		if digits > 0 {
+			mant := s[p:q]
+			if e := at(q) | 0x20; e == 'p' {
+				r := q + 1
+				if c := at(r); c == '+' || c == '-' {
+					r++
+				}
+				if '0' <= at(r) && at(r) <= '9' {
+					for '0' <= at(r) && at(r) <= '9' {
+						r++
+					}
+					v, _ := strconv.ParseFloat(s[p:r], 64)
+					return sign * v, r
+				}
+			}
+			v, _ := strconv.ParseFloat(mant+"p0", 64)
+			return sign * v, q
+		}
+		// "0x" without digits: strtod reads the 0.
+		return sign * 0, p + 1
+	}
+	q := p
+	digits := 0
+	for '0' <= at(q) && at(q) <= '9' {
+		q++
+		digits++
+	}
+	if at(q) == '.' {
+		q++
+		for '0' <= at(q) && at(q) <= '9' {
+			q++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, i
+	}
+	if at(q)|0x20 == 'e' {
+		r := q + 1
+		if c := at(r); c == '+' || c == '-' {
+			r++
+		}
+		if '0' <= at(r) && at(r) <= '9' {
+			for '0' <= at(r) && at(r) <= '9' {
+				r++
+			}
+			q = r
+		}
+	}
+	v, _ := strconv.ParseFloat(s[p:q], 64) // a range error gives ±Inf or 0, as strtod
+	return sign * v, q
+}

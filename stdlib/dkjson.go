@@ -1,0 +1,922 @@
+package stdlib
+
+// dkjson: David Kolf's dkjson 2.5 in its pure-Lua form (json.use_lpeg()
+// returns the module unchanged and json.using_lpeg stays nil).
+//
+// json.encode(value [, state]) raises on failure (error(msg, 2), so the
+// message carries the caller's position) unless state.exception turns the
+// failure into output; state.indent, state.level, state.keyorder,
+// __jsonorder, __jsontype, __tojson, state.buffer and state.bufferlen work
+// as in dkjson (a __tojson or exception function sees a fresh state.buffer
+// and state.bufferlen 0; whatever it appends there is kept). Empty tables
+// encode as [] unless their metatable says __jsontype = "object"; NaN and
+// infinities encode as null.
+//
+// json.decode(text [, pos [, nullval [, objectmeta [, arraymeta]]]])
+// returns value, next position or nil, position, message, with dkjson's
+// lenient scanner (comments, missing commas, any value as a key) and its
+// messages. Decoded objects and arrays get {__jsontype = "object"} and
+// {__jsontype = "array"} metatables unless metatables are passed.
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	lua "github.com/Shopify/go-lua"
+)
+
+// dkjsonMaxArray bounds the length of an array made up from a table's n
+// field or its largest index, where dkjson itself would try to build it.
+const dkjsonMaxArray = 1 << 24
+
+func openDKJSON(l *lua.State) int {
+	l.CreateTable(0, 10)
+	l.PushString("dkjson 2.5")
+	l.SetField(-2, "version")
+
+	// json.null = setmetatable({}, {__tojson = function() return "null" end})
+	l.NewTable()
+	l.NewTable()
+	l.PushGoFunction(func(l *lua.State) int {
+		l.PushString("null")
+		return 1
+	})
+	l.SetField(-2, "__tojson")
+	l.SetMetaTable(-2)
+	l.SetField(-2, "null")
+
+	l.PushValue(-1) // the module, upvalue of its functions
+	lua.SetFunctions(l, []lua.RegistryFunction{
+		{Name: "encode", Function: dkjsonEncode},
+		{Name: "decode", Function: dkjsonDecode},
+		{Name: "quotestring", Function: dkjsonQuotestring},
+		{Name: "addnewline", Function: dkjsonAddnewline},
+		{Name: "encodeexception", Function: dkjsonEncodeexception},
+		{Name: "use_lpeg", Function: func(l *lua.State) int {
+			l.PushValue(lua.UpValueIndex(1))
+			return 1
+		}},
+	}, 1)
+	return 1
+}
+
+// dkjsonQuote appends s quoted as dkjson's quotestring does: ", \ and
+// control characters escaped, and the Unicode characters JavaScript
+// mishandles (U+0080-U+009F, U+00AD, U+0600-U+0604, U+070F, U+17B4,
+// U+17B5, U+200C-U+200F, U+2028-U+202F, U+2060-U+206F, U+FEFF,
+// U+FFF0-U+FFFF) written as \uXXXX. Other bytes pass unchanged.
+func dkjsonQuote(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	esc := func(i, n int, cp rune) {
+		b = append(b, s[start:i]...)
+		b = fmt.Appendf(b, "\\u%04x", cp)
+		start = i + n
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c < 0x20 || c == '"' || c == '\\' || c == 0x7f:
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"':
+				b = append(b, `\"`...)
+			case '\\':
+				b = append(b, `\\`...)
+			case '\b':
+				b = append(b, `\b`...)
+			case '\f':
+				b = append(b, `\f`...)
+			case '\n':
+				b = append(b, `\n`...)
+			case '\r':
+				b = append(b, `\r`...)
+			case '\t':
+				b = append(b, `\t`...)
+			default:
+				b = fmt.Appendf(b, "\\u%04x", c)
+			}
+			i++
+			start = i
+			continue
+		case c < 0x80:
+			i++
+			continue
+		}
+		c1, c2 := byte(0), byte(0)
+		if i+1 < len(s) {
+			c1 = s[i+1]
+		}
+		if i+2 < len(s) {
+			c2 = s[i+2]
+		}
+		switch {
+		case c == 0xC2 && ((0x80 <= c1 && c1 <= 0x9F) || c1 == 0xAD):
+			esc(i, 2, rune(c1))
+			i += 2
+		case c == 0xD8 && 0x80 <= c1 && c1 <= 0x84:
+			esc(i, 2, 0x600+rune(c1-0x80))
+			i += 2
+		case c == 0xDC && c1 == 0x8F:
+			esc(i, 2, 0x70F)
+			i += 2
+		case c == 0xE1 && c1 == 0x9E && (c2 == 0xB4 || c2 == 0xB5):
+			esc(i, 3, 0x1700+rune(c2-0x80)+0x80)
+			i += 3
+		case c == 0xE2 && c1 == 0x80 && ((0x8C <= c2 && c2 <= 0x8F) || (0xA8 <= c2 && c2 <= 0xAF)):
+			esc(i, 3, 0x2000+rune(c2-0x80))
+			i += 3
+		case c == 0xE2 && c1 == 0x81 && 0xA0 <= c2 && c2 <= 0xAF:
+			esc(i, 3, 0x2040+rune(c2-0x80))
+			i += 3
+		case c == 0xEF && c1 == 0xBB && c2 == 0xBF:
+			esc(i, 3, 0xFEFF)
+			i += 3
+		case c == 0xEF && c1 == 0xBF && 0xB0 <= c2 && c2 <= 0xBF:
+			esc(i, 3, 0xFFC0+rune(c2-0x80))
+			i += 3
+		default:
+			i++
+		}
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// dkjsonQuotestring is json.quotestring(s).
+func dkjsonQuotestring(l *lua.State) int {
+	s := lua.CheckString(l, 1)
+	l.PushString(string(dkjsonQuote(nil, s)))
+	return 1
+}
+
+// dkjsonEncodeexception is json.encodeexception(reason, value, state,
+// defaultmessage): the message as a JSON string "<message>".
+func dkjsonEncodeexception(l *lua.State) int {
+	msg := lua.CheckString(l, 4)
+	l.PushString(string(dkjsonQuote(nil, "<"+msg+">")))
+	return 1
+}
+
+// dkjsonAddnewline is json.addnewline(state): with state.indent, appends a
+// newline and the indentation of state.level to state.buffer.
+func dkjsonAddnewline(l *lua.State) int {
+	lua.CheckType(l, 1, lua.TypeTable)
+	l.Field(1, "indent")
+	indent := l.ToBoolean(-1)
+	l.Pop(1)
+	if !indent {
+		return 0
+	}
+	level := 0
+	l.Field(1, "level")
+	if n, ok := l.ToNumber(-1); ok {
+		level = int(n)
+	}
+	l.Pop(1)
+	l.Field(1, "buffer")
+	buf := l.Top()
+	lua.CheckType(l, buf, lua.TypeTable)
+	l.Field(1, "bufferlen")
+	n, ok := l.ToInteger(-1)
+	l.Pop(1)
+	if !ok {
+		n = lua.LengthEx(l, buf)
+	}
+	l.PushString("\n")
+	l.RawSetInt(buf, n+1)
+	l.PushString(strings.Repeat("  ", max(level, 0)))
+	l.RawSetInt(buf, n+2)
+	l.PushInteger(n + 2)
+	l.SetField(1, "bufferlen")
+	return 0
+}
+
+// dkjsonEncode is json.encode(value [, state]).
+func dkjsonEncode(l *lua.State) int {
+	l.SetTop(2)
+	e := dkjsonEncoder{l: l}
+	userBuffer, bufferlen := 0, 0
+	level := 0
+	userState := !l.IsNil(2)
+	e.stateIdx = 2
+	if !userState {
+		l.NewTable() // state = state or {}
+		l.Replace(2)
+	} else {
+		if !l.IsTable(2) {
+			lua.Errorf(l, "attempt to index local 'state' (a %s value)", lua.TypeNameOf(l, 2))
+		}
+		l.Field(2, "indent")
+		e.indent = l.ToBoolean(-1)
+		l.Field(2, "level")
+		if n, ok := l.ToNumber(-1); ok {
+			level = int(n)
+		}
+		l.Field(2, "keyorder")
+		if l.ToBoolean(-1) {
+			e.orderIdx = l.Top()
+		}
+		l.Field(2, "exception")
+		if l.ToBoolean(-1) {
+			e.exceptionIdx = l.Top()
+		}
+		l.Field(2, "buffer")
+		if !l.IsNil(-1) {
+			userBuffer = l.Top()
+			l.Field(2, "bufferlen")
+			bufferlen, _ = l.ToInteger(-1)
+			l.Pop(1)
+		}
+	}
+	e.userBuffer = userBuffer
+	if err := e.value(1, level, 0); err != nil {
+		raiseJSONWhere(l, err.Error())
+	}
+	if userBuffer != 0 {
+		l.PushString(string(e.buf))
+		l.RawSetInt(userBuffer, bufferlen+1)
+		l.PushInteger(bufferlen + 1)
+		l.SetField(e.stateIdx, "bufferlen")
+		l.PushBoolean(true)
+		return 1
+	}
+	if userState {
+		l.PushNil()
+		l.SetField(2, "buffer")
+		l.PushNil()
+		l.SetField(2, "bufferlen")
+	}
+	l.PushString(string(e.buf))
+	return 1
+}
+
+type dkjsonEncoder struct {
+	l            *lua.State
+	buf          []byte
+	indent       bool
+	stateIdx     int // the state table
+	orderIdx     int // state.keyorder
+	exceptionIdx int // state.exception
+	userBuffer   int // state.buffer given by the caller
+	keys         []jsonKey
+	visiting     map[any]struct{}
+}
+
+func (e *dkjsonEncoder) newline(level int) {
+	e.buf = append(e.buf, '\n')
+	for range level {
+		e.buf = append(e.buf, "  "...)
+	}
+}
+
+// handler calls the function pushed by push (which returns the number of
+// arguments) like dkjson calls __tojson and state.exception: with
+// state.bufferlen set, keeping what it appends to state.buffer and its
+// result when that is a string. ok is false when it returns a false value.
+func (e *dkjsonEncoder) handler(push func() int) (ok bool, msg string) {
+	l := e.l
+	base := l.Top()
+	l.NewTable()
+	tmp := l.Top()
+	l.PushValue(tmp)
+	l.SetField(e.stateIdx, "buffer")
+	l.PushInteger(0)
+	l.SetField(e.stateIdx, "bufferlen")
+	n := push()
+	l.Call(n, 2)
+	l.Field(e.stateIdx, "bufferlen")
+	count, _ := l.ToInteger(-1)
+	l.Pop(1)
+	for i := 1; i <= count; i++ {
+		l.RawGetInt(tmp, i)
+		if s, ok := l.ToString(-1); ok {
+			e.buf = append(e.buf, s...)
+		}
+		l.Pop(1)
+	}
+	if l.ToBoolean(-2) {
+		ok = true
+		if l.TypeOf(-2) == lua.TypeString {
+			s, _ := l.ToString(-2)
+			e.buf = append(e.buf, s...)
+		}
+	} else if s, isStr := l.ToString(-1); isStr {
+		msg = s
+	}
+	if e.userBuffer != 0 {
+		l.PushValue(e.userBuffer)
+	} else {
+		l.PushNil()
+	}
+	l.SetField(e.stateIdx, "buffer")
+	l.SetTop(base)
+	return ok, msg
+}
+
+// exception handles an encoding failure: an error without state.exception,
+// else what the handler makes of it.
+func (e *dkjsonEncoder) exception(reason string, idx int, defaultMsg string) error {
+	if e.exceptionIdx == 0 {
+		return jsonErrorf(defaultMsg)
+	}
+	l := e.l
+	ok, msg := e.handler(func() int {
+		l.PushValue(e.exceptionIdx)
+		l.PushString(reason)
+		l.PushValue(idx)
+		l.PushValue(e.stateIdx)
+		l.PushString(defaultMsg)
+		return 4
+	})
+	if !ok {
+		if msg == "" {
+			msg = defaultMsg
+		}
+		return jsonErrorf(msg)
+	}
+	return nil
+}
+
+// value appends the value at the absolute index idx; level is the
+// indentation level, depth the nesting.
+func (e *dkjsonEncoder) value(idx, level, depth int) error {
+	l := e.l
+	if l.MetaTable(idx) {
+		l.Field(-1, "__tojson")
+		if l.ToBoolean(-1) {
+			fn := l.Top()
+			err := e.custom(idx, fn)
+			l.Pop(2)
+			return err
+		}
+		l.Pop(2)
+	}
+	switch t := l.TypeOf(idx); t {
+	case lua.TypeNil:
+		e.buf = append(e.buf, "null"...)
+	case lua.TypeNumber:
+		n, _ := l.ToNumber(idx)
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			e.buf = append(e.buf, "null"...)
+		} else {
+			e.buf = jsonAppendNumber(e.buf, n, 14)
+		}
+	case lua.TypeBoolean:
+		if l.ToBoolean(idx) {
+			e.buf = append(e.buf, "true"...)
+		} else {
+			e.buf = append(e.buf, "false"...)
+		}
+	case lua.TypeString:
+		s, _ := l.ToString(idx)
+		e.buf = dkjsonQuote(e.buf, s)
+	case lua.TypeTable:
+		return e.table(idx, level+1, depth+1)
+	default:
+		return e.exception("unsupported type", idx, "type '"+t.String()+"' is not supported by JSON.")
+	}
+	return nil
+}
+
+// custom encodes the value at idx with its __tojson function at fn.
+func (e *dkjsonEncoder) custom(idx, fn int) error {
+	l := e.l
+	id := jsonTableID(l, idx)
+	if _, cycle := e.visiting[id]; cycle {
+		return e.exception("reference cycle", idx, "reference cycle")
+	}
+	e.mark(id)
+	ok, msg := e.handler(func() int {
+		l.PushValue(fn)
+		l.PushValue(idx)
+		l.PushValue(e.stateIdx)
+		return 2
+	})
+	if !ok {
+		if msg == "" {
+			msg = "custom encoder failed"
+		}
+		return e.exception("custom encoder failed", idx, msg)
+	}
+	delete(e.visiting, id)
+	return nil
+}
+
+func (e *dkjsonEncoder) mark(id any) {
+	if e.visiting == nil {
+		e.visiting = make(map[any]struct{})
+	}
+	e.visiting[id] = struct{}{}
+}
+
+func (e *dkjsonEncoder) table(idx, level, depth int) error {
+	l := e.l
+	if depth > jsonMaxDepth {
+		return jsonErrorf(fmt.Sprintf("excessive nesting (%d)", depth))
+	}
+	checkJSONStack(l, 16)
+	top := l.Top()
+	defer l.SetTop(top)
+	id := jsonTableID(l, idx)
+	if _, cycle := e.visiting[id]; cycle {
+		return e.exception("reference cycle", idx, "reference cycle")
+	}
+	e.mark(id)
+	defer delete(e.visiting, id)
+
+	start := len(e.keys)
+	e.keys = jsonAppendTableKeys(l, idx, e.keys)
+	defer func() { e.keys = e.keys[:start] }()
+	keys := e.keys[start:]
+
+	// isarray
+	isArray := true
+	maxIndex, count, arraylen := 0.0, 0, 0.0
+	for _, k := range keys {
+		if k.typ == lua.TypeString && k.s == "n" {
+			l.PushString("n")
+			l.RawGet(idx)
+			v, isNum := l.ToNumber(-1)
+			isNum = isNum && l.TypeOf(-1) == lua.TypeNumber
+			l.Pop(1)
+			if isNum {
+				arraylen = v
+				maxIndex = max(maxIndex, v)
+				continue
+			}
+		}
+		if k.typ != lua.TypeNumber || k.n < 1 || math.Floor(k.n) != k.n {
+			isArray = false
+			break
+		}
+		maxIndex = max(maxIndex, k.n)
+		count++
+	}
+	if isArray && maxIndex > 10 && maxIndex > arraylen && maxIndex > float64(count)*2 {
+		isArray = false
+	}
+	hasMeta := l.MetaTable(idx)
+	meta := l.Top()
+	if isArray && maxIndex == 0 && hasMeta {
+		l.Field(meta, "__jsontype")
+		if s, _ := l.ToString(-1); s == "object" && l.TypeOf(-1) == lua.TypeString {
+			isArray = false
+		}
+		l.Pop(1)
+	}
+	if isArray {
+		if hasMeta {
+			l.Pop(1)
+		}
+		if maxIndex > dkjsonMaxArray {
+			return jsonErrorf(fmt.Sprintf("array too long (%.14g elements)", maxIndex))
+		}
+		e.buf = append(e.buf, '[')
+		for i := 1; float64(i) <= maxIndex; i++ {
+			l.PushInteger(i)
+			l.Table(idx)
+			err := e.value(l.Top(), level, depth)
+			l.Pop(1)
+			if err != nil {
+				return err
+			}
+			if float64(i) < maxIndex { // dkjson's test: a fractional n leaves a trailing comma
+				e.buf = append(e.buf, ',')
+			}
+		}
+		e.buf = append(e.buf, ']')
+		return nil
+	}
+
+	// Object: __jsonorder or state.keyorder first, then the other keys.
+	order := 0
+	if hasMeta {
+		l.Field(meta, "__jsonorder")
+		if l.ToBoolean(-1) {
+			order = l.Top()
+		} else {
+			l.Pop(1)
+		}
+	}
+	if order == 0 && e.orderIdx != 0 {
+		l.PushValue(e.orderIdx)
+		order = l.Top()
+	}
+	e.buf = append(e.buf, '{')
+	prev := false
+	var used map[jsonKey]bool
+	if order != 0 {
+		used = make(map[jsonKey]bool)
+		n := lua.LengthEx(l, order)
+		for i := 1; i <= n; i++ {
+			l.PushInteger(i)
+			l.Table(order)
+			k := l.Top()
+			l.PushValue(k)
+			l.Table(idx)
+			if l.ToBoolean(-1) {
+				used[jsonKeyAt(l, k)] = true
+				if err := e.pair(k, l.Top(), prev, level, depth); err != nil {
+					return err
+				}
+				prev = true
+			}
+			l.Pop(2)
+		}
+	}
+	jsonSortKeys(keys)
+	for _, k := range keys {
+		if used[k] {
+			continue
+		}
+		k.push(l)
+		if k.typ != lua.TypeString && k.typ != lua.TypeNumber && k.typ != lua.TypeBoolean {
+			l.Pop(1)
+			return jsonErrorf("type '" + k.typ.String() + "' is not supported as a key by JSON.")
+		}
+		kIdx := l.Top()
+		l.PushValue(kIdx)
+		l.RawGet(idx)
+		if err := e.pair(kIdx, l.Top(), prev, level, depth); err != nil {
+			return err
+		}
+		prev = true
+		l.Pop(2)
+	}
+	if e.indent {
+		e.newline(level - 1)
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+// jsonKeyAt is the key at idx as a jsonKey (for the keyorder bookkeeping).
+func jsonKeyAt(l *lua.State, idx int) jsonKey {
+	k := jsonKey{typ: l.TypeOf(idx)}
+	switch k.typ {
+	case lua.TypeString:
+		k.s, _ = l.ToString(idx)
+	case lua.TypeNumber:
+		k.n, _ = l.ToNumber(idx)
+	case lua.TypeBoolean:
+		k.b = l.ToBoolean(idx)
+	}
+	return k
+}
+
+// pair is addpair: the key at k and the value at v.
+func (e *dkjsonEncoder) pair(k, v int, prev bool, level, depth int) error {
+	l := e.l
+	var name string
+	switch t := l.TypeOf(k); t {
+	case lua.TypeString:
+		name, _ = l.ToString(k)
+	case lua.TypeNumber:
+		n, _ := l.ToNumber(k)
+		name = jsonLuaNumberString(n)
+	default:
+		return jsonErrorf("type '" + t.String() + "' is not supported as a key by JSON.")
+	}
+	if prev {
+		e.buf = append(e.buf, ',')
+	}
+	if e.indent {
+		e.newline(level)
+	}
+	e.buf = dkjsonQuote(e.buf, name)
+	e.buf = append(e.buf, ':')
+	return e.value(v, level, depth)
+}
+
+// dkjsonDecode is json.decode(text [, pos [, nullval [, objectmeta [,
+// arraymeta]]]]).
+func dkjsonDecode(l *lua.State) int {
+	s := lua.CheckString(l, 1)
+	nargs := l.Top()
+	pos := lua.OptInteger(l, 2, 1)
+	switch {
+	case pos < 0:
+		pos = max(len(s)+pos+1, 1)
+	case pos == 0:
+		pos = 1
+	}
+	l.SetTop(5)
+	if nargs <= 3 {
+		for i, jsontype := range []string{"object", "array"} {
+			l.CreateTable(0, 1)
+			l.PushString(jsontype)
+			l.SetField(-2, "__jsontype")
+			l.Replace(4 + i)
+		}
+	}
+	for i := 4; i <= 5; i++ {
+		if !l.IsNil(i) && !l.IsTable(i) {
+			lua.ArgumentError(l, i, "nil or table expected")
+		}
+	}
+	d := dkjsonDecoder{l: l, s: s, nullIdx: 3, objectMeta: 4, arrayMeta: 5}
+	end, err := d.value(pos - 1)
+	if err != nil {
+		l.SetTop(5)
+		l.PushNil()
+		l.PushInteger(err.pos + 1)
+		l.PushString(err.msg)
+		return 3
+	}
+	l.PushInteger(end + 1)
+	return 2
+}
+
+// dkjsonDecodeError is a failure: dkjson returns nil, pos (1-based), msg.
+type dkjsonDecodeError struct {
+	pos int // 0-based
+	msg string
+}
+
+type dkjsonDecoder struct {
+	l                     *lua.State
+	s                     string
+	nullIdx               int
+	objectMeta, arrayMeta int
+	depth                 int
+	buf                   []byte
+}
+
+// loc is dkjson's "line L, column C" for the 0-based position p.
+func (d *dkjsonDecoder) loc(p int) string {
+	where := p + 1
+	line, linepos := 1, 0
+	for i := 0; i < len(d.s) && i+1 < where; i++ {
+		if d.s[i] == '\n' {
+			line++
+			linepos = i + 1
+		}
+	}
+	return fmt.Sprintf("line %d, column %d", line, where-linepos)
+}
+
+func (d *dkjsonDecoder) unterminated(what string, p int) *dkjsonDecodeError {
+	return &dkjsonDecodeError{len(d.s), "unterminated " + what + " at " + d.loc(p)}
+}
+
+func jsonIsSpace(c byte) bool {
+	return c == ' ' || ('\t' <= c && c <= '\r')
+}
+
+// scanwhite skips spaces, a UTF-8 byte order mark and comments; -1 at the
+// end.
+func (d *dkjsonDecoder) scanwhite(p int) int {
+	s := d.s
+	for {
+		for p < len(s) && jsonIsSpace(s[p]) {
+			p++
+		}
+		if p >= len(s) {
+			return -1
+		}
+		rest := s[p:]
+		switch {
+		case strings.HasPrefix(rest, "\xEF\xBB\xBF"):
+			p += 3
+		case strings.HasPrefix(rest, "//"):
+			j := strings.IndexAny(rest[2:], "\n\r")
+			if j < 0 {
+				return -1
+			}
+			p += 2 + j
+		case strings.HasPrefix(rest, "/*"):
+			j := strings.Index(rest[2:], "*/")
+			if j < 0 {
+				return -1
+			}
+			p += 2 + j + 2
+		default:
+			return p
+		}
+	}
+}
+
+// value scans a value at p, pushes it and returns the position after it.
+func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
+	l := d.l
+	s := d.s
+	p = d.scanwhite(p)
+	if p < 0 {
+		return 0, &dkjsonDecodeError{len(s), "no valid JSON value (reached the end)"}
+	}
+	switch s[p] {
+	case '{':
+		return d.table(p, '}', d.objectMeta, "object")
+	case '[':
+		return d.table(p, ']', d.arrayMeta, "array")
+	case '"':
+		return d.string(p)
+	}
+	// ^%-?[%d%.]+[eE]?[%+%-]?%d*
+	q := p
+	if s[q] == '-' {
+		q++
+	}
+	r := q
+	for r < len(s) && (jsonIsDigit(s[r]) || s[r] == '.') {
+		r++
+	}
+	if r > q {
+		if r < len(s) && (s[r] == 'e' || s[r] == 'E') {
+			r++
+		}
+		if r < len(s) && (s[r] == '+' || s[r] == '-') {
+			r++
+		}
+		for r < len(s) && jsonIsDigit(s[r]) {
+			r++
+		}
+		if n, end := jsonStrtod(s[:r], p); end == r {
+			l.PushNumber(n)
+			return r, nil
+		}
+	}
+	// ^%a%w*
+	if jsonIsAlpha(s[p]) {
+		j := p + 1
+		for j < len(s) && (jsonIsAlpha(s[j]) || jsonIsDigit(s[j])) {
+			j++
+		}
+		switch s[p:j] {
+		case "true":
+			l.PushBoolean(true)
+			return j, nil
+		case "false":
+			l.PushBoolean(false)
+			return j, nil
+		case "null":
+			l.PushValue(d.nullIdx)
+			return j, nil
+		}
+	}
+	return 0, &dkjsonDecodeError{p, "no valid JSON value at " + d.loc(p)}
+}
+
+func jsonIsAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// table scans an object or array (dkjson accepts pairs and plain values in
+// both) starting at p.
+func (d *dkjsonDecoder) table(start int, closer byte, meta int, what string) (int, *dkjsonDecodeError) {
+	l := d.l
+	s := d.s
+	d.depth++
+	if d.depth > jsonMaxDepth {
+		return 0, &dkjsonDecodeError{start, "too many nested data structures at " + d.loc(start)}
+	}
+	checkJSONStack(l, 16)
+	l.NewTable()
+	t := l.Top()
+	if !l.IsNil(meta) {
+		l.PushValue(meta)
+		l.SetMetaTable(t)
+	}
+	n := 0
+	p := start + 1
+	for {
+		if p = d.scanwhite(p); p < 0 {
+			return 0, d.unterminated(what, start)
+		}
+		if s[p] == closer {
+			d.depth--
+			return p + 1, nil
+		}
+		var err *dkjsonDecodeError
+		if p, err = d.value(p); err != nil {
+			return 0, err
+		}
+		if p = d.scanwhite(p); p < 0 {
+			return 0, d.unterminated(what, start)
+		}
+		c := s[p]
+		if c == ':' {
+			if l.IsNil(-1) {
+				return 0, &dkjsonDecodeError{p, "cannot use nil as table index (at " + d.loc(p) + ")"}
+			}
+			if p = d.scanwhite(p + 1); p < 0 {
+				return 0, d.unterminated(what, start)
+			}
+			if p, err = d.value(p); err != nil {
+				return 0, err
+			}
+			l.SetTable(t)
+			if p = d.scanwhite(p); p < 0 {
+				return 0, d.unterminated(what, start)
+			}
+			c = s[p]
+		} else {
+			n++
+			l.PushInteger(n)
+			l.Insert(-2)
+			l.SetTable(t)
+		}
+		if c == ',' {
+			p++
+		}
+	}
+}
+
+// string scans a string at p (the opening quote).
+func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
+	s := d.s
+	last := p + 1
+	if j := strings.IndexAny(s[last:], "\"\\"); j >= 0 && s[last+j] == '"' {
+		d.l.PushString(s[last : last+j])
+		return last + j + 1, nil
+	}
+	d.buf = d.buf[:0]
+	for {
+		j := -1
+		if last < len(s) {
+			j = strings.IndexAny(s[last:], "\"\\")
+		}
+		if j < 0 {
+			return 0, d.unterminated("string", p)
+		}
+		next := last + j
+		d.buf = append(d.buf, s[last:next]...)
+		if s[next] == '"' {
+			last = next + 1
+			break
+		}
+		esc := byte(0)
+		if next+1 < len(s) {
+			esc = s[next+1]
+		}
+		if esc == 'u' {
+			if v, ok := luaToNumberHex(jsonSubstr(s, next+2, next+6)); ok && v >= 0 && v <= 0x10FFFF {
+				n := 6
+				if 0xD800 <= v && v <= 0xDBFF && jsonSubstr(s, next+6, next+8) == `\u` {
+					if v2, ok := luaToNumberHex(jsonSubstr(s, next+8, next+12)); ok && 0xDC00 <= v2 && v2 <= 0xDFFF {
+						v = (v-0xD800)*0x400 + (v2 - 0xDC00) + 0x10000
+						n = 12
+					}
+				}
+				d.buf = jsonAppendCodePoint(d.buf, rune(v))
+				last = next + n
+				continue
+			}
+		}
+		switch esc {
+		case 'b':
+			d.buf = append(d.buf, '\b')
+		case 'f':
+			d.buf = append(d.buf, '\f')
+		case 'n':
+			d.buf = append(d.buf, '\n')
+		case 'r':
+			d.buf = append(d.buf, '\r')
+		case 't':
+			d.buf = append(d.buf, '\t')
+		case 0:
+			if next+1 < len(s) {
+				d.buf = append(d.buf, 0)
+			}
+		default:
+			d.buf = append(d.buf, esc)
+		}
+		last = next + 2
+	}
+	d.l.PushString(string(d.buf))
+	return last, nil
+}
+
+// jsonSubstr is s[i:j] clipped to s.
+func jsonSubstr(s string, i, j int) string {
+	i, j = min(i, len(s)), min(j, len(s))
+	return s[i:j]
+}
+
+// luaToNumberHex is Lua 5.2's tonumber(s, 16).
+func luaToNumberHex(s string) (int64, bool) {
+	s = strings.TrimLeft(s, " \f\n\r\t\v")
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	} else if strings.HasPrefix(s, "+") {
+		s = s[1:]
+	}
+	i := 0
+	var n int64
+	for i < len(s) && (jsonIsAlpha(s[i]) || jsonIsDigit(s[i])) {
+		dgt := jsonHexDigit(s[i])
+		if dgt < 0 {
+			return 0, false
+		}
+		n = n*16 + int64(dgt)
+		i++
+	}
+	if i == 0 || strings.TrimLeft(s[i:], " \f\n\r\t\v") != "" {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
