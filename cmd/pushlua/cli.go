@@ -20,6 +20,11 @@ import (
 const usage = `pushlua runs Dovecot push-notification Lua scripts outside the mail server.
 
 Usage:
+  pushlua serve [-c CONFIG] [--listen ADDR] [--data-dir DIR] [-o key=value]...
+                      the daemon: POST /v1/transactions, hot reload on edit, /healthz,
+                      /readyz, /metrics; without -c the embedded default (bundled dlog)
+  pushlua send [-c CONFIG] [--url ADDR] [FILE|-]... | --sample EVENT [--user USER]
+                      post transactions to a running pushlua serve
   pushlua run -c CONFIG [-o key=value]... [-j N] [FILE|-]...
                       run every transaction (JSON Lines) through the configured drivers
   pushlua check -c CONFIG [-o key=value]...
@@ -48,6 +53,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "metadata":
 		return cmdMetadata(ctx, rest, stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "send":
+		return cmdSend(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -75,6 +75,7 @@ func TestQuickStart(t *testing.T) {
 		"pushlua(alice@example.com)<ex-2>: Info: new mail for alice@example.com: Plain hello from sender1@example.org (INBOX, uid 1, 1 unseen)\n",
 		"pushlua(bob@example.com)<ex-3>: Info: new mail for bob@example.com: (no subject) from carol@example.net (INBOX, uid 7, 3 unseen) [push not enabled]\n",
 		"pushlua(alice@example.com)<ex-4>: Info: alice@example.com read uid 1 in INBOX\n",
+		`pushlua(alice@example.com)<ex-2>: Info: payload {"user":"11@3","folder":"INBOX","uid":1,"subject":"Plain hello","unseen":1}` + "\n",
 		"pushlua: 5 transactions, 7 events, 13 handler calls, 0 errors, 0 rejected lines\n",
 	} {
 		if !strings.Contains(r.stderr, want) {

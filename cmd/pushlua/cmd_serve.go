@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/ingest"
+	"github.com/pushlua/pushlua/internal/metrics"
+	"github.com/pushlua/pushlua/internal/txn"
+	pushrt "github.com/pushlua/pushlua/runtime"
+)
+
+// defaultListen is where serve listens without --listen or pushlua_listen.
+const defaultListen = "127.0.0.1:8787"
+
+// defaultConfig is what serve runs without -c: the bundled dlog driver,
+// which logs every transaction it gets.
+const defaultConfig = `# pushlua's embedded default configuration
+plugin {
+  push_notification_driver = dlog
+}
+`
+
+// serveSettings are serve's own settings: flags win over the
+// configuration's pushlua_* settings.
+type serveSettings struct {
+	listen       string
+	token        string
+	maxBody      int64
+	drainTimeout time.Duration
+	debounce     time.Duration
+}
+
+func readServeSettings(cfg *dconfig.Config, listenFlag string) (serveSettings, error) {
+	s := serveSettings{listen: defaultListen, maxBody: 10 << 20, drainTimeout: 30 * time.Second}
+	if v := cfg.Settings["pushlua_listen"]; v != "" {
+		s.listen = v
+	}
+	if listenFlag != "" {
+		s.listen = listenFlag
+	}
+	s.token = cfg.Settings["pushlua_auth_token"]
+	if v := os.Getenv("PUSHLUA_AUTH_TOKEN"); v != "" {
+		s.token = v
+	}
+	if v := cfg.Settings["pushlua_max_body"]; v != "" {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			return s, fmt.Errorf("pushlua_max_body: expected a positive number of bytes, got %q", v)
+		}
+		s.maxBody = n
+	}
+	if v := cfg.Settings["pushlua_drain_timeout"]; v != "" {
+		d, err := dconfig.ParseTime(v)
+		if err != nil {
+			return s, fmt.Errorf("pushlua_drain_timeout: %w", err)
+		}
+		s.drainTimeout = d
+	}
+	if v := cfg.Settings["pushlua_reload_debounce"]; v != "" {
+		d, err := dconfig.ParseTimeMsecs(v)
+		if err != nil {
+			return s, fmt.Errorf("pushlua_reload_debounce: %w", err)
+		}
+		s.debounce = d
+	}
+	return s, nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c common
+	fs := newFlagSet("serve", stderr, &c, true)
+	listen := fs.String("listen", "", "address to listen on: host:port or unix:/path (default "+defaultListen+")")
+	jobs := fs.Int("j", 0, "transactions run in parallel (different users); default: number of CPUs")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua:", err)
+		return 2
+	}
+	load := func() (*dconfig.Config, error) {
+		if c.config == "" {
+			return dconfig.ParseReader("(embedded default)", strings.NewReader(defaultConfig), "")
+		}
+		return c.loadConfig()
+	}
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		return 2
+	}
+	if c.config == "" {
+		log.Info("no -c given: running the embedded default configuration (the bundled dlog driver)")
+	}
+	set, err := readServeSettings(cfg, *listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		return 2
+	}
+	if ingest.RequireAuth(set.listen) && set.token == "" {
+		fmt.Fprintf(stderr, "pushlua serve: refusing to listen on %s without pushlua_auth_token (or PUSHLUA_AUTH_TOKEN): only loopback addresses and Unix sockets may go without one\n", set.listen)
+		return 2
+	}
+	st, err := c.openStore(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		return 1
+	}
+	defer st.Close()
+
+	m := metrics.New(prometheus.NewRegistry(), metrics.WithRuntimeCollectors())
+	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m}
+	if c.config != "" {
+		opts.Load = load
+	}
+	eng, err := pushrt.New(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		return 2
+	}
+	m.SetReady(eng.Ready())
+	v := eng.Version()
+	log.Info(fmt.Sprintf("serving %s with drivers %s", v.Name, strings.Join(v.Drivers, ", ")))
+
+	ln, err := ingest.Listen(set.listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		_ = eng.Close(context.WithoutCancel(ctx))
+		return 1
+	}
+	srv := &http.Server{
+		Handler: ingest.New(ingest.Options{
+			Submit: func(ctx context.Context, t *txn.Txn) error {
+				return eng.Submit(ctx, t, nil)
+			},
+			Ready:        func() (bool, string) { return ready(eng) },
+			AuthToken:    set.token,
+			MaxBodyBytes: set.maxBody,
+			Metrics:      m,
+			Logger:       log,
+			IDs:          txn.NewIDs(),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening on " + set.listen)
+
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	afterReload := func(err error) {
+		ok, _ := ready(eng)
+		m.SetReady(ok)
+	}
+	if c.config != "" {
+		go func() {
+			if err := eng.Watch(watchCtx, set.debounce, afterReload); err != nil {
+				log.Error(err.Error())
+			}
+		}()
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	code := 0
+loop:
+	for {
+		select {
+		case <-hup:
+			log.Info("SIGHUP: reloading")
+			err := eng.Reload(watchCtx)
+			if errors.Is(err, pushrt.ErrNoChange) {
+				log.Info("reload: nothing changed")
+			}
+			afterReload(err)
+		case err := <-serveErr:
+			log.Error("serve: " + err.Error())
+			code = 1
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	log.Info(fmt.Sprintf("shutting down: draining %d transactions (at most %s)", eng.QueueLen(), set.drainTimeout))
+	stopWatch()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), set.drainTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if err := eng.Close(shutdownCtx); err != nil {
+		log.Error(err.Error())
+		code = 1
+	}
+	log.Info("stopped")
+	return code
+}
+
+// ready is /readyz: scripts loaded, and the last reload did not fail.
+func ready(eng *pushrt.Engine) (bool, string) {
+	v := eng.Version()
+	switch {
+	case len(v.Drivers) == 0:
+		return false, "no push notification driver loaded"
+	case v.LastErr != nil:
+		return false, fmt.Sprintf("%s serving; the last reload failed: %v", v.Name, v.LastErr)
+	}
+	return true, v.Name
+}
