@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -159,7 +160,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening on " + set.listen)
+	log.Info("listening on " + listenName(ln))
 
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
@@ -220,4 +221,12 @@ func ready(eng *pushrt.Engine) (bool, string) {
 		return false, fmt.Sprintf("%s serving; the last reload failed: %v", v.Name, v.LastErr)
 	}
 	return true, v.Name
+}
+
+// listenName is the listener's address as a --url for pushlua send.
+func listenName(ln net.Listener) string {
+	if ln.Addr().Network() == "unix" {
+		return "unix:" + ln.Addr().String()
+	}
+	return ln.Addr().String()
 }
