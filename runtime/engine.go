@@ -104,6 +104,14 @@ type Options struct {
 	// Now is the scripts' clock (os.time, os.date, socket.gettime);
 	// default time.Now.
 	Now func() time.Time
+	// Prepare, when set, is called on every new Lua state after the
+	// libraries and bindings are open and before the script's chunk runs
+	// (the conformance suite wraps io.open with it).
+	Prepare func(script string, l *lua.State)
+	// Inspect, when set, is called with a Lua driver's state after each
+	// transaction's end_txn, on the goroutine that owns the state (the
+	// conformance suite looks for leaked globals with it).
+	Inspect func(script string, l *lua.State)
 }
 
 // Engine runs transactions through the configured drivers.
@@ -456,7 +464,7 @@ func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byt
 	}
 	return &scriptSpec{
 		Path: path, Source: src, LogPrefix: prefix, Debug: cfg.MailDebug,
-		AllowExec: allowExec, Budget: budget, Preload: opts.Preload,
+		AllowExec: allowExec, Budget: budget, Preload: opts.Preload, Prepare: opts.Prepare, Inspect: opts.Inspect,
 		Env: bindings.Env{Store: opts.Store, Getenv: cfg.PluginGetenv, HTTP: opts.HTTP, Driver: info},
 		Std: stdlib.Env{HTTP: opts.HTTP, Now: opts.Now},
 	}

@@ -253,6 +253,9 @@ func (in *luaInstance) End(r *txnRun, success bool) {
 		in.userHook(r, "mail_user_deinit_pre")
 		in.userHook(r, "mail_user_deinit")
 	}
+	if in.d.spec.Inspect != nil && in.st != nil {
+		in.d.spec.Inspect(in.d.spec.Path, in.st.L)
+	}
 }
 
 // userHook calls one of mail_lua's per-user functions, when defined, with

@@ -63,6 +63,8 @@ type scriptSpec struct {
 	// ("lua: Calling ...") are not written, as Dovecot's C drivers have none.
 	Bundled  bool
 	InitArgs map[string]string
+	Prepare  func(script string, l *lua.State)
+	Inspect  func(script string, l *lua.State)
 	// Settings24 marks a script configured with Dovecot 2.4's syntax:
 	// script_init gets its lua_settings as a table and its return value is
 	// ignored.
@@ -156,6 +158,9 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 		l.Pop(1)
 	}
 
+	if spec.Prepare != nil {
+		spec.Prepare(spec.Path, l)
+	}
 	if spec.Debug && !spec.Bundled {
 		logger.Debug(spec.LogPrefix + "Loading " + spec.Path)
 	}

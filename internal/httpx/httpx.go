@@ -41,6 +41,10 @@ type Options struct {
 	// TLSConfig is the TLS configuration of https requests (tests set
 	// RootCAs). Default: Go's defaults with the system roots.
 	TLSConfig *tls.Config
+	// Dial, when set, makes every connection instead of a net.Dialer (with
+	// the same connect timeout in ctx's deadline): the conformance suite
+	// routes all of a script's requests to its mock endpoints with it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Defaults of Options.
@@ -97,7 +101,7 @@ func New(opts Options) *Client {
 
 	t := &http.Transport{
 		Proxy:                 proxyFromRequest,
-		DialContext:           dialContext,
+		DialContext:           dialer(opts.Dial),
 		TLSClientConfig:       tlsConf,
 		TLSHandshakeTimeout:   0, // bounded by the attempt's time
 		DisableCompression:    true,
@@ -386,16 +390,31 @@ func proxyFromRequest(req *http.Request) (*url.URL, error) {
 // with a context that keeps the request's values but not its deadline, so
 // the attempt's timeout also bounds the dial here.
 func dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := net.Dialer{KeepAlive: 30 * time.Second}
-	if st := stateFrom(ctx); st != nil {
-		switch {
-		case st.connectTimeout > 0:
-			d.Timeout = st.connectTimeout
-		case st.timeout > 0:
-			d.Timeout = st.timeout
+	return dialer(nil)(ctx, network, addr)
+}
+
+func dialer(custom func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var timeout time.Duration
+		if st := stateFrom(ctx); st != nil {
+			switch {
+			case st.connectTimeout > 0:
+				timeout = st.connectTimeout
+			case st.timeout > 0:
+				timeout = st.timeout
+			}
 		}
+		if custom != nil {
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			return custom(ctx, network, addr)
+		}
+		d := net.Dialer{KeepAlive: 30 * time.Second, Timeout: timeout}
+		return d.DialContext(ctx, network, addr)
 	}
-	return d.DialContext(ctx, network, addr)
 }
 
 // attemptTransport counts attempts and gives each one its own deadline,
