@@ -15,6 +15,7 @@ import (
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/store"
+	"github.com/pushlua/pushlua/scripts"
 )
 
 const usage = `pushlua runs Dovecot push-notification Lua scripts outside the mail server.
@@ -32,6 +33,7 @@ Usage:
   pushlua metadata set|get|unset|list -u USER [-s MAILBOX] KEY [VALUE]
                       edit the METADATA scripts read (like doveadm mailbox metadata;
                       -s "" or no -s: server metadata)
+  pushlua forwarder   print the Dovecot-side forwarder script (scripts/dovecot/forward.lua)
   pushlua version     print the version
 
 Common flags: --data-dir DIR (default: $XDG_STATE_HOME/pushlua or ~/.local/state/pushlua),
@@ -57,6 +59,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "send":
 		return cmdSend(ctx, rest, stdin, stdout, stderr)
+	case "forwarder":
+		// The Lua driver that runs inside Dovecot and posts its
+		// transactions to pushlua serve.
+		_, _ = stdout.Write(scripts.Forwarder())
+		return 0
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -210,6 +210,9 @@ func TestUsage(t *testing.T) {
 	if r := pushlua(t, dir, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "pushlua ") || !strings.Contains(r.stdout, "go-lua v0.0.0-") {
 		t.Errorf("version: %q", r.stdout)
 	}
+	if r := pushlua(t, dir, "", "forwarder"); r.code != 0 || !strings.Contains(r.stdout, "function dovecot_lua_notify_end_txn") {
+		t.Errorf("forwarder: exit %d, %d bytes", r.code, len(r.stdout))
+	}
 	if r := pushlua(t, dir, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: exit %d %q", r.code, r.stderr)
 	}

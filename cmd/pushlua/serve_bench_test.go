@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects serve's log in process.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// inProcessServe runs `pushlua serve` in this process and returns its
+// address and log; cancel stops it.
+func inProcessServe(b *testing.B, dir string, args ...string) (addr string, logs *lockedBuffer, stop func()) {
+	b.Helper()
+	logs = &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0"}, args...), strings.NewReader(""), io.Discard, logs)
+	}()
+	re := regexp.MustCompile(`listening on (\S+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("serve did not start:\n%s", logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return addr, logs, func() { cancel(); <-done }
+}
+
+func processed(b *testing.B, addr string) int {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	total := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "pushlua_transactions_processed_total{") {
+			n, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			total += int(n)
+		}
+	}
+	return total
+}
+
+// BenchmarkServe measures sustained transactions per second through
+// `pushlua serve` (HTTP ingest in batches of 100, queue, a trivial
+// begin/MessageNew/end script), from the first POST to the last
+// transaction processed.
+//
+//	go test -run '^$' -bench Serve ./cmd/pushlua/
+func BenchmarkServe(b *testing.B) {
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.conf"), []byte("plugin {\n  push_notification_driver = lua:file=s.lua\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "s.lua"), []byte(`function dovecot_lua_notify_begin_txn(user) return {n = 0} end
+function dovecot_lua_notify_event_message_new(ctx, e) ctx.n = ctx.n + 1 end
+function dovecot_lua_notify_end_txn(ctx, success) end
+`), 0o644)
+	addr, logs, stop := inProcessServe(b, dir, "-c", filepath.Join(dir, "p.conf"))
+	defer stop()
+	var batch bytes.Buffer
+	for i := range 100 {
+		fmt.Fprintf(&batch, `{"user": "user%d@example.com", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": %d, "uid_validity": 7, "subject": "hi"}]}`+"\n", i%50, i+1)
+	}
+	body := batch.Bytes()
+	before := processed(b, addr)
+	b.ResetTimer()
+	start := time.Now()
+	sent := 0
+	for sent < b.N {
+		resp, err := http.Post("http://"+addr+"/v1/transactions", "application/x-ndjson", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d:\n%s", resp.StatusCode, logs)
+		}
+		sent += 100
+	}
+	for processed(b, addr)-before < sent {
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(sent)/elapsed.Seconds(), "txn/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(sent), "ns/txn")
+}
+
+// BenchmarkReload measures reload latency: from the script file written
+// to the new version serving (the watcher's debounce included).
+func BenchmarkReload(b *testing.B) {
+	dir := b.TempDir()
+	script := filepath.Join(dir, "s.lua")
+	write := func(n int) {
+		os.WriteFile(script, []byte(fmt.Sprintf(`-- version %d
+function dovecot_lua_notify_begin_txn(user) return {} end
+function dovecot_lua_notify_event_message_new(ctx, e) end
+function dovecot_lua_notify_end_txn(ctx, success) end
+`, n)), 0o644)
+	}
+	write(0)
+	os.WriteFile(filepath.Join(dir, "p.conf"), []byte("pushlua_reload_debounce = 20ms\nplugin {\n  push_notification_driver = lua:file=s.lua\n}\n"), 0o644)
+	_, logs, stop := inProcessServe(b, dir, "-c", filepath.Join(dir, "p.conf"))
+	defer stop()
+	b.ResetTimer()
+	var total time.Duration
+	for i := range b.N {
+		want := fmt.Sprintf("→ v%d,", i+2)
+		start := time.Now()
+		write(i + 1)
+		for !strings.Contains(logs.String(), want) {
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/reload")
+}
