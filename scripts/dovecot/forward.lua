@@ -15,7 +15,7 @@
 --   mail_attribute_dict = file:%h/dovecot-attributes
 --   plugin {
 --     push_notification_driver = lua:file=/etc/dovecot/pushlua-forward.lua
---     pushlua_url = http://127.0.0.1:8080/v1/transactions    # required
+--     pushlua_url = http://127.0.0.1:8787/v1/transactions    # required
 --     pushlua_token = <secret>          # optional: "Authorization: Bearer <secret>"
 --     pushlua_timeout_msecs = 2000      # optional: per attempt (default 2000)
 --     pushlua_max_attempts = 1          # optional: attempts on timeouts (default 1)
@@ -28,7 +28,7 @@
 --     driver = lua
 --     lua_file = /etc/dovecot/pushlua-forward.lua
 --     lua_settings {
---       url = http://127.0.0.1:8080/v1/transactions
+--       url = http://127.0.0.1:8787/v1/transactions
 --       token = <secret>
 --       timeout_msecs = 2000
 --       max_attempts = 1
