@@ -164,6 +164,27 @@ func deleteAttrs(attr *bolt.Bucket, mailbox string) error {
 	return nil
 }
 
+// onlyKnown reports whether p only ensures mailboxes that exist already:
+// the common case (a message event in a known mailbox) then costs a read
+// transaction, not a write.
+func (s *Bolt) onlyKnown(user string, p *plan) bool {
+	if len(p.deletes) > 0 || len(p.renames) > 0 || len(p.status) > 0 || len(p.meta) > 0 {
+		return false
+	}
+	known := true
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		st := readBucket(tx, user, bucketStatus)
+		for _, name := range p.ensure {
+			if st == nil || st.Get([]byte(name)) == nil {
+				known = false
+				return nil
+			}
+		}
+		return nil
+	})
+	return known
+}
+
 // Apply applies snap for user in one bbolt transaction; see Store.Apply and
 // the package documentation for the order of its parts.
 func (s *Bolt) Apply(ctx context.Context, user string, snap *Snapshot) error {
@@ -174,7 +195,7 @@ func (s *Bolt) Apply(ctx context.Context, user string, snap *Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)
 	}
-	if p.empty() {
+	if p.empty() || s.onlyKnown(user, p) {
 		return nil
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {

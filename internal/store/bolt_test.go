@@ -182,3 +182,40 @@ func BenchmarkBoltStatus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBoltApplyKnownMailbox is the common case on the per-event path:
+// a transaction whose events name a mailbox the store knows, without a
+// status snapshot (a read transaction, no write).
+func BenchmarkBoltApplyKnownMailbox(b *testing.B) {
+	s := openBolt(b, filepath.Join(b.TempDir(), "store.db"), BoltOptions{})
+	defer s.Close()
+	ctx := context.Background()
+	snap := &Snapshot{Ensure: []string{"INBOX"}}
+	if err := s.Apply(ctx, "user@example.com", snap); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Apply(ctx, "user@example.com", snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestBoltApplyKnownMailboxKeepsStatus(t *testing.T) {
+	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), BoltOptions{})
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Apply(ctx, "u", &Snapshot{Status: map[string]Status{"Work": {Messages: 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(ctx, "u", &Snapshot{Ensure: []string{"Work", "New"}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Status(ctx, "u", "Work"); err != nil || st.Messages != 3 {
+		t.Errorf("Work: got %+v, %v", st, err)
+	}
+	if _, err := s.Status(ctx, "u", "New"); err != nil {
+		t.Errorf("New was not created: %v", err)
+	}
+}
