@@ -573,7 +573,7 @@ func (e *Engine) work(i int) {
 			e.mu.Unlock()
 		} else {
 			v := e.acquire()
-			res = v.run(j.ctx, i, j.t, e.log, e.opts.Store, e.opts.Observer)
+			res = v.run(j.ctx, i, j.t, e.opts.Store, e.opts.Observer)
 			v.release()
 		}
 		<-e.capacity
@@ -597,10 +597,10 @@ func (e *Engine) work(i int) {
 // run runs one transaction through worker i's drivers of v: store
 // snapshot, begin_txn per driver, the events record by record, end_txn per
 // driver.
-func (v *version) run(ctx context.Context, i int, t *txn.Txn, log *slog.Logger, st store.Store, obs Observer) Result {
+func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, obs Observer) Result {
 	res := Result{Txn: t, Version: v.name()}
 	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
-		log: log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+		log: v.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
 	if snap := t.Snapshot(); !snap.Empty() {
 		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++

@@ -55,6 +55,7 @@ type version struct {
 	errs    []error
 	slots   [][]driverInstance // per worker
 	refs    sync.WaitGroup
+	log     *slog.Logger // the engine's, with the version attribute
 }
 
 func (v *version) name() string { return fmt.Sprintf("v%d (%s)", v.n, v.id) }
@@ -80,6 +81,7 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 	v.id = versionID(v.files)
 	e.versions++
 	v.n = e.versions
+	v.log = e.log.With("version", v.name())
 	return v, nil
 }
 

@@ -205,6 +205,17 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestCheck24AndBundled(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"p.conf": "push_notification ox {\n  push_notification_ox_url = http://127.0.0.1:1/n\n}\npush_notification logger {\n  driver = dlog\n}\n",
+	})
+	r := pushlua(t, dir, "", "check", "-c", "p.conf")
+	if r.code != 0 || !strings.Contains(r.stdout, "config: Dovecot 2.4 push_notification blocks, read from ") ||
+		!strings.Contains(r.stdout, "ok: ox (bundled scripts/ox.lua)") || !strings.Contains(r.stdout, "ok: dlog (bundled scripts/dlog.lua)") {
+		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	dir := t.TempDir()
 	if r := pushlua(t, dir, "", "version"); r.code != 0 || !strings.HasPrefix(r.stdout, "pushlua ") || !strings.Contains(r.stdout, "go-lua v0.0.0-") {
