@@ -84,6 +84,13 @@ func runLuaTests(t *testing.T, file string, setup func(t *testing.T, te *testEnv
 			if setup != nil {
 				setup(t, te)
 			}
+			lib, err := os.ReadFile(filepath.Join(filepath.Dir(file), "testlib.lua"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lua.DoString(te.L, string(lib)); err != nil {
+				t.Fatalf("testlib.lua: %v", err)
+			}
 			if err := lua.LoadBuffer(te.L, string(src), "@"+filepath.Base(file), "t"); err != nil {
 				t.Fatalf("load: %v", err)
 			}

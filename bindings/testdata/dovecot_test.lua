@@ -1,43 +1,6 @@
 -- Tests of the dovecot global (spec §5.1–§5.5, §6.4). Every test_* function
 -- runs in a fresh state; see TestDovecotLua.
 
-local function fail(msg)
-  error(msg, 3)
-end
-
-local function eq(got, want, what)
-  if got ~= want then
-    fail(string.format("%s: got %s; want %s", what or "value", tostring(got), tostring(want)))
-  end
-end
-
-local function expect_error(want, f, ...)
-  local ok, err = pcall(f, ...)
-  if ok then
-    fail(string.format("no error; want %q", want))
-  end
-  if err ~= want then
-    fail(string.format("got error %q; want %q", tostring(err), want))
-  end
-end
-
-local function expect_logs(want)
-  local got = test_logs()
-  local g, w = table.concat(got, "\n"), table.concat(want, "\n")
-  if #got ~= #want or g ~= w then
-    fail(string.format("got logs\n%s\nwant\n%s", g, w))
-  end
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = tostring(k)
-  end
-  table.sort(keys)
-  return table.concat(keys, " ")
-end
-
 local P = "pushlua(alice@example.com)<t1>: "
 
 function test_raw_keys()

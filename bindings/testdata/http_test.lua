@@ -2,49 +2,12 @@
 -- fresh state with its own test server; see TestHTTPLua for the globals
 -- (base_url, refused_url, refused_addr, test_hits).
 
-local function fail(msg)
-  error(msg, 3)
-end
-
-local function eq(got, want, what)
-  if got ~= want then
-    fail(string.format("%s: got %s; want %s", what or "value", tostring(got), tostring(want)))
-  end
-end
-
 -- matches checks got against a Go regular expression (go-lua has no
 -- Lua patterns).
 local function matches(got, pattern, what)
   if type(got) ~= "string" or not test_match(got, pattern) then
     fail(string.format("%s: got %s; want a match of %s", what or "value", tostring(got), pattern))
   end
-end
-
-local function expect_error(want, f, ...)
-  local ok, err = pcall(f, ...)
-  if ok then
-    fail(string.format("no error; want %q", want))
-  end
-  if err ~= want then
-    fail(string.format("got error %q; want %q", tostring(err), want))
-  end
-end
-
-local function expect_logs(want)
-  local got = test_logs()
-  local g, w = table.concat(got, "\n"), table.concat(want, "\n")
-  if #got ~= #want or g ~= w then
-    fail(string.format("got logs\n%s\nwant\n%s", g, w))
-  end
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = tostring(k)
-  end
-  table.sort(keys)
-  return table.concat(keys, " ")
 end
 
 local P = "pushlua(alice@example.com)<t1>: "

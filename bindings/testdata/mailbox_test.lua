@@ -5,68 +5,6 @@
 
 local S = dovecot.storage
 
-local function fail(msg)
-  error(msg, 3)
-end
-
-local function eq(got, want, what)
-  if got ~= want then
-    fail(string.format("%s: got %s; want %s", what or "value", tostring(got), tostring(want)))
-  end
-end
-
--- expect_error checks the exact message of an error without position
--- (Dovecot's own messages).
-local function expect_error(want, f, ...)
-  local ok, err = pcall(f, ...)
-  if ok then
-    fail(string.format("no error; want %q", want))
-  end
-  if err ~= want then
-    fail(string.format("got error %q; want %q", tostring(err), want))
-  end
-end
-
--- expect_error_at checks an error raised by Lua's own argument checks:
--- "<file>:<line>: " and then want. (go-lua has no string.match.)
-local function expect_error_at(want, f)
-  local ok, err = pcall(f)
-  if ok then
-    fail(string.format("no error; want %q", want))
-  end
-  local s, file = tostring(err), "mailbox_test.lua:"
-  local line = s:sub(#file + 1, #s - #want - 2)
-  if s:sub(1, #file) ~= file or not tonumber(line) or s:sub(-#want - 2) ~= ": " .. want then
-    fail(string.format("got error %q; want <file>:<line>: %q", tostring(err), want))
-  end
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = tostring(k)
-  end
-  table.sort(keys)
-  return table.concat(keys, " ")
-end
-
-local function dump(t)
-  local keys = {}
-  for k in pairs(t) do
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    local v = t[k]
-    if type(v) == "table" then
-      v = "{" .. table.concat(v, ",") .. "}"
-    end
-    parts[#parts + 1] = string.format("%s=%s", k, tostring(v))
-  end
-  return "{" .. table.concat(parts, ", ") .. "}"
-end
-
 local ALL = S.STATUS_MESSAGES + S.STATUS_RECENT + S.STATUS_UIDNEXT + S.STATUS_UIDVALIDITY +
   S.STATUS_UNSEEN + S.STATUS_FIRST_UNSEEN_SEQ + S.STATUS_KEYWORDS + S.STATUS_HIGHESTMODSEQ +
   S.STATUS_PERMANENT_FLAGS + S.STATUS_FIRST_RECENT_UID + S.STATUS_HIGHESTPVTMODSEQ
