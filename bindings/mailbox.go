@@ -285,6 +285,13 @@ func mailboxMetadataGet(l *lua.State) int {
 		luax.Raise(l, "expecting at least 1 parameter")
 	}
 	mb := checkMailbox(l, 1)
+	return pushAttributes(l, mb.user, mb.vname, func(key string) string { return key })
+}
+
+// pushAttributes reads the attributes named by arguments 2..top of
+// mailbox (each key through rewrite, which may raise) and pushes one value
+// or nil per key: the body of user:metadata_get and box:metadata_get.
+func pushAttributes(l *lua.State, mu *mailUser, mailbox string, rewrite func(key string) string) int {
 	top := l.Top()
 	vals := make([]*string, 0, top-1)
 	for i := 2; i <= top; i++ {
@@ -292,7 +299,7 @@ func mailboxMetadataGet(l *lua.State) int {
 		if !ok {
 			luax.Raise(l, "expected string at #%d", i)
 		}
-		v, found, err := attrGet(mb.user, mb.vname, key)
+		v, found, err := attrGet(mu, mailbox, rewrite(key))
 		if err != nil {
 			luax.Raise(l, "%s", err)
 		}

@@ -201,35 +201,13 @@ func userMetadataGet(l *lua.State) int {
 	}
 	mu := checkUser(l, 1)
 	mu.openInbox(l)
-	top := l.Top()
-	vals := make([]*string, 0, top-1)
-	for i := 2; i <= top; i++ {
-		key, ok := argString(l, i)
-		if !ok {
-			luax.Raise(l, "expected string at #%d", i)
-		}
+	return pushAttributes(l, mu, inboxName, func(key string) string {
 		skey, err := store.ServerKey(key)
 		if err != nil {
 			luax.Raise(l, "%s", store.ErrBadKey)
 		}
-		v, found, err := attrGet(mu, inboxName, skey)
-		if err != nil {
-			luax.Raise(l, "%s", err)
-		}
-		if found {
-			vals = append(vals, &v)
-		} else {
-			vals = append(vals, nil)
-		}
-	}
-	for _, v := range vals {
-		if v == nil {
-			l.PushNil()
-		} else {
-			l.PushString(*v)
-		}
-	}
-	return len(vals)
+		return skey
+	})
 }
 
 // userMetadataSet is user:metadata_set(key, value). As in Dovecot, a value
