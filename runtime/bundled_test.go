@@ -5,15 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/pushlua/pushlua/internal/testutil"
 	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -200,99 +198,6 @@ func TestDlogArguments(t *testing.T) {
 	}
 }
 
-// captured is one request as it arrived on the wire.
-type captured struct {
-	Method, Target string
-	Headers        [][2]string
-	Body           string
-	At             time.Time
-}
-
-// captureServer answers every request on 127.0.0.1 after delay with
-// status, recording the requests byte-faithfully.
-type captureServer struct {
-	ln     net.Listener
-	status int
-	delay  time.Duration
-	mu     sync.Mutex
-	reqs   []captured
-}
-
-func newCaptureServer(t *testing.T, status int, delay time.Duration) *captureServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &captureServer{ln: ln, status: status, delay: delay}
-	go s.serve()
-	t.Cleanup(func() { ln.Close() })
-	return s
-}
-
-func (s *captureServer) URL() string { return "http://" + s.ln.Addr().String() }
-
-func (s *captureServer) Requests() []captured {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]captured(nil), s.reqs...)
-}
-
-func (s *captureServer) serve() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		go s.conn(c)
-	}
-}
-
-func (s *captureServer) conn(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		parts := strings.Fields(line)
-		if len(parts) < 2 {
-			return
-		}
-		req := captured{Method: parts[0], Target: parts[1], At: time.Now()}
-		length := 0
-		for {
-			h, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			h = strings.TrimRight(h, "\r\n")
-			if h == "" {
-				break
-			}
-			k, v, _ := strings.Cut(h, ":")
-			v = strings.TrimSpace(v)
-			req.Headers = append(req.Headers, [2]string{k, v})
-			if strings.EqualFold(k, "Content-Length") {
-				length, _ = strconv.Atoi(v)
-			}
-		}
-		body := make([]byte, length)
-		if _, err := io.ReadFull(br, body); err != nil {
-			return
-		}
-		req.Body = string(body)
-		s.mu.Lock()
-		s.reqs = append(s.reqs, req)
-		s.mu.Unlock()
-		if s.delay > 0 {
-			time.Sleep(s.delay)
-		}
-		fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n\r\n", s.status, http.StatusText(s.status))
-	}
-}
-
 func headerNames(h [][2]string) []string {
 	var names []string
 	for _, kv := range h {
@@ -376,7 +281,7 @@ func oxTxn(t *testing.T, body string) string {
 // TestOXGolden replays the recorded OX deliveries: the gate, then each
 // request with Dovecot's method, path, header set and body byte for byte.
 func TestOXGolden(t *testing.T) {
-	srv := newCaptureServer(t, 200, 0)
+	srv := testutil.NewCaptureServer(t, 200, 0)
 	url := strings.Replace(srv.URL(), "http://", "http://login:pass@", 1) + "/preliminary/http-notify/v1/notify"
 	te := newTestEngine(t, map[string]string{
 		"pushlua.conf": "mail_debug = yes\nplugin {\n  push_notification_driver = ox:url=" + url + "\n}\n",
@@ -464,7 +369,7 @@ func TestOXFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newCaptureServer(t, tt.status, tt.delay)
+			srv := testutil.NewCaptureServer(t, tt.status, tt.delay)
 			url := tt.url
 			if url == "" {
 				url = srv.URL() + "/n"
@@ -484,7 +389,7 @@ func TestOXFailures(t *testing.T) {
 }
 
 func TestOXGate(t *testing.T) {
-	srv := newCaptureServer(t, 200, 0)
+	srv := testutil.NewCaptureServer(t, 200, 0)
 	tests := []struct {
 		name, txn, want string
 		sent            bool
@@ -535,7 +440,7 @@ func TestOXInitErrors(t *testing.T) {
 
 // Dovecot 2.4's named blocks select the same drivers.
 func TestConfig24(t *testing.T) {
-	srv := newCaptureServer(t, 204, 0)
+	srv := testutil.NewCaptureServer(t, 204, 0)
 	script := `local endpoint
 function script_init(settings) endpoint = settings.endpoint; return 1 end
 function dovecot_lua_notify_begin_txn() return {} end

@@ -1,8 +1,8 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
+	"github.com/pushlua/pushlua/internal/testutil"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,23 +18,8 @@ import (
 	"github.com/pushlua/pushlua/internal/txn"
 )
 
-// syncBuffer is a bytes.Buffer safe for the engine's workers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is the engine's log in tests.
+type syncBuffer struct{ testutil.Buffer }
 
 // Lines returns the log lines without the process/user prefix up to the
 // level word: "Error: lua: ...".

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
+	"github.com/pushlua/pushlua/internal/testutil"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -26,84 +22,6 @@ func sharedDir(t *testing.T) string {
 		t.Skipf("../shared/spec/examples is absent (%v): the documentation examples are read from there, never copied", err)
 	}
 	return dir
-}
-
-type wireRequest struct {
-	Method, Path string
-	Headers      [][2]string
-	Body         string
-}
-
-// sink is a raw HTTP endpoint on 127.0.0.1 that records requests as they
-// were on the wire and answers each with status.
-type sink struct {
-	ln     net.Listener
-	status int
-	mu     sync.Mutex
-	reqs   []wireRequest
-}
-
-func newSink(t *testing.T, status int) *sink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sink{ln: ln, status: status}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go s.serve(c)
-		}
-	}()
-	return s
-}
-
-func (s *sink) serve(c net.Conn) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return
-	}
-	f := strings.Fields(line)
-	req := wireRequest{Method: f[0], Path: f[1]}
-	n := 0
-	for {
-		h, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		h = strings.TrimRight(h, "\r\n")
-		if h == "" {
-			break
-		}
-		k, v, _ := strings.Cut(h, ":")
-		v = strings.TrimSpace(v)
-		req.Headers = append(req.Headers, [2]string{k, v})
-		if strings.EqualFold(k, "Content-Length") {
-			n, _ = strconv.Atoi(v)
-		}
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(br, body); err != nil {
-		return
-	}
-	req.Body = string(body)
-	s.mu.Lock()
-	s.reqs = append(s.reqs, req)
-	s.mu.Unlock()
-	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", s.status, http.StatusText(s.status))
-}
-
-func (s *sink) requests() []wireRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]wireRequest(nil), s.reqs...)
 }
 
 func headerSet(h [][2]string) string {
@@ -130,7 +48,7 @@ func TestDocExample1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []wireRequest
+	var want []testutil.Request
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var r struct {
 			Marker  any
@@ -143,7 +61,7 @@ func TestDocExample1(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r.Marker == nil {
-			want = append(want, wireRequest{r.Method, r.Path, r.Headers, r.Body})
+			want = append(want, testutil.Request{Method: r.Method, Target: r.Path, Headers: r.Headers, Body: r.Body})
 		}
 	}
 	if len(want) < 5 {
@@ -166,20 +84,20 @@ func TestDocExample1(t *testing.T) {
 		input.Write(line)
 		input.WriteByte('\n')
 	}
-	srv := newSink(t, 200)
+	srv := testutil.NewCaptureServer(t, 200, 0)
 	dir := writeFiles(t, map[string]string{"p.conf": fmt.Sprintf(
 		"plugin {\n  push_notification_driver = lua:file=%s\n  push_lua_url = http://%s/doc1/notify\n}\n",
-		filepath.Join(shared, "spec", "examples", "doc_example1.lua"), srv.ln.Addr())})
+		filepath.Join(shared, "spec", "examples", "doc_example1.lua"), srv.Addr())})
 	r := pushlua(t, dir, input.String(), "run", "-c", "p.conf", "-j", "1")
 	if r.code != 0 || strings.Contains(r.stderr, "Error:") {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
-	got := srv.requests()
+	got := srv.Requests()
 	if len(got) != len(want) {
 		t.Fatalf("got %d requests; want %d", len(got), len(want))
 	}
 	// Transactions of different users may run in any order; match by body.
-	byBody := map[string]wireRequest{}
+	byBody := map[string]testutil.Request{}
 	for _, g := range got {
 		byBody[g.Body] = g
 	}
@@ -189,8 +107,8 @@ func TestDocExample1(t *testing.T) {
 			t.Errorf("no request with body %q", w.Body)
 			continue
 		}
-		if g.Method != w.Method || g.Path != w.Path {
-			t.Errorf("got %s %s; want %s %s", g.Method, g.Path, w.Method, w.Path)
+		if g.Method != w.Method || g.Target != w.Target {
+			t.Errorf("got %s %s; want %s %s", g.Method, g.Target, w.Method, w.Target)
 		}
 		if gs, ws := headerSet(g.Headers), headerSet(w.Headers); gs != ws {
 			t.Errorf("header set:\ngot\n%s\nwant\n%s", gs, ws)
@@ -199,12 +117,12 @@ func TestDocExample1(t *testing.T) {
 
 	// 204 is a remote error for this script (c/100 ~= 2), a refused
 	// connection is reported with LuaSocket's text.
-	srv204 := newSink(t, 204)
+	srv204 := testutil.NewCaptureServer(t, 204, 0)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	refused := ln.Addr().String()
 	ln.Close()
 	for _, tt := range []struct{ addr, want string }{
-		{srv204.ln.Addr().String(), "Error: lua-push: Remote error 204 handling push notication"},
+		{srv204.Addr(), "Error: lua-push: Remote error 204 handling push notication"},
 		{refused, "Error: lua-push: connection refused"},
 	} {
 		dir := writeFiles(t, map[string]string{"p.conf": fmt.Sprintf(
@@ -223,18 +141,18 @@ func TestDocExample1(t *testing.T) {
 // script's own crash when the endpoint is down.
 func TestDocExample2(t *testing.T) {
 	shared := sharedDir(t)
-	srv := newSink(t, 200)
+	srv := testutil.NewCaptureServer(t, 200, 0)
 	conf := func(addr string) string {
 		return fmt.Sprintf("mail_debug = yes\nplugin {\n  push_notification_driver = lua:file=%s\n  push_lua_url = http://%s/doc2/notify\n}\n",
 			filepath.Join(shared, "spec", "examples", "doc_example2.lua"), addr)
 	}
 	txn := `{"user": "alice@example.com", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1, "from": "Sender One <sender1@example.org>", "subject": "Plain hello"}], "status": {"INBOX": {"messages": 1, "recent": 1, "unseen": 1, "uidnext": 2, "uidvalidity": 1795978712}}}`
-	dir := writeFiles(t, map[string]string{"p.conf": conf(srv.ln.Addr().String())})
+	dir := writeFiles(t, map[string]string{"p.conf": conf(srv.Addr())})
 	r := pushlua(t, dir, txn, "run", "-c", "p.conf")
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
 	}
-	got := srv.requests()
+	got := srv.Requests()
 	if len(got) != 2 {
 		t.Fatalf("got %d requests; want 2:\n%s", len(got), r.stderr)
 	}
@@ -243,8 +161,8 @@ func TestDocExample2(t *testing.T) {
 		"mailbox=INBOX&recent=1&unseen=1&messages=1",
 	}
 	for i, g := range got {
-		if g.Method != "POST" || g.Path != "/doc2/notify" || g.Body != wantBodies[i] {
-			t.Errorf("request %d: got %s %s %q; want POST /doc2/notify %q", i, g.Method, g.Path, g.Body, wantBodies[i])
+		if g.Method != "POST" || g.Target != "/doc2/notify" || g.Body != wantBodies[i] {
+			t.Errorf("request %d: got %s %s %q; want POST /doc2/notify %q", i, g.Method, g.Target, g.Body, wantBodies[i])
 		}
 		wantHeaders := fmt.Sprintf("Connection: close, TE\nContent-Length: %d\nContent-Type: application/x-www-form-url.escaped\nHost: 127.0.0.1:PORT\nTE: trailers\nUser-Agent: LuaSocket 3.0.0", len(wantBodies[i]))
 		if hs := headerSet(g.Headers); hs != wantHeaders {
@@ -252,7 +170,7 @@ func TestDocExample2(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"Info: lua: Mail notify status 200", "Info: lua: Mailbox notify status 200",
-		"Debug: lua: http://" + srv.ln.Addr().String() + "/doc2/notify - sending mailbox=INBOX&recent=1&unseen=1&messages=1"} {
+		"Debug: lua: http://" + srv.Addr() + "/doc2/notify - sending mailbox=INBOX&recent=1&unseen=1&messages=1"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("want %q in:\n%s", want, r.stderr)
 		}

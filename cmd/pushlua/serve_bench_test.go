@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pushlua/pushlua/internal/testutil"
 	"io"
 	"net/http"
 	"os"
@@ -11,34 +12,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// lockedBuffer collects serve's log in process.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // inProcessServe runs `pushlua serve` in this process and returns its
 // address and log; cancel stops it.
-func inProcessServe(b *testing.B, dir string, args ...string) (addr string, logs *lockedBuffer, stop func()) {
+func inProcessServe(b *testing.B, dir string, args ...string) (addr string, logs *testutil.Buffer, stop func()) {
 	b.Helper()
-	logs = &lockedBuffer{}
+	logs = &testutil.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() {
