@@ -15,6 +15,7 @@ package stdlib
 import (
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,11 +39,25 @@ func osFunctions(env *Env) []lua.RegistryFunction {
 	return []lua.RegistryFunction{
 		{Name: "date", Function: env.osDate},
 		{Name: "difftime", Function: osDifftime},
+		{Name: "getenv", Function: osGetenv},
 		{Name: "time", Function: env.osTime},
 	}
 }
 
-// openOS replaces os.date, os.time and os.difftime in the global os table.
+// osGetenv is os.getenv(name): nil for an unset variable (go-lua's
+// returns "", which breaks the `os.getenv("X") or default` idiom).
+func osGetenv(l *lua.State) int {
+	v, ok := os.LookupEnv(lua.CheckString(l, 1))
+	if !ok {
+		l.PushNil()
+		return 1
+	}
+	l.PushString(v)
+	return 1
+}
+
+// openOS replaces os.date, os.time, os.difftime and os.getenv in the
+// global os table.
 func openOS(l *lua.State, env *Env) {
 	l.Global("os")
 	if !l.IsTable(-1) {

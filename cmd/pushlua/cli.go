@@ -30,6 +30,8 @@ Usage:
                       run every transaction (JSON Lines) through the configured drivers
   pushlua check -c CONFIG [-o key=value]...
                       load every configured script (chunk + script_init) and report the first error
+  pushlua conformance [-c CONFIG | SCRIPT.lua] [CASES...] [--format text|json|junit|tap] [--run REGEXP] [--bundled]
+                      test a script before deploying it: built-in checks and case files
   pushlua metadata set|get|unset|list -u USER [-s MAILBOX] KEY [VALUE]
                       edit the METADATA scripts read (like doveadm mailbox metadata;
                       -s "" or no -s: server metadata)
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdRun(ctx, rest, stdin, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, stdout, stderr)
+	case "conformance":
+		return cmdConformance(ctx, rest, stdout, stderr)
 	case "metadata":
 		return cmdMetadata(ctx, rest, stdout, stderr)
 	case "serve":

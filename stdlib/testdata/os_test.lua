@@ -56,3 +56,9 @@ end
 function test_clock_still_there()
   eq(type(os.clock()), "number", "os.clock")
 end
+
+function test_getenv_unset_is_nil()
+  assert(os.getenv("PUSHLUA_SURELY_UNSET_VARIABLE") == nil, "an unset variable is not nil")
+  assert((os.getenv("PUSHLUA_SURELY_UNSET_VARIABLE") or "default") == "default")
+  assert(type(os.getenv("PATH")) == "string")
+end
