@@ -51,7 +51,14 @@ type Options struct {
 type Result struct {
 	Accepted []AcceptedLine `json:"accepted"`
 	Rejected []RejectedLine `json:"rejected"`
+	// RejectedCount is the number of rejected lines, present when Rejected
+	// was cut at MaxListedRejects.
+	RejectedCount int `json:"rejected_count,omitempty"`
 }
+
+// MaxListedRejects bounds how many rejected lines one answer lists and
+// logs: a body of a million bad lines gets a short answer.
+const MaxListedRejects = 1000
 
 // AcceptedLine is a transaction that was queued.
 type AcceptedLine struct {
@@ -208,6 +215,7 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 
 	res := Result{Accepted: []AcceptedLine{}, Rejected: []RejectedLine{}}
 	status := http.StatusAccepted
+	rejected := 0
 	var submitErr error
 	for _, l := range lines {
 		t, err := parseLine(l, h.opts.IDs)
@@ -217,8 +225,11 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 			if errors.As(err, &le) {
 				rl.Field, rl.Error = le.Field, le.Err.Error()
 			}
-			res.Rejected = append(res.Rejected, rl)
-			h.log.Warn("rejected transaction", "line", rl.Line, "field", rl.Field, "error", rl.Error)
+			rejected++
+			if rejected <= MaxListedRejects {
+				res.Rejected = append(res.Rejected, rl)
+				h.log.Warn("rejected transaction", "line", rl.Line, "field", rl.Field, "error", rl.Error)
+			}
 			if status == http.StatusAccepted {
 				status = http.StatusBadRequest
 			}
@@ -234,12 +245,19 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 		}
 		// Submit failed for this or an earlier line: keep the order by
 		// queueing none of the later ones.
-		res.Rejected = append(res.Rejected, RejectedLine{Line: l.n, Error: "not queued: " + submitErr.Error()})
+		rejected++
+		if rejected <= MaxListedRejects {
+			res.Rejected = append(res.Rejected, RejectedLine{Line: l.n, Error: "not queued: " + submitErr.Error()})
+		}
 		status = http.StatusServiceUnavailable
+	}
+	if rejected > MaxListedRejects {
+		res.RejectedCount = rejected
+		h.log.Warn("rejected transactions not listed", "count", rejected-MaxListedRejects)
 	}
 	if m := h.opts.Metrics; m != nil {
 		m.Accepted(len(res.Accepted))
-		m.Rejected(len(res.Rejected))
+		m.Rejected(rejected)
 	}
 	writeJSON(w, status, res)
 }

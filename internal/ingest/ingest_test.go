@@ -589,3 +589,19 @@ func FuzzIngest(f *testing.F) {
 		}
 	})
 }
+
+func TestManyRejectedLinesAreCut(t *testing.T) {
+	var submitted int
+	h := New(Options{Submit: func(context.Context, *txn.Txn) error { submitted++; return nil }})
+	body := strings.Repeat("{bad\n", MaxListedRejects+500) + `{"user": "a"}` + "\n"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/transactions", strings.NewReader(body)))
+	var res Result
+	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusBadRequest || len(res.Rejected) != MaxListedRejects || res.RejectedCount != MaxListedRejects+500 ||
+		len(res.Accepted) != 1 || submitted != 1 {
+		t.Errorf("got %d, %d listed, count %d, %d accepted", rec.Code, len(res.Rejected), res.RejectedCount, len(res.Accepted))
+	}
+}
