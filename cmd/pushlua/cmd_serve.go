@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -84,7 +85,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var c common
 	fs := newFlagSet("serve", stderr, &c, true)
 	listen := fs.String("listen", "", "address to listen on: host:port or unix:/path (default "+defaultListen+")")
-	jobs := fs.Int("j", 0, "transactions run in parallel (different users); default: number of CPUs")
+	jobs := fs.Int("j", 0, "transactions run in parallel (different users); default: 4 × CPUs, at least 8 (scripts mostly wait on HTTP)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -123,6 +124,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer st.Close()
 
+	if *jobs <= 0 {
+		*jobs = max(8, 4*goruntime.NumCPU())
+	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.WithRuntimeCollectors())
 	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m}
 	if c.config != "" {
