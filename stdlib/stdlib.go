@@ -65,6 +65,7 @@ var modules = []module{
 	{"string patterns", openStringPatterns},
 	{"error values", openErrors},
 	{"os", openOS},
+	{"io", openIO},
 	{"math", openMath},
 	{"utf8", openUTF8},
 	{"json", openJSON},
