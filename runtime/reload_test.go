@@ -164,6 +164,7 @@ func TestReloadRunningTransaction(t *testing.T) {
 	slow := `function script_deinit() dovecot.i_info("deinit slow") end
 function dovecot_lua_notify_begin_txn(user) return user.username end
 function dovecot_lua_notify_event_message_new(u, e)
+  dovecot.i_info("slow start")
   local t = os.time() + 1
   while os.time() <= t do end
   dovecot.i_info("slow done")
@@ -180,7 +181,7 @@ function dovecot_lua_notify_end_txn() end`
 	if err := te.Submit(context.Background(), tx, func(r Result) { res = r; wg.Done() }); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, func() bool { return te.QueueLen() == 1 })
+	checkFor(t, func() bool { return hasLine(te.Logs.Lines(), "Info: slow start") })
 	te.write(t, "script.lua", versionScript("fast"))
 	if err := te.Reload(context.Background()); err != nil {
 		t.Fatal(err)
