@@ -95,10 +95,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	load := func() (*dconfig.Config, error) {
-		if c.config == "" {
-			return dconfig.ParseReader("(embedded default)", strings.NewReader(defaultConfig), "")
+		if c.config != "" {
+			return c.loadConfig()
 		}
-		return c.loadConfig()
+		cfg, err := dconfig.ParseReader("(embedded default)", strings.NewReader(defaultConfig), "")
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range c.overrides {
+			if err := cfg.Override(o); err != nil {
+				return nil, fmt.Errorf("-o %s: %w", o, err)
+			}
+		}
+		return cfg, nil
 	}
 	cfg, err := load()
 	if err != nil {
