@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/pushlua/pushlua/bindings"
 	"io"
 	"log/slog"
 	"os"
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	bindings.Version, _ = buildVersions()
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
@@ -163,18 +165,24 @@ func (c *common) openStore(cfg *dconfig.Config) (store.Store, error) {
 	return store.OpenBolt(path, store.BoltOptions{})
 }
 
-func versionString() string {
-	v, lua := "(devel)", "unknown"
+// buildVersions returns pushlua's module version and go-lua's.
+func buildVersions() (pushlua, golua string) {
+	pushlua, golua = "(devel)", "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
-			v = bi.Main.Version
+			pushlua = bi.Main.Version
 		}
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/Shopify/go-lua" {
-				lua = d.Version
+				golua = d.Version
 			}
 		}
 	}
+	return pushlua, golua
+}
+
+func versionString() string {
+	v, lua := buildVersions()
 	return fmt.Sprintf("pushlua %s (go-lua %s, Dovecot 2.3 push-notification Lua API)", v, lua)
 }
 
