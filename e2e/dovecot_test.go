@@ -25,7 +25,7 @@ import (
 // base_dir, state_dir, log, maildir store and passwd-file, listening on
 // 127.0.0.1 only) runs scripts/dovecot/forward.lua; LMTP deliveries and
 // IMAP commands must reach the receiver as exactly the transactions the
-// reference recordings show (/work/shared/spec/traces/FINDINGS.md §4).
+// reference recordings show (../shared/spec/traces/FINDINGS.md §4).
 
 const (
 	e2eToken   = "e2e-secret"
