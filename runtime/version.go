@@ -56,9 +56,10 @@ type version struct {
 	slots   [][]driverInstance // per worker
 	refs    sync.WaitGroup
 	log     *slog.Logger // the engine's, with the version attribute
+	label   string       // "v3 (1a2b3c4d)"
 }
 
-func (v *version) name() string { return fmt.Sprintf("v%d (%s)", v.n, v.id) }
+func (v *version) name() string { return v.label }
 
 // build makes a version from cfg: settings, drivers with their first
 // states, instances for every worker, and the version id.
@@ -81,7 +82,8 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 	v.id = versionID(v.files)
 	e.versions++
 	v.n = e.versions
-	v.log = e.log.With("version", v.name())
+	v.label = fmt.Sprintf("v%d (%s)", v.n, v.id)
+	v.log = e.log.With("version", v.label)
 	return v, nil
 }
 
