@@ -537,3 +537,17 @@ function dovecot_lua_notify_end_txn() end`
 		t.Errorf("dropped %d; want 4; log:\n%s", dropped, te.Logs)
 	}
 }
+
+func TestAllowExec(t *testing.T) {
+	script := `function dovecot_lua_notify_begin_txn() return {} end
+function dovecot_lua_notify_event_message_new()
+  local ok, a, b, c = pcall(os.execute, "exit 3")
+  dovecot.i_info("execute: " .. tostring(ok) .. " " .. tostring(a) .. " " .. tostring(b) .. " " .. tostring(c))
+end
+function dovecot_lua_notify_end_txn() end`
+	te := newTestEngine(t, map[string]string{"pushlua.conf": luaConf("pushlua_allow_exec = yes"), "script.lua": script})
+	te.run(t, newMsg)
+	if !hasLine(te.Logs.Lines(), "Info: execute: true nil exit 3") {
+		t.Errorf("pushlua_allow_exec = yes does not allow os.execute:\n%s", te.Logs)
+	}
+}
