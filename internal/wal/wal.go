@@ -1,0 +1,347 @@
+// Package wal owns pushlua's own write-ahead log: the transactions that
+// `pushlua serve` accepted over HTTP, written to disk before the 202 answer.
+//
+// The log is a spool directory in the format of docs/spool.md, written by
+// pushlua itself: segment files named pl-<pid>-<start>-<rand>.open while
+// they are written and renamed to .jsonl when closed, one transaction per
+// line. The same reader (package spool) runs the Dovecot forwarder's spool
+// and this log, so there is one record format and one code path from disk
+// to the scripts.
+//
+// Append is a group commit: every line handed to Append while an fsync is
+// in progress goes into the next batch, which is written with one write and
+// made durable with one fsync. Append returns once its lines are on disk,
+// so a caller that answers only after Append returned never acknowledges a
+// transaction that a crash can lose.
+package wal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Options.
+const (
+	DefaultSegmentBytes = 16 << 20
+	DefaultMaxBytes     = 1 << 30
+)
+
+// ErrFull is returned by Append when the log holds MaxBytes already: the
+// caller answers 503 with Retry-After and accepts nothing.
+var ErrFull = errors.New("write-ahead log is full")
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("write-ahead log is closed")
+
+// Options configure a Log.
+type Options struct {
+	// Dir is the log's directory; it is created (mode 0700) when missing.
+	Dir string
+	// SegmentBytes is the size at which a segment is closed and the next
+	// one started. Default DefaultSegmentBytes.
+	SegmentBytes int64
+	// MaxBytes bounds the bytes of all segments in Dir (closed ones count
+	// until the reader deletes them). Default DefaultMaxBytes.
+	MaxBytes int64
+	// NoSync skips fsync: the log is written but a machine crash may lose
+	// what the page cache held (benchmarks compare the two).
+	NoSync bool
+	// OnCommit, when set, is called after every durable batch (the reader
+	// is told there is more to read without waiting for fsnotify).
+	OnCommit func()
+	// Logger receives what the log does on its own (segments closed at
+	// start). Default: discard.
+	Logger *slog.Logger
+}
+
+// Log is an open write-ahead log.
+type Log struct {
+	opts Options
+	log  *slog.Logger
+	pid  int
+
+	reqs   chan *request
+	done   chan struct{}
+	closed atomic.Bool
+	mu     sync.Mutex // orders closed against sends on reqs
+
+	// Owned by the commit goroutine.
+	f       *os.File
+	name    string // current segment, without the .open suffix
+	written int64  // bytes in the current segment
+	buf     []byte
+
+	size    atomic.Int64 // bytes in Dir's segments, as last counted plus appended
+	batches atomic.Int64 // batches committed (one write and one fsync each)
+}
+
+type request struct {
+	lines [][]byte
+	err   chan error
+}
+
+// Open opens the log in opts.Dir. Segments left open by an earlier process
+// (a crash or a kill) are closed first: pushlua is the only writer of its
+// log, so nothing else will append to them.
+func Open(opts Options) (*Log, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("wal: no directory")
+	}
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = DefaultSegmentBytes
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	l := &Log{opts: opts, log: opts.Logger, pid: os.Getpid(),
+		reqs: make(chan *request, 1024), done: make(chan struct{})}
+	if err := l.closeLeftovers(); err != nil {
+		return nil, err
+	}
+	if err := l.recount(); err != nil {
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// closeLeftovers renames every .open segment in Dir to .jsonl.
+func (l *Log) closeLeftovers() error {
+	ents, err := os.ReadDir(l.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	n := 0
+	for _, e := range ents {
+		name := e.Name()
+		stem, ok := strings.CutSuffix(name, ".open")
+		if !ok || !strings.HasPrefix(name, "pl-") {
+			continue
+		}
+		if err := os.Rename(filepath.Join(l.opts.Dir, name), filepath.Join(l.opts.Dir, stem+".jsonl")); err != nil {
+			return fmt.Errorf("wal: closing %s: %w", name, err)
+		}
+		n++
+	}
+	if n > 0 {
+		l.log.Info(fmt.Sprintf("wal: closed %d segment(s) left open by an earlier run in %s", n, l.opts.Dir))
+		return syncDir(l.opts.Dir)
+	}
+	return nil
+}
+
+// recount sets Size from the segments in Dir.
+func (l *Log) recount() error {
+	ents, err := os.ReadDir(l.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	var total int64
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "pl-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			total += info.Size()
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("wal: %w", err)
+		}
+	}
+	l.size.Store(total)
+	return nil
+}
+
+// Recount counts the bytes in Dir again (after the reader deleted
+// segments); the engine calls it when it is told a segment is gone.
+func (l *Log) Recount() error { return l.recount() }
+
+// Size returns the bytes held by the log's segments.
+func (l *Log) Size() int64 { return l.size.Load() }
+
+// Full reports whether Append would refuse with ErrFull.
+func (l *Log) Full() bool { return l.size.Load() >= l.opts.MaxBytes }
+
+// Batches returns how many batches were committed: with many concurrent
+// Appends it stays well below the number of calls (group commit).
+func (l *Log) Batches() int64 { return l.batches.Load() }
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.opts.Dir }
+
+// Append writes lines (each one transaction, without its newline) to the
+// log and returns once they are durable, or with the error that kept them
+// from being so; then none of them may be acknowledged. Lines of one call
+// stay together and in order.
+func (l *Log) Append(ctx context.Context, lines ...[]byte) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	if l.Full() {
+		return ErrFull
+	}
+	r := &request{lines: lines, err: make(chan error, 1)}
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	select {
+	case l.reqs <- r:
+		l.mu.Unlock()
+	case <-ctx.Done():
+		l.mu.Unlock()
+		return ctx.Err()
+	}
+	// Once queued the lines will be written whatever ctx says: wait for
+	// the answer so the caller knows.
+	return <-r.err
+}
+
+// Close writes what was queued, closes the current segment (renamed to
+// .jsonl) and stops the log.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed.Swap(true) {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
+	close(l.reqs)
+	l.mu.Unlock()
+	<-l.done
+	return l.closeSegment()
+}
+
+// run is the commit loop: take every request waiting, write them as one
+// batch, fsync once, answer them all.
+func (l *Log) run() {
+	defer close(l.done)
+	var batch []*request
+	for r := range l.reqs {
+		batch = append(batch[:0], r)
+	more:
+		for {
+			select {
+			case r, ok := <-l.reqs:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := l.commit(batch)
+		l.batches.Add(1)
+		for _, r := range batch {
+			r.err <- err
+		}
+		clear(batch)
+		if err == nil && l.opts.OnCommit != nil {
+			l.opts.OnCommit()
+		}
+	}
+}
+
+func (l *Log) commit(batch []*request) error {
+	if l.f == nil {
+		if err := l.openSegment(); err != nil {
+			return err
+		}
+	}
+	l.buf = l.buf[:0]
+	for _, r := range batch {
+		for _, line := range r.lines {
+			l.buf = append(l.buf, line...)
+			l.buf = append(l.buf, '\n')
+		}
+	}
+	n, err := l.f.Write(l.buf)
+	l.written += int64(n)
+	l.size.Add(int64(n))
+	if err == nil && !l.opts.NoSync {
+		err = l.f.Sync()
+	}
+	if err != nil {
+		// What reached the file is unknown: close the segment so the
+		// reader treats a partial last line as the crash case, and start
+		// a new one for the next batch.
+		_ = l.closeSegment()
+		return fmt.Errorf("wal: writing %s: %w", l.name, err)
+	}
+	if l.written >= l.opts.SegmentBytes {
+		if err := l.closeSegment(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Log) openSegment() error {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	l.name = "pl-" + strconv.Itoa(l.pid) + "-" + strconv.FormatInt(time.Now().Unix(), 10) + "-" + hex.EncodeToString(b[:])
+	f, err := os.OpenFile(filepath.Join(l.opts.Dir, l.name+".open"), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	if !l.opts.NoSync {
+		if err := syncDir(l.opts.Dir); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
+	l.f, l.written = f, 0
+	return nil
+}
+
+// closeSegment closes the current segment and renames it to .jsonl.
+func (l *Log) closeSegment() error {
+	if l.f == nil {
+		return nil
+	}
+	f := l.f
+	l.f = nil
+	err := f.Close()
+	dir := l.opts.Dir
+	if rerr := os.Rename(filepath.Join(dir, l.name+".open"), filepath.Join(dir, l.name+".jsonl")); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err == nil && !l.opts.NoSync {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("wal: closing %s: %w", l.name, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("wal: syncing %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package wal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func segments(t *testing.T, dir, suffix string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "pl-*"+suffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func readAll(t *testing.T, dir string) string {
+	t.Helper()
+	var b bytes.Buffer
+	for _, f := range append(segments(t, dir, ".jsonl"), segments(t, dir, ".open")...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+	}
+	return b.String()
+}
+
+func TestAppendIsOnDiskWhenItReturns(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(context.Background(), []byte(`{"id":"a","user":"u"}`), []byte(`{"id":"b","user":"u"}`)); err != nil {
+		t.Fatal(err)
+	}
+	open := segments(t, dir, ".open")
+	if len(open) != 1 {
+		t.Fatalf("open segments: got %v; want one", open)
+	}
+	data, _ := os.ReadFile(open[0])
+	if got, want := string(data), "{\"id\":\"a\",\"user\":\"u\"}\n{\"id\":\"b\",\"user\":\"u\"}\n"; got != want {
+		t.Fatalf("segment: got %q; want %q", got, want)
+	}
+	if got := l.Size(); got != int64(len(data)) {
+		t.Errorf("Size: got %d; want %d", got, len(data))
+	}
+	if !strings.HasPrefix(filepath.Base(open[0]), fmt.Sprintf("pl-%d-", os.Getpid())) {
+		t.Errorf("segment name %s does not follow docs/spool.md", open[0])
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := segments(t, dir, ".open"); len(got) != 0 {
+		t.Errorf("after Close: open segments %v", got)
+	}
+	if got := segments(t, dir, ".jsonl"); len(got) != 1 {
+		t.Errorf("after Close: closed segments %v; want one", got)
+	}
+	if err := l.Append(context.Background(), []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close: got %v; want ErrClosed", err)
+	}
+}
+
+func TestGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const writers, each = 32, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := l.Append(context.Background(), fmt.Appendf(nil, `{"id":"%d-%d"}`, w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(readAll(t, dir), "\n"), "\n")
+	if len(lines) != writers*each {
+		t.Fatalf("lines: got %d; want %d", len(lines), writers*each)
+	}
+	// Per writer, the order of its calls is kept.
+	next := map[string]int{}
+	for _, line := range lines {
+		var w, i int
+		if _, err := fmt.Sscanf(line, `{"id":"%d-%d"}`, &w, &i); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		key := fmt.Sprint(w)
+		if i != next[key] {
+			t.Fatalf("writer %d: line %d after %d", w, i, next[key]-1)
+		}
+		next[key]++
+	}
+	// 32 writers each waiting for its fsync: batches must carry several
+	// calls each, or the log is one fsync per transaction.
+	if b := l.Batches(); b >= writers*each {
+		t.Errorf("batches: %d for %d appends; want group commit", b, writers*each)
+	}
+}
+
+func TestRotationAndLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SegmentBytes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte(`{"id":"` + strings.Repeat("x", 40) + `"}`)
+	for range 6 {
+		if err := l.Append(context.Background(), line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(segments(t, dir, ".jsonl")); got < 2 {
+		t.Errorf("closed segments after 6 × %d bytes with SegmentBytes 100: got %d; want ≥ 2", len(line)+1, got)
+	}
+	// A crash leaves the current segment .open; the next Open closes it.
+	if err := os.WriteFile(filepath.Join(dir, "pl-1-1-deadbeef.open"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if got := segments(t, dir, ".open"); len(got) != 0 {
+		t.Errorf("open segments after a second Open: %v", got)
+	}
+	if want := int64(6*(len(line)+1) + 3); l2.Size() != want {
+		t.Errorf("Size after Open: got %d; want %d", l2.Size(), want)
+	}
+}
+
+func TestFull(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, MaxBytes: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Append(context.Background(), bytes.Repeat([]byte("a"), 60)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(context.Background(), []byte("b")); !errors.Is(err, ErrFull) {
+		t.Fatalf("Append past MaxBytes: got %v; want ErrFull", err)
+	}
+	// The reader deleted the segment: room again.
+	_ = l.Close()
+	for _, f := range segments(t, dir, ".jsonl") {
+		_ = os.Remove(f)
+	}
+	l2, err := Open(Options{Dir: dir, MaxBytes: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if err := l2.Append(context.Background(), []byte("b")); err != nil {
+		t.Fatalf("Append after the log emptied: %v", err)
+	}
+}
+
+func BenchmarkAppend(b *testing.B) {
+	line := []byte(`{"id":"0123456789abcdef-1","user":{"username":"user01@example.com","service":"lmtp"},"events":[{"name":"MessageNew","mailbox":"INBOX","uid":1,"uid_validity":1}]}`)
+	for _, sync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("sync=%v", sync), func(b *testing.B) {
+			l, err := Open(Options{Dir: b.TempDir(), NoSync: !sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := l.Append(context.Background(), line); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/float64(l.Batches()), "txn/batch")
+		})
+	}
+}
