@@ -36,6 +36,9 @@ Usage:
   pushlua metadata set|get|unset|list -u USER [-s MAILBOX] KEY [VALUE]
                       edit the METADATA scripts read (like doveadm mailbox metadata;
                       -s "" or no -s: server metadata)
+  pushlua dlq list|show|replay|drop [ID...]
+                      the dead letters: transactions given up after crashing or
+                      exceeding the budget pushlua_poison_attempts times in a row
   pushlua forwarder   print the Dovecot-side forwarder script (scripts/dovecot/forward.lua)
   pushlua version     print the version
 
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdConformance(ctx, rest, stdout, stderr)
 	case "metadata":
 		return cmdMetadata(ctx, rest, stdout, stderr)
+	case "dlq":
+		return cmdDLQ(ctx, rest, stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "send":
@@ -134,9 +139,18 @@ func (c *common) loadConfig() (*dconfig.Config, error) {
 	return cfg, nil
 }
 
-// storePath returns the store file: --data-dir, then the config's
-// pushlua_data_dir, then the user's state directory.
+// storePath returns the store file, pushlua.db in the data directory.
 func (c *common) storePath(cfg *dconfig.Config) (string, error) {
+	dir, err := c.dataDirPath(cfg)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "pushlua.db"), nil
+}
+
+// dataDirPath returns the data directory: --data-dir, then the config's
+// pushlua_data_dir, then the user's state directory.
+func (c *common) dataDirPath(cfg *dconfig.Config) (string, error) {
 	dir := c.dataDir
 	if dir == "" && cfg != nil {
 		if d, ok := cfg.Settings["pushlua_data_dir"]; ok && d != "" {
@@ -154,7 +168,7 @@ func (c *common) storePath(cfg *dconfig.Config) (string, error) {
 		}
 		dir = filepath.Join(dir, "pushlua")
 	}
-	return filepath.Join(dir, "pushlua.db"), nil
+	return dir, nil
 }
 
 func (c *common) openStore(cfg *dconfig.Config) (store.Store, error) {
