@@ -12,6 +12,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/pushlua/pushlua/internal/store"
@@ -128,6 +129,18 @@ func NewIDs() *IDs {
 // Next returns a new id.
 func (g *IDs) Next() string {
 	return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10)
+}
+
+// Assigned reports whether id has the form of g's ids: a transaction whose
+// input had no id got it from g (readers that name such transactions
+// otherwise, or track only ids given by the sender, ask this).
+func (g *IDs) Assigned(id string) bool {
+	rest, ok := strings.CutPrefix(id, g.prefix+"-")
+	if !ok || rest == "" {
+		return false
+	}
+	_, err := strconv.ParseUint(rest, 10, 64)
+	return err == nil
 }
 
 // Parse decodes and validates one transaction object. Errors are

@@ -202,3 +202,29 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("a rolled-back transaction changes no mailbox")
 	}
 }
+
+func TestIDsAssigned(t *testing.T) {
+	ids := NewIDs()
+	given, err := Parse([]byte(`{"id": "1234-1700000000-0a0b0c0d-1", "user": "a"}`), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assigned, err := Parse([]byte(`{"user": "a"}`), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{given.ID, false},
+		{assigned.ID, true},
+		{NewIDs().Next(), false},
+		{strings.SplitN(assigned.ID, "-", 2)[0] + "-", false},
+		{strings.SplitN(assigned.ID, "-", 2)[0] + "-x", false},
+	} {
+		if got := ids.Assigned(tc.id); got != tc.want {
+			t.Errorf("Assigned(%q): got %v; want %v", tc.id, got, tc.want)
+		}
+	}
+}
