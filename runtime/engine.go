@@ -88,9 +88,17 @@ type Options struct {
 	// transactions of one user always go to the same worker, in order.
 	// Default runtime.NumCPU().
 	Jobs int
-	// QueueSize is how many submitted transactions may wait; Submit
-	// blocks while it is full. Default 1024.
+	// QueueSize is how many submitted transactions may wait or run in
+	// all; Submit blocks while it is full. Default 1024.
 	QueueSize int
+	// UserQueueSize is how many transactions of one user may wait or run:
+	// past it Submit returns ErrUserQueueFull at once, without blocking,
+	// so that a user whose handlers hang fills its own lane, not the
+	// shared queue. Default (0, or QueueSize or more): no lane limit, one
+	// user may fill the shared queue and Submit then blocks as for anyone
+	// (pushlua run relies on that; pushlua serve sets
+	// pushlua_user_queue_size).
+	UserQueueSize int
 	// Budget limits each call into Lua; zero fields take the
 	// pushlua_handler_timeout / pushlua_handler_instructions settings,
 	// then DefaultBudget.
@@ -156,7 +164,8 @@ type job struct {
 
 type userQueue struct {
 	name string
-	jobs []job
+	jobs []job // waiting
+	n    int   // waiting or running: what UserQueueSize bounds
 }
 
 // New builds the driver list from the configuration, as Dovecot does for a
@@ -176,6 +185,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
+	}
+	if opts.UserQueueSize < 0 || opts.UserQueueSize >= opts.QueueSize {
+		opts.UserQueueSize = 0
 	}
 	if opts.HTTP == nil {
 		opts.HTTP = httpx.New(httpx.Options{Logger: opts.Logger})
@@ -480,11 +492,27 @@ func (e *Engine) InitErrors() []error { return e.current().errs }
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("engine closed")
 
+// ErrUserQueueFull is returned (wrapped, naming the user) by Submit when
+// the user already has UserQueueSize (when set) transactions waiting or
+// running.
+var ErrUserQueueFull = errors.New("the user's queue is full")
+
 // Submit queues t behind the user's earlier transactions; done (may be
-// nil) is called from a worker once t has run. Submit blocks while
-// QueueSize transactions are waiting, until ctx ends; ctx does not bound
+// nil) is called from a worker once t has run. When UserQueueSize is set
+// and the user already has that many waiting or running, Submit returns
+// ErrUserQueueFull at once; otherwise it blocks while QueueSize
+// transactions are waiting or running, until ctx ends. ctx does not bound
 // the transaction's run (the engine's own lifetime does: see Close).
 func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) error {
+	name := t.User.Username
+	// A full lane fails before waiting for room in the shared queue; the
+	// check is repeated below, where it counts.
+	e.mu.Lock()
+	err := e.laneFull(name)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	select {
 	case e.capacity <- struct{}{}:
 	case <-ctx.Done():
@@ -496,17 +524,31 @@ func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) erro
 		<-e.capacity
 		return ErrClosed
 	}
+	if err := e.laneFull(name); err != nil {
+		<-e.capacity
+		return err
+	}
 	e.jobs.Add(1)
 	e.queued++
-	name := t.User.Username
 	uq, busy := e.users[name]
 	if !busy {
 		uq = &userQueue{name: name}
 		e.users[name] = uq
 	}
 	uq.jobs = append(uq.jobs, job{ctx: e.life, t: t, done: done})
+	uq.n++
 	if !busy {
 		e.ready <- uq // cannot block: ready users <= queued transactions <= QueueSize
+	}
+	e.opts.Observer.QueueDepth(e.queued)
+	return nil
+}
+
+// laneFull returns ErrUserQueueFull, wrapped, when user has
+// UserQueueSize transactions waiting or running. e.mu is held.
+func (e *Engine) laneFull(user string) error {
+	if uq := e.users[user]; uq != nil && e.opts.UserQueueSize > 0 && uq.n >= e.opts.UserQueueSize {
+		return fmt.Errorf("%w: %q has %d transactions waiting or running", ErrUserQueueFull, user, uq.n)
 	}
 	return nil
 }
@@ -583,13 +625,14 @@ func (e *Engine) work(i int) {
 
 		e.mu.Lock()
 		e.queued--
+		uq.n--
 		if len(uq.jobs) > 0 {
 			e.ready <- uq
 		} else {
 			delete(e.users, uq.name)
 		}
+		e.opts.Observer.QueueDepth(e.queued)
 		e.mu.Unlock()
-		e.opts.Observer.QueueDepth(e.QueueLen())
 		e.jobs.Done()
 	}
 }

@@ -31,7 +31,10 @@ type Observer interface {
 	// Reloaded is called after each build of a version (ok) or failed
 	// reload (!ok); version names the version serving afterwards.
 	Reloaded(ok bool, version string)
-	// QueueDepth reports how many transactions wait or run.
+	// QueueDepth reports how many transactions wait or run, after every
+	// Submit and every finished transaction. It is called with the
+	// engine's queue lock held (so the last value reported is the current
+	// one): it must not call back into the Engine.
 	QueueDepth(n int)
 }
 
