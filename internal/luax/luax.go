@@ -96,7 +96,16 @@ func (o *Object) Test(l *lua.State, index int) (any, bool) {
 // Push pushes a Go value: nil, bool, string, the numeric kinds (as Lua
 // numbers), []string, []any and map[string]any (as tables, keys in sorted
 // order). Other values are pushed as their fmt %v string.
+//
+// Push makes room on the Lua stack for every level it descends (the stack
+// does not grow by itself) and refuses values whose tables nest deeper than
+// MaxDepth: both raise a Lua error, so Push must run inside a protected call
+// (a Go function called from Lua, or one started with ProtectedCall).
 func Push(l *lua.State, v any) {
+	push(l, v, 0)
+}
+
+func push(l *lua.State, v any, depth int) {
 	switch v := v.(type) {
 	case nil:
 		l.PushNil()
@@ -117,12 +126,14 @@ func Push(l *lua.State, v any) {
 	case []string:
 		PushStrings(l, v)
 	case []any:
+		enter(l, depth)
 		l.CreateTable(len(v), 0)
 		for i, x := range v {
-			Push(l, x)
+			push(l, x, depth+1)
 			l.RawSetInt(-2, i+1)
 		}
 	case map[string]any:
+		enter(l, depth)
 		l.CreateTable(0, len(v))
 		keys := make([]string, 0, len(v))
 		for k := range v {
@@ -133,7 +144,7 @@ func Push(l *lua.State, v any) {
 			if v[k] == nil {
 				continue
 			}
-			Push(l, v[k])
+			push(l, v[k], depth+1)
 			l.SetField(-2, k)
 		}
 	default:
@@ -141,8 +152,20 @@ func Push(l *lua.State, v any) {
 	}
 }
 
-// PushStrings pushes an array table of strings ({} for none).
+// enter checks, before a table at depth (0 for the outermost) is pushed,
+// that it is within MaxDepth and that the stack has room for it and for
+// one value inside it.
+func enter(l *lua.State, depth int) {
+	if depth >= MaxDepth {
+		Raise(l, "value nested deeper than %d levels", MaxDepth)
+	}
+	lua.CheckStackWithMessage(l, 2, "pushing a nested value")
+}
+
+// PushStrings pushes an array table of strings ({} for none). Like Push, it
+// raises a Lua error when the stack cannot grow.
 func PushStrings(l *lua.State, s []string) {
+	lua.CheckStackWithMessage(l, 2, "pushing a string list")
 	l.CreateTable(len(s), 0)
 	for i, x := range s {
 		l.PushString(x)

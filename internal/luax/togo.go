@@ -7,14 +7,16 @@ import (
 	lua "github.com/Shopify/go-lua"
 )
 
-// MaxDepth bounds ToGo's recursion (cyclic or absurdly deep tables).
+// MaxDepth bounds how deep tables nest in Push (deeper values raise a Lua
+// error) and in ToGo (deeper tables become "<table: too deep>", as cyclic
+// ones do).
 const MaxDepth = 64
 
 // ToGo converts the Lua value at index to Go: nil, bool, float64, string;
 // a table whose keys are exactly 1..n becomes []any (an empty table too),
 // any other table map[string]any (keys converted with fmt, non-string and
 // non-number keys skipped). Functions, userdata and threads become the
-// string "<type>". Metamethods are not consulted.
+// string "<type>". Metamethods are not consulted. ToGo never raises.
 func ToGo(l *lua.State, index int) any {
 	return toGo(l, l.AbsIndex(index), 0)
 }
@@ -32,7 +34,9 @@ func toGo(l *lua.State, index, depth int) any {
 		s, _ := l.ToString(index)
 		return s
 	case lua.TypeTable:
-		if depth >= MaxDepth {
+		// The traversal holds a key and a value per level; a stack that
+		// cannot grow is treated as too deep, without raising.
+		if depth >= MaxDepth || !l.CheckStack(3) {
 			return "<table: too deep>"
 		}
 		return tableToGo(l, index, depth)
