@@ -450,6 +450,10 @@ func (p *parser) event(path string, v json.RawMessage, e *Event) {
 		case known[k]:
 			p.eventField(f, k, fv, e)
 		default:
+			if nesting(fv) > MaxNesting {
+				p.fail(f, fmt.Errorf("arrays and objects nested more than %d levels deep", MaxNesting))
+				return
+			}
 			var x any
 			if err := json.Unmarshal(fv, &x); err != nil {
 				p.fail(f, err)
@@ -466,6 +470,44 @@ func (p *parser) event(path string, v json.RawMessage, e *Event) {
 			return
 		}
 	}
+}
+
+// MaxNesting is how deeply arrays and objects may nest in an event's extra
+// field (one that spec §4.5 does not define and that reaches the script as
+// it came). A value [[1]] nests 2 levels.
+const MaxNesting = 32
+
+// nesting returns how deeply arrays and objects nest in the valid JSON
+// value v, counting no further than MaxNesting+1.
+func nesting(v []byte) int {
+	depth, most := 0, 0
+	inString, escaped := false, false
+	for _, c := range v {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			if depth > most {
+				most = depth
+				if most > MaxNesting {
+					return most
+				}
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return most
 }
 
 func (p *parser) eventField(f, k string, v json.RawMessage, e *Event) {

@@ -228,3 +228,47 @@ func TestIDsAssigned(t *testing.T) {
 		}
 	}
 }
+
+func TestParseNesting(t *testing.T) {
+	line := func(x string) string {
+		return `{"user": "a", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1, "x": ` + x + `}]}`
+	}
+	arrays := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	objects := func(n int) string { return strings.Repeat(`{"k":`, n) + "1" + strings.Repeat("}", n) }
+	tests := []struct {
+		name      string
+		x         string
+		wantField string // "" when the line is accepted
+	}{
+		{"MaxNesting arrays", arrays(MaxNesting), ""},
+		{"MaxNesting objects", objects(MaxNesting), ""},
+		{"MaxNesting+1 arrays", arrays(MaxNesting + 1), "events[0].x"},
+		{"37 arrays (the 157-byte crash)", arrays(37), "events[0].x"},
+		{"MaxNesting+1 objects", objects(MaxNesting + 1), "events[0].x"},
+		{"mixed, deep inside a wide value", `[1, {"a": [2, 3]}, ` + arrays(MaxNesting) + `]`, "events[0].x"},
+		{"brackets in strings do not count", `"` + strings.Repeat("[{", 100) + `"`, ""},
+		{"escaped quotes do not end a string", `["\"` + strings.Repeat("[", 100) + `\\", "\\\""]`, ""},
+		{"siblings do not add up", "[" + strings.Repeat(`[`+arrays(MaxNesting-2)+`],`, 5) + "[]]", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := Parse([]byte(line(tt.x)), nil)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("got %v; want the line accepted", err)
+				}
+				if _, ok := tx.Events[0].Extra["x"]; !ok {
+					t.Errorf("extra field x missing: %#v", tx.Events[0].Extra)
+				}
+				return
+			}
+			var le *LineError
+			if !errors.As(err, &le) {
+				t.Fatalf("got %v; want a *LineError", err)
+			}
+			if want := "arrays and objects nested more than 32 levels deep"; le.Field != tt.wantField || le.Err.Error() != want {
+				t.Errorf("got field %q, %q; want %q, %q", le.Field, le.Err, tt.wantField, want)
+			}
+		})
+	}
+}
