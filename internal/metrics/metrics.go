@@ -25,6 +25,7 @@ var DurationBuckets = []float64{
 // Metrics records pushlua's metrics. Create it with New.
 type Metrics struct {
 	gatherer prometheus.Gatherer
+	reg      prometheus.Registerer // for collectors added later (WatchSpool)
 
 	accepted prometheus.Counter
 	rejected prometheus.Counter
@@ -88,7 +89,7 @@ func New(reg prometheus.Registerer, opts ...Option) *Metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	m := &Metrics{gatherer: prometheus.DefaultGatherer}
+	m := &Metrics{gatherer: prometheus.DefaultGatherer, reg: reg}
 	if g, ok := reg.(prometheus.Gatherer); ok {
 		m.gatherer = g
 	}
