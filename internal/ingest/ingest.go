@@ -11,22 +11,39 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/txn"
 )
 
-// DefaultMaxBodyBytes is the default of Options.MaxBodyBytes: 10 MiB.
-const DefaultMaxBodyBytes = 10 << 20
+// Defaults of Options.
+const (
+	// DefaultMaxBodyBytes is the default of Options.MaxBodyBytes: 10 MiB.
+	DefaultMaxBodyBytes = 10 << 20
+	// DefaultBodyTimeout is the default of Options.BodyTimeout.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultQueueWait is the default of Options.QueueWait.
+	DefaultQueueWait = 2 * time.Second
+	// DefaultRetryAfter is the default of Options.RetryAfter.
+	DefaultRetryAfter = time.Second
+)
 
 // Options configure the ingest handler.
 type Options struct {
 	// Submit queues one validated transaction; it returns when the
-	// transaction is accepted into pushlua's queue (or fails: then the
-	// request answers 503 for the lines not accepted). It is called with
-	// the request's context, one transaction at a time per request, in
-	// input order. Required.
+	// transaction is accepted into pushlua's queue, or fails. It is
+	// called one transaction at a time per request, in input order, with
+	// the request's context bounded by QueueWait. A failure marked with
+	// UserQueueFull concerns the transaction's user only: that line and
+	// the user's later lines are answered 429, the other users' lines are
+	// still submitted. Any other failure (the context's deadline: the
+	// queue stayed full) answers 503 for that line and every later one.
+	// Required.
 	Submit func(ctx context.Context, t *txn.Txn) error
 	// Ready reports whether scripts are loaded (for /readyz) and a reason
 	// when not. Nil means always ready.
@@ -38,6 +55,31 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; larger bodies are answered 413.
 	// Default (0): DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxInflightBytes bounds the bytes of all request bodies being read
+	// or processed at once. A request whose Content-Length does not fit
+	// is answered 503 with Retry-After before its body is read; a body
+	// without a Content-Length is counted as it arrives (its buffer) and
+	// cut with 503 when it stops fitting. Default (0): 4 × MaxBodyBytes;
+	// less than MaxBodyBytes is raised to it.
+	MaxInflightBytes int64
+	// BodyTimeout bounds the time to receive a request body once its
+	// headers are read; a slower body is answered 408 and its connection
+	// closed. Default (0): DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// QueueWait bounds how long one transaction waits for room in a full
+	// queue before the request is answered 503 with Retry-After.
+	// Default (0): DefaultQueueWait.
+	QueueWait time.Duration
+	// RetryAfter is the Retry-After of 429 and 503 answers (whole
+	// seconds, at least 1). Default (0): DefaultRetryAfter.
+	RetryAfter time.Duration
+	// AllowedHosts, when not nil, are the Host header values served, on
+	// every path ("name:port", "name" for any port, AnyHost for any);
+	// a Host naming the IP address and port the connection arrived on is
+	// served too. Other requests are answered 421 (DNS rebinding: a
+	// foreign name resolving to pushlua's address). Nil: no Host check
+	// (a Unix socket). See DefaultHosts.
+	AllowedHosts []string
 	// Metrics, when set, counts accepted and rejected transactions and is
 	// served at /metrics. Nil: no counting, /metrics is 404.
 	Metrics *metrics.Metrics
@@ -71,19 +113,39 @@ type RejectedLine struct {
 	Line  int    `json:"line"`
 	Field string `json:"field"` // JSON path of the bad field; "" for invalid JSON or a queue failure
 	Error string `json:"error"`
+	// Offset is the 0-based byte offset in the body of invalid UTF-8.
+	Offset *int `json:"offset,omitempty"`
 }
 
 // ErrorBody is the JSON answer to requests that are refused as a whole
-// (400 empty body, 401, 404, 405, 413).
+// (400 empty body, 401, 403, 404, 405, 408, 413, 415, 421, 503).
 type ErrorBody struct {
 	Error string `json:"error"`
 }
+
+// ErrUserQueueFull is what UserQueueFull marks a Submit error with.
+var ErrUserQueueFull = errors.New("the user's queue is full")
+
+// UserQueueFull marks err, a Submit failure, as concerning only the
+// transaction's user (its lane of the queue is full): the answer is 429
+// and the other users' lines of the request are still submitted. The
+// result's text is err's; errors.Is finds both err and ErrUserQueueFull.
+func UserQueueFull(err error) error { return userQueueFull{err} }
+
+type userQueueFull struct{ err error }
+
+func (e userQueueFull) Error() string        { return e.err.Error() }
+func (e userQueueFull) Unwrap() error        { return e.err }
+func (e userQueueFull) Is(target error) bool { return target == ErrUserQueueFull }
 
 type handler struct {
 	opts      Options
 	tokenHash [sha256.Size]byte
 	log       *slog.Logger
 	metrics   http.Handler
+	hosts     *hostCheck
+	inflight  *inflight
+	retry     string // Retry-After value
 }
 
 // New returns the ingest handler. It panics when opts.Submit is nil.
@@ -100,7 +162,24 @@ func New(opts Options) http.Handler {
 	if opts.IDs == nil {
 		opts.IDs = txn.NewIDs()
 	}
-	h := &handler{opts: opts, log: opts.Logger, tokenHash: sha256.Sum256([]byte(opts.AuthToken))}
+	if opts.MaxInflightBytes <= 0 {
+		opts.MaxInflightBytes = 4 * opts.MaxBodyBytes
+	}
+	opts.MaxInflightBytes = max(opts.MaxInflightBytes, opts.MaxBodyBytes)
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = DefaultQueueWait
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = DefaultRetryAfter
+	}
+	h := &handler{opts: opts, log: opts.Logger, tokenHash: sha256.Sum256([]byte(opts.AuthToken)),
+		hosts:    newHostCheck(opts.AllowedHosts),
+		inflight: &inflight{max: opts.MaxInflightBytes},
+		retry:    strconv.FormatInt(int64(max(1, (opts.RetryAfter+time.Second-1)/time.Second)), 10),
+	}
 	if opts.Metrics != nil {
 		h.metrics = opts.Metrics.Handler()
 	}
@@ -108,6 +187,14 @@ func New(opts Options) http.Handler {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.hosts.allows(r) {
+		refuse(w, r, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here (pushlua_allowed_hosts)", r.Host))
+		return
+	}
+	if why := crossOrigin(r); why != "" {
+		refuse(w, r, http.StatusForbidden, why+": pushlua takes no requests from web pages")
+		return
+	}
 	path := r.URL.Path
 	switch {
 	case path == "/v1" || strings.HasPrefix(path, "/v1/"):
@@ -115,12 +202,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if path != "/v1/transactions" {
-			writeJSON(w, http.StatusNotFound, ErrorBody{Error: "not found"})
+			refuse(w, r, http.StatusNotFound, "not found")
 			return
 		}
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method " + r.Method + " not allowed; use POST"})
+			refuse(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use POST")
 			return
 		}
 		h.transactions(w, r)
@@ -156,7 +243,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorized checks the bearer token, answering 401 when it is missing or
-// wrong.
+// wrong, without reading the body.
 func (h *handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 	if h.opts.AuthToken == "" {
 		return true
@@ -171,12 +258,26 @@ func (h *handler) authorized(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pushlua", error="invalid_token"`)
-		writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: "invalid bearer token"})
+		refuse(w, r, http.StatusUnauthorized, "invalid bearer token")
 		return false
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="pushlua"`)
-	writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: "missing bearer token"})
+	refuse(w, r, http.StatusUnauthorized, "missing bearer token")
 	return false
+}
+
+// refuse answers a request as a whole without reading its body. A request
+// with a body gets "Connection: close", and its read deadline is set to
+// now: the server then closes the connection at once, where it would
+// otherwise read (and wait for) up to 256 KiB of the unread body first.
+func refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if r.ContentLength == 0 {
+		writeJSON(w, status, ErrorBody{Error: msg})
+		return
+	}
+	w.Header().Set("Connection", "close")
+	writeJSON(w, status, ErrorBody{Error: msg})
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 func getOnly(w http.ResponseWriter, r *http.Request) bool {
@@ -189,22 +290,18 @@ func getOnly(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
-	limit := h.opts.MaxBodyBytes
-	if r.ContentLength > limit {
-		// Refuse before reading anything.
-		w.Header().Set("Connection", "close")
-		writeJSON(w, http.StatusRequestEntityTooLarge, ErrorBody{Error: tooLarge(limit)})
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		w.Header().Set("Accept", AcceptedContentTypes)
+		refuse(w, r, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, ErrorBody{Error: tooLarge(limit)})
-			return
-		}
-		// The client went away or sent a broken body.
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "reading body: " + err.Error()})
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(h.opts.MaxBodyBytes))
+		return
+	}
+	body, reserved, ok := h.readBody(w, r)
+	defer h.inflight.release(reserved)
+	if !ok {
 		return
 	}
 	lines := split(body)
@@ -214,9 +311,17 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	res := Result{Accepted: []AcceptedLine{}, Rejected: []RejectedLine{}}
-	status := http.StatusAccepted
 	rejected := 0
-	var submitErr error
+	var invalid, userFull bool
+	var submitErr error           // stops every later line
+	userErr := map[string]error{} // stops that user's later lines
+	reject := func(rl RejectedLine) {
+		rejected++
+		if rejected <= MaxListedRejects {
+			res.Rejected = append(res.Rejected, rl)
+			h.log.Warn("rejected transaction", "line", rl.Line, "field", rl.Field, "error", rl.Error)
+		}
+	}
 	for _, l := range lines {
 		t, err := parseLine(l, h.opts.IDs)
 		if err != nil {
@@ -225,31 +330,40 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 			if errors.As(err, &le) {
 				rl.Field, rl.Error = le.Field, le.Err.Error()
 			}
-			rejected++
-			if rejected <= MaxListedRejects {
-				res.Rejected = append(res.Rejected, rl)
-				h.log.Warn("rejected transaction", "line", rl.Line, "field", rl.Field, "error", rl.Error)
+			var ue *utf8Error
+			if errors.As(err, &ue) {
+				rl.Offset = &ue.offset
 			}
-			if status == http.StatusAccepted {
-				status = http.StatusBadRequest
-			}
+			reject(rl)
+			invalid = true
 			continue
 		}
-		if submitErr == nil {
+		user := t.User.Username
+		err = submitErr
+		if err == nil {
+			err = userErr[user]
+		}
+		if err == nil {
 			t.Input, t.Line = "http", l.n
-			if submitErr = h.opts.Submit(r.Context(), t); submitErr == nil {
+			if err = h.submit(r.Context(), t); err == nil {
 				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID})
 				continue
 			}
-			h.log.Warn("transactions not queued", "line", l.n, "error", submitErr)
+			h.log.Warn("transactions not queued", "line", l.n, "user", user, "error", err)
+			if errors.Is(err, ErrUserQueueFull) {
+				userErr[user] = err
+			} else {
+				submitErr = err
+			}
 		}
 		// Submit failed for this or an earlier line: keep the order by
-		// queueing none of the later ones.
+		// queueing none of the later ones (of this user, when only its
+		// lane is full).
+		userFull = userFull || errors.Is(err, ErrUserQueueFull)
 		rejected++
 		if rejected <= MaxListedRejects {
-			res.Rejected = append(res.Rejected, RejectedLine{Line: l.n, Error: "not queued: " + submitErr.Error()})
+			res.Rejected = append(res.Rejected, RejectedLine{Line: l.n, Error: "not queued: " + err.Error()})
 		}
-		status = http.StatusServiceUnavailable
 	}
 	if rejected > MaxListedRejects {
 		res.RejectedCount = rejected
@@ -259,7 +373,121 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 		m.Accepted(len(res.Accepted))
 		m.Rejected(rejected)
 	}
+	status := http.StatusAccepted
+	switch {
+	case submitErr != nil:
+		status = http.StatusServiceUnavailable
+	case userFull:
+		status = http.StatusTooManyRequests
+	case invalid:
+		status = http.StatusBadRequest
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", h.retry)
+	}
 	writeJSON(w, status, res)
+}
+
+// submit hands t to Options.Submit, waiting at most QueueWait for room in
+// the queue.
+func (h *handler) submit(ctx context.Context, t *txn.Txn) error {
+	sctx, cancel := context.WithTimeout(ctx, h.opts.QueueWait)
+	defer cancel()
+	err := h.opts.Submit(sctx, t)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("the queue is full (waited %s)", h.opts.QueueWait)
+	}
+	return err
+}
+
+// readBody reads the request body within BodyTimeout, holding its bytes
+// against MaxInflightBytes; it returns the body and the bytes reserved
+// (the caller releases them), or answers the request itself and returns
+// false: 503 past the in-flight bound, 408 for a body that does not
+// arrive in time, 413 above MaxBodyBytes, 400 for a broken body.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, reserved int64, ok bool) {
+	if r.ContentLength >= 0 {
+		// The whole body is known: refuse before reading any of it.
+		if !h.inflight.acquire(r.ContentLength) {
+			h.busy(w, r)
+			return nil, 0, false
+		}
+		reserved = r.ContentLength
+	}
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter has deadlines (httptest's recorder).
+	deadline := rc.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout)) == nil
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = readGrowing(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), h.opts.MaxBodyBytes, h.inflight, &reserved)
+	}
+	if deadline {
+		// Lift the deadline: the handler may wait for the queue longer,
+		// and the server's own read after the body must not fail on it.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err == nil {
+		return body, reserved, true
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(h.opts.MaxBodyBytes))
+	case errors.Is(err, errInflight):
+		h.busy(w, r)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		refuse(w, r, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s (pushlua_body_timeout)", h.opts.BodyTimeout))
+	default:
+		// The client went away or sent a broken body.
+		refuse(w, r, http.StatusBadRequest, "reading body: "+err.Error())
+	}
+	return nil, reserved, false
+}
+
+// busy answers 503 for a request past the in-flight bound.
+func (h *handler) busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", h.retry)
+	refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("too many request bytes in flight (pushlua_max_inflight_bytes = %d); retry later", h.opts.MaxInflightBytes))
+}
+
+// readGrowing reads a body of unknown length, at most limit bytes (r
+// fails past them), reserving each growth of its buffer in b first
+// (*reserved is what it holds).
+func readGrowing(r io.Reader, limit int64, b *inflight, reserved *int64) ([]byte, error) {
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= limit {
+				// Full: r says whether more follows (an error) or not.
+				var one [1]byte
+				_, err := io.ReadFull(r, one[:])
+				if err == io.EOF {
+					return buf, nil
+				}
+				if err == nil {
+					err = &http.MaxBytesError{Limit: limit}
+				}
+				return nil, err
+			}
+			size := min(max(2*int64(cap(buf)), 64<<10), limit)
+			if !b.acquire(size - int64(cap(buf))) {
+				return nil, errInflight
+			}
+			*reserved += size - int64(cap(buf))
+			buf = append(make([]byte, 0, size), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func tooLarge(limit int64) string {
@@ -269,6 +497,7 @@ func tooLarge(limit int64) string {
 // line is one transaction's text in a body.
 type line struct {
 	n    int // 1-based line number where it starts
+	off  int // byte offset in the body where it starts
 	data []byte
 }
 
@@ -281,15 +510,16 @@ func split(body []byte) []line {
 	}
 	if trimmed[0] == '{' && json.Valid(trimmed) {
 		start := len(body) - len(bytes.TrimLeft(body, " \t\r\n"))
-		return []line{{n: 1 + bytes.Count(body[:start], []byte("\n")), data: trimmed}}
+		return []line{{n: 1 + bytes.Count(body[:start], []byte("\n")), off: start, data: trimmed}}
 	}
 	var out []line
-	for n := 1; len(body) > 0; n++ {
-		l, rest, _ := bytes.Cut(body, []byte("\n"))
-		body = rest
+	off := 0
+	for n := 1; off < len(body); n++ {
+		l, _, _ := bytes.Cut(body[off:], []byte("\n"))
 		if len(bytes.TrimSpace(l)) > 0 {
-			out = append(out, line{n: n, data: l})
+			out = append(out, line{n: n, off: off, data: l})
 		}
+		off += len(l) + 1
 	}
 	return out
 }
@@ -298,7 +528,33 @@ func parseLine(l line, ids *txn.IDs) (*txn.Txn, error) {
 	if len(l.data) > txn.MaxLine {
 		return nil, &txn.LineError{Err: fmt.Errorf("line longer than %d bytes", txn.MaxLine)}
 	}
+	if !utf8.Valid(l.data) {
+		return nil, badUTF8(l)
+	}
 	return txn.Parse(l.data, ids)
+}
+
+// utf8Error is invalid UTF-8 in a body: JSON decoders would turn it into
+// U+FFFD silently, so the line is rejected instead.
+type utf8Error struct {
+	line, offset int // 1-based line and 0-based body offset of the first bad byte
+}
+
+func (e *utf8Error) Error() string {
+	return fmt.Sprintf("invalid UTF-8 at line %d, byte offset %d", e.line, e.offset)
+}
+
+// badUTF8 locates the first invalid UTF-8 sequence of l.
+func badUTF8(l line) *utf8Error {
+	i := 0
+	for i < len(l.data) {
+		r, size := utf8.DecodeRune(l.data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		i += size
+	}
+	return &utf8Error{line: l.n + bytes.Count(l.data[:i], []byte("\n")), offset: l.off + i}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
