@@ -39,6 +39,9 @@ Usage:
   pushlua dlq list|show|replay|drop [ID...]
                       the dead letters: transactions given up after crashing or
                       exceeding the budget pushlua_poison_attempts times in a row
+  pushlua bench [-n N] [--workloads collect,dlog,ox,fwd] [--modes ref,run1,run2,serve]
+                      measure pushlua's own cost: transactions/s, CPU µs and
+                      allocations per transaction, against a plain decode-and-call loop
   pushlua forwarder   print the Dovecot-side forwarder script (scripts/dovecot/forward.lua)
   pushlua version     print the version
 
@@ -66,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdMetadata(ctx, rest, stdout, stderr)
 	case "dlq":
 		return cmdDLQ(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "send":

@@ -81,6 +81,9 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	_ = eng.Close(context.WithoutCancel(ctx))
 	fmt.Fprintf(stderr, "pushlua: %d transactions, %d events, %d handler calls, %d errors, %d rejected lines\n",
 		stats.txns, stats.events, stats.calls, stats.errors, stats.rejected)
+	if os.Getenv(benchMemstatsEnv) != "" {
+		printMemstats(stderr)
+	}
 	if stats.rejected > 0 || fatal {
 		return 1
 	}
