@@ -45,6 +45,10 @@ type driverInstance interface {
 	End(r *txnRun, success bool)
 	// Close releases the instance (script_deinit).
 	Close(ctx context.Context, logger *slog.Logger)
+	// Discard drops the instance's state without calling into it, after a
+	// Go panic left it in an unknown state; the next transaction builds a
+	// fresh one.
+	Discard()
 }
 
 // Result is what happened to one transaction.
@@ -639,11 +643,23 @@ func (e *Engine) work(i int) {
 
 // run runs one transaction through worker i's drivers of v: store
 // snapshot, begin_txn per driver, the events record by record, end_txn per
-// driver.
-func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, obs Observer) Result {
-	res := Result{Txn: t, Version: v.name()}
+// driver. A Go panic on the way (a bug, or input no check foresaw) fails
+// this transaction only: it is logged, the worker's states are discarded
+// and the worker goes on with the next transaction.
+func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, obs Observer) (res Result) {
+	res = Result{Txn: t, Version: v.name()}
 	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
 		log: v.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+	defer func() {
+		if p := recover(); p != nil {
+			res.Errors++
+			r.log.Error(fmt.Sprintf("transaction failed: internal error: %v; the worker's script states are discarded", p))
+			for _, in := range v.slots[i] {
+				in.Discard()
+			}
+			obs.TxnProcessed(false)
+		}
+	}()
 	if snap := t.Snapshot(); !snap.Empty() {
 		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++

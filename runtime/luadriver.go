@@ -95,6 +95,22 @@ func pushGlobal(l *lua.State, name string) {
 	l.Remove(-2)
 }
 
+// pushCtx pushes the transaction's ctx (begin_txn's result) from the
+// registry, raw: the registry's metatable, should a script set one through
+// debug.getregistry, is not consulted.
+func pushCtx(l *lua.State) {
+	l.PushString(ctxKey)
+	l.RawGet(lua.RegistryIndex)
+}
+
+// setCtx pops the value on top of the stack into the registry's ctx
+// field, raw.
+func setCtx(l *lua.State) {
+	l.PushString(ctxKey)
+	l.Insert(-2)
+	l.RawSet(lua.RegistryIndex)
+}
+
 func (in *luaInstance) prefix() string { return in.d.spec.LogPrefix }
 
 // state returns the instance's state, building it when there is none.
@@ -128,10 +144,11 @@ func (in *luaInstance) debug(r *txnRun, msg string) {
 	}
 }
 
-// call calls into the instance's state and tells the observer.
-func (in *luaInstance) call(r *txnRun, fn string, nargs, nresults int) error {
+// call calls into the instance's state (push pushes the function and its
+// arguments, in protected mode) and tells the observer.
+func (in *luaInstance) call(r *txnRun, fn string, push func(l *lua.State), nresults int) error {
 	start := time.Now()
-	err := in.st.call(r.ctx, nargs, nresults)
+	err := in.st.invoke(r.ctx, push, nresults)
 	r.obs.HandlerCalled(in.d.spec.Path, fn, time.Since(start), err != nil)
 	return err
 }
@@ -168,16 +185,18 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 		return false
 	}
 	in.debug(r, "Calling "+fnBeginTxn+"("+r.t.User.Username+")")
-	pushGlobal(l, fnBeginTxn)
-	bindings.PushUser(l, st.Env, &r.t.User)
 	r.res.Calls++
-	if err := in.call(r, fnBeginTxn, 1, 1); err != nil {
+	err := in.call(r, fnBeginTxn, func(l *lua.State) {
+		pushGlobal(l, fnBeginTxn)
+		bindings.PushUser(l, st.Env, &r.t.User)
+	}, 1)
+	if err != nil {
 		in.fail(r, fnBeginTxn+", 1, 1", err)
 		r.log.Warn(in.prefix() + "driver skipped for this transaction because " + fnBeginTxn + " failed (Dovecot 2.3 would crash the mail process here)")
 		in.check(r)
 		return false
 	}
-	l.SetField(lua.RegistryIndex, ctxKey)
+	setCtx(l)
 	in.debug(r, "Called "+fnBeginTxn)
 	return true
 }
@@ -206,17 +225,18 @@ func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 		}
 		in.debug(r, "Calling "+fn+"(ctx, "+desc+"])")
 	}
-	pushGlobal(l, fn)
-	if !l.IsFunction(-1) {
-		l.Pop(1)
+	if !hasFunction(l, fn) {
 		r.res.Errors++
 		r.log.Error(in.prefix() + "'" + fn + "' is not a function")
 		return
 	}
-	l.Field(lua.RegistryIndex, ctxKey)
-	pushEvent(l, e)
 	r.res.Calls++
-	if err := in.call(r, fn, 2, 0); err != nil {
+	err := in.call(r, fn, func(l *lua.State) {
+		pushGlobal(l, fn)
+		pushCtx(l)
+		pushEvent(l, e)
+	}, 0)
+	if err != nil {
 		in.fail(r, fn+", 2, 0", err)
 		return
 	}
@@ -234,11 +254,13 @@ func (in *luaInstance) End(r *txnRun, success bool) {
 		r.log.Error(in.prefix() + "Missing function " + fnEndTxn)
 	} else {
 		in.debug(r, "Calling "+fnEndTxn)
-		pushGlobal(l, fnEndTxn)
-		l.Field(lua.RegistryIndex, ctxKey)
-		l.PushBoolean(success)
 		r.res.Calls++
-		if err := in.call(r, fnEndTxn, 2, 0); err != nil {
+		err := in.call(r, fnEndTxn, func(l *lua.State) {
+			pushGlobal(l, fnEndTxn)
+			pushCtx(l)
+			l.PushBoolean(success)
+		}, 0)
+		if err != nil {
 			in.fail(r, fnEndTxn+", 2, 0", err)
 		} else {
 			in.debug(r, "Called "+fnEndTxn)
@@ -248,7 +270,7 @@ func (in *luaInstance) End(r *txnRun, success bool) {
 		return
 	}
 	l.PushNil()
-	l.SetField(lua.RegistryIndex, ctxKey)
+	setCtx(l)
 	if in.d.mailLua {
 		in.userHook(r, "mail_user_deinit_pre")
 		in.userHook(r, "mail_user_deinit")
@@ -267,10 +289,13 @@ func (in *luaInstance) userHook(r *txnRun, name string) bool {
 	if !hasFunction(l, name) {
 		return true
 	}
-	pushGlobal(l, name)
-	bindings.PushUser(l, in.st.Env, &r.t.User)
+	st := in.st
 	r.res.Calls++
-	if err := in.call(r, name, 1, 2); err != nil {
+	err := in.call(r, name, func(l *lua.State) {
+		pushGlobal(l, name)
+		bindings.PushUser(l, st.Env, &r.t.User)
+	}, 2)
+	if err != nil {
 		in.fail(r, name+", 1, 2", err)
 		in.check(r)
 		return false
@@ -285,6 +310,9 @@ func (in *luaInstance) userHook(r *txnRun, name string) bool {
 	return true
 }
 
+// Discard drops the state without running script_deinit.
+func (in *luaInstance) Discard() { in.st = nil }
+
 // Close runs script_deinit.
 func (in *luaInstance) Close(ctx context.Context, logger *slog.Logger) {
 	if in.st != nil {
@@ -293,8 +321,11 @@ func (in *luaInstance) Close(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
-// pushEvent pushes the event table of spec §4.5.
+// pushEvent pushes the event table of spec §4.5. It raises a Lua error
+// when an extra field cannot be pushed (see luax.Push), so it runs inside
+// a protected call (State.invoke).
 func pushEvent(l *lua.State, e *txn.Event) {
+	lua.CheckStackWithMessage(l, 3, "pushing an event")
 	l.CreateTable(0, 8+len(e.Extra))
 	if len(e.Extra) > 0 {
 		for k, v := range e.Extra {

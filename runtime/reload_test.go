@@ -395,3 +395,78 @@ func checkFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A failed edit is not rebuilt again and again because something else
+// writes into the script's directory (a log), and undoing the edit makes
+// the engine ready again.
+func TestWatchFailedEditQuietAndUndone(t *testing.T) {
+	te := reloadEngine(t)
+	results := make(chan error, 64)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = te.Watch(ctx, 20*time.Millisecond, func(err error) { results <- err }) }()
+	time.Sleep(100 * time.Millisecond) // let the watcher add its directories
+	next := func(what string) error {
+		t.Helper()
+		select {
+		case err := <-results:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no reload attempt", what)
+			return nil
+		}
+	}
+	good := versionScript("v1")
+	te.write(t, "script.lua", "function (")
+	if err := next("bad edit"); err == nil || errors.Is(err, ErrNoChange) {
+		t.Fatalf("bad edit: got %v; want the syntax error", err)
+	}
+	if te.Version().LastErr == nil {
+		t.Fatal("LastErr is nil after a failed reload")
+	}
+	failures := func() int {
+		n := 0
+		for _, l := range te.Logs.Lines() {
+			if strings.Contains(l, "v1 keeps serving") {
+				n++
+			}
+		}
+		return n
+	}
+	// A log written beside the script: no reload at all.
+	for i := range 50 {
+		te.write(t, "serve.log", strings.Repeat("log line\n", i+1))
+	}
+	// The same bad content saved again: the watcher skips the rebuild.
+	te.write(t, "script.lua", "function (")
+	if err := next("same bad content"); !errors.Is(err, ErrNoChange) {
+		t.Fatalf("same bad content: got %v; want ErrNoChange (skipped)", err)
+	}
+	if n := failures(); n != 1 {
+		t.Fatalf("failed reloads logged: %d; want 1 (the log file must not trigger reloads)\n%s", n, te.Logs)
+	}
+	select {
+	case err := <-results:
+		t.Fatalf("an extra reload attempt: %v", err)
+	default:
+	}
+	// Undo the edit: the files are what v1 serves again.
+	te.write(t, "script.lua", good)
+	if err := next("undo"); !errors.Is(err, ErrNoChange) {
+		t.Fatalf("undo: got %v; want ErrNoChange", err)
+	}
+	if v := te.Version(); v.LastErr != nil || v.N != 1 {
+		t.Fatalf("after undo: LastErr %v, N %d; want nil, 1", v.LastErr, v.N)
+	}
+	if !hasLine(te.Logs.Lines(), "Info: reload: the files are back to the content v1") {
+		t.Errorf("no ready-again line:\n%s", te.Logs)
+	}
+	// SIGHUP (Reload) still retries a failure explicitly.
+	te.write(t, "script.lua", "function (")
+	if err := next("bad again"); err == nil || errors.Is(err, ErrNoChange) {
+		t.Fatalf("bad again: %v", err)
+	}
+	if err := te.Reload(ctx); err == nil || errors.Is(err, ErrNoChange) {
+		t.Fatalf("forced reload of the same failure: got %v; want the error again", err)
+	}
+}

@@ -186,21 +186,26 @@ func (s *State) initScript(ctx context.Context) error {
 	if s.spec.Debug && !s.spec.Bundled {
 		s.Env.Logger.Debug(s.spec.LogPrefix + "Calling script_init")
 	}
-	l.Global("script_init")
-	if !l.IsFunction(-1) {
-		l.Pop(1)
+	// A raw lookup: a script that made _G strict (restrict_global_variables)
+	// and has no script_init must not raise here, outside any protected call.
+	if !hasFunction(l, "script_init") {
 		return nil
 	}
 	nargs := 0
 	if s.spec.Bundled || s.spec.Settings24 {
-		l.CreateTable(0, len(s.spec.InitArgs))
-		for k, v := range s.spec.InitArgs {
-			l.PushString(v)
-			l.SetField(-2, k)
-		}
 		nargs = 1
 	}
-	if err := s.call(ctx, nargs, 2); err != nil {
+	err := s.invoke(ctx, func(l *lua.State) {
+		pushGlobal(l, "script_init")
+		if nargs == 1 {
+			l.CreateTable(0, len(s.spec.InitArgs))
+			for k, v := range s.spec.InitArgs {
+				l.PushString(v)
+				l.SetField(-2, k)
+			}
+		}
+	}, 2)
+	if err != nil {
 		return s.scriptError(err, "script_init", fmt.Sprintf("lua_pcall(script_init, %d, 1) failed", nargs))
 	}
 	defer l.Pop(2)
@@ -227,13 +232,10 @@ func (s *State) deinit(ctx context.Context, logger *slog.Logger) {
 		return
 	}
 	s.bind(ctx, logger)
-	l := s.L
-	l.Global("script_deinit")
-	if !l.IsFunction(-1) {
-		l.Pop(1)
+	if !hasFunction(s.L, "script_deinit") {
 		return
 	}
-	if err := s.call(ctx, 0, 0); err != nil {
+	if err := s.invoke(ctx, func(l *lua.State) { pushGlobal(l, "script_deinit") }, 0); err != nil {
 		se := s.scriptError(err, "script_deinit", "lua_pcall(script_deinit, 0, 0) failed")
 		logger.Error(s.spec.LogPrefix + "script_deinit() failed: " + se.Error())
 	}
@@ -290,6 +292,49 @@ func traceback(l *lua.State, msg string) (ok bool) {
 	}()
 	lua.Traceback(l, l, msg, 1)
 	return true
+}
+
+// invoke calls a function with arguments, both pushed by push, which runs
+// in protected mode first: a push that raises (a value nested too deep, a
+// stack that cannot grow, a metamethod) fails this call only. Then the
+// function runs as call runs it, leaving nresults results.
+func (s *State) invoke(ctx context.Context, push func(l *lua.State), nresults int) error {
+	nargs, err := s.prepare(push)
+	if err != nil {
+		return err
+	}
+	return s.call(ctx, nargs, nresults)
+}
+
+// prepare runs push in protected mode, leaving what it pushed (a function
+// and its arguments) on the stack, and returns the number of arguments.
+// On failure the stack is as before and the error is a *callError.
+func (s *State) prepare(push func(l *lua.State)) (nargs int, err error) {
+	l := s.L
+	base := l.Top()
+	defer func() {
+		if r := recover(); r != nil {
+			// A Go panic that go-lua did not turn into a Lua error (it
+			// recovers error values only): the state may be inconsistent.
+			s.broken = true
+			nargs, err = 0, &callError{msg: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	l.PushGoFunction(func(l *lua.State) int {
+		lua.CheckStackWithMessage(l, 4, "pushing a call's arguments")
+		push(l)
+		return l.Top()
+	})
+	if e := l.ProtectedCall(0, lua.MultipleReturns, 0); e != nil {
+		msg, _ := l.ToString(-1)
+		l.SetTop(base)
+		if re, ok := e.(goruntime.Error); ok {
+			s.broken = true
+			msg = "internal error: " + re.Error()
+		}
+		return 0, &callError{msg: msg}
+	}
+	return l.Top() - base - 1, nil
 }
 
 // call calls the function below the nargs arguments on the stack in

@@ -220,7 +220,13 @@ var ErrNoChange = errors.New("nothing changed")
 // on the version they started on; the old version's states are closed
 // once they have. Reload returns ErrNoChange (and swaps nothing) when no
 // file changed.
-func (e *Engine) Reload(ctx context.Context) error {
+func (e *Engine) Reload(ctx context.Context) error { return e.reload(ctx, true) }
+
+// reload is Reload. Without force (the watcher), an attempt whose files
+// have the same content as the last failed one is skipped: it would fail
+// the same way, and a file written in a watched directory (a log) must not
+// rebuild and log the same error again and again.
+func (e *Engine) reload(ctx context.Context, force bool) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
 	e.mu.Lock()
@@ -232,15 +238,27 @@ func (e *Engine) Reload(ctx context.Context) error {
 	start := time.Now()
 	old := e.current()
 	cfg := old.cfg
+	attempt := versionID(hashFiles(e.attemptFiles(old)))
+	if !force && e.lastErr != nil && attempt == e.lastFailed {
+		return ErrNoChange
+	}
 	if e.opts.Load != nil {
 		var err error
 		if cfg, err = e.opts.Load(); err != nil {
+			e.failedFiles = old.cfg.Files
+			e.lastFailed = versionID(hashFiles(e.attemptFiles(old)))
 			return e.reloadFailed(old, fmt.Errorf("reload: %w", err))
 		}
 	}
 	// Cheap check first: the same configuration files, and every file the
 	// current version was built from unchanged.
 	if sameFiles(cfg.Files, old.cfg.Files) && versionID(hashFiles(old.watched())) == old.id {
+		if e.lastErr != nil {
+			// The failed edit was undone: what is on disk is what serves.
+			e.lastErr, e.failedFiles, e.lastFailed = nil, nil, ""
+			e.log.Info(fmt.Sprintf("reload: the files are back to the content %s serves; ready again", old.name()))
+			e.opts.Observer.Reloaded(true, old.name())
+		}
 		return ErrNoChange
 	}
 	v, err := e.build(ctx, cfg)
@@ -251,10 +269,13 @@ func (e *Engine) Reload(ctx context.Context) error {
 		err = errors.New("the new configuration has no push notification driver")
 	}
 	if err != nil {
+		e.failedFiles = cfg.Files
 		if v != nil {
 			e.versions--
+			e.failedFiles = v.watched()
 			v.retire(ctx, e.log)
 		}
+		e.lastFailed = versionID(hashFiles(e.attemptFiles(old)))
 		return e.reloadFailed(old, fmt.Errorf("reload: %w", err))
 	}
 	if v.id == old.id {
@@ -265,7 +286,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	e.vmu.Lock()
 	e.cur = v
 	e.vmu.Unlock()
-	e.lastErr = nil
+	e.lastErr, e.failedFiles, e.lastFailed = nil, nil, ""
 	what := changed(old.files, v.files)
 	shown := make([]string, len(what))
 	for i, p := range what {
@@ -279,6 +300,44 @@ func (e *Engine) Reload(ctx context.Context) error {
 		old.retire(context.WithoutCancel(ctx), e.log)
 	}()
 	return nil
+}
+
+// attemptFiles lists the files a reload attempt depends on: those of the
+// serving version and those of the last failed attempt (a script the new
+// configuration named but could not load). reloadMu is held.
+func (e *Engine) attemptFiles(old *version) []string {
+	files := append(old.watched(), e.failedFiles...)
+	sort.Strings(files)
+	return slices.Compact(files)
+}
+
+// Watched reports whether a change to path can change what a reload
+// builds: a file of the serving version or of the last failed attempt, or
+// a Lua module in a script's directory.
+func (e *Engine) Watched(path string) bool {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	v := e.current()
+	path = filepath.Clean(path)
+	for _, f := range e.attemptFiles(v) {
+		if filepath.Clean(f) == path {
+			return true
+		}
+	}
+	if strings.HasPrefix(filepath.Base(path), "..") {
+		// Kubernetes swaps a mounted ConfigMap by renaming a ..data
+		// symlink: the files' own names see no event.
+		return true
+	}
+	if filepath.Ext(path) == ".lua" {
+		dir := filepath.Dir(path)
+		for _, d := range v.drivers {
+			if ld, ok := d.(*luaDriver); ok && !ld.spec.Bundled && filepath.Dir(ld.spec.Path) == dir {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sameFiles(a, b []string) bool {

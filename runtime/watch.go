@@ -64,6 +64,11 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 		for _, f := range e.Version().Files {
 			want[filepath.Dir(f)] = true
 		}
+		e.reloadMu.Lock()
+		for _, f := range e.failedFiles {
+			want[filepath.Dir(f)] = true
+		}
+		e.reloadMu.Unlock()
 		for d := range want {
 			if !dirs[d] {
 				if err := w.Add(d); err != nil {
@@ -91,7 +96,9 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 			if !ok {
 				return nil
 			}
-			if ev.Op == fsnotify.Chmod {
+			if ev.Op == fsnotify.Chmod || !e.Watched(ev.Name) {
+				// Only the files a version is built from count: a log
+				// or an editor's backup beside the script does not.
 				continue
 			}
 			deb.Trigger()
@@ -101,7 +108,7 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 			}
 			e.log.Warn("watch: " + err.Error())
 		case <-deb.C:
-			err := e.Reload(ctx)
+			err := e.reload(ctx, false)
 			if errors.Is(err, ErrClosed) {
 				return nil
 			}
