@@ -87,6 +87,11 @@ type Options struct {
 	Logger *slog.Logger
 	// IDs names transactions without an id. Default: txn.NewIDs().
 	IDs *txn.IDs
+	// Recent, when set, makes the handler answer a transaction whose id
+	// (given by the sender) it accepted recently as accepted with
+	// "duplicate": true, without submitting it again: a sender's retry
+	// of a POST that timed out runs once.
+	Recent *RecentIDs
 }
 
 // Result is the JSON answer to POST /v1/transactions (202, 400 and 503).
@@ -106,6 +111,9 @@ const MaxListedRejects = 1000
 type AcceptedLine struct {
 	Line int    `json:"line"` // 1-based line of the body where it starts
 	ID   string `json:"id"`   // its id, given or assigned
+	// Duplicate is set when the id was accepted recently (Options.Recent):
+	// the transaction was not queued again.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // RejectedLine is a line that was not queued.
@@ -345,10 +353,15 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 		}
 		if err == nil {
 			t.Input, t.Line = "http", l.n
+			if h.duplicate(t) {
+				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID, Duplicate: true})
+				continue
+			}
 			if err = h.submit(r.Context(), t); err == nil {
 				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID})
 				continue
 			}
+			h.forget(t)
 			h.log.Warn("transactions not queued", "line", l.n, "user", user, "error", err)
 			if errors.Is(err, ErrUserQueueFull) {
 				userErr[user] = err
