@@ -15,7 +15,6 @@ import (
 
 	"github.com/pushlua/pushlua/bindings"
 	"github.com/pushlua/pushlua/internal/dconfig"
-	"github.com/pushlua/pushlua/internal/doveadm"
 	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/store"
@@ -105,8 +104,8 @@ type Options struct {
 	// pushlua_user_queue_size).
 	UserQueueSize int
 	// Budget limits each call into Lua; zero fields take the
-	// pushlua_handler_timeout / pushlua_handler_instructions /
-	// pushlua_handler_memory settings, then DefaultBudget.
+	// pushlua_handler_timeout / pushlua_handler_instructions settings,
+	// then DefaultBudget.
 	Budget Budget
 	// Preload adds Lua modules that scripts can require (package.preload),
 	// for embedders and test harnesses.
@@ -239,16 +238,6 @@ func engineSettings(cfg *dconfig.Config, b Budget) (Budget, bool, error) {
 			return b, false, fmt.Errorf("pushlua_handler_instructions: expected a positive integer, got %q", v)
 		}
 		b.Instructions = n
-	}
-	if v, ok := cfg.Settings["pushlua_handler_memory"]; ok && b.Memory == 0 {
-		n, err := parseSize(v)
-		if err == nil && n <= 0 {
-			err = fmt.Errorf("expected a positive size, got %q", v)
-		}
-		if err != nil {
-			return b, false, fmt.Errorf("pushlua_handler_memory: %w", err)
-		}
-		b.Memory = n
 	}
 	allow := false
 	if v, ok := cfg.Settings["pushlua_allow_exec"]; ok {
@@ -675,9 +664,6 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 			obs.TxnProcessed(false)
 		}
 	}()
-	if v.live {
-		r.ctx = doveadm.WithTxn(ctx, &doveadm.Txn{Status: t.Status, Metadata: t.Metadata, Logger: r.log})
-	}
 	if snap := t.Snapshot(); !snap.Empty() {
 		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++
