@@ -43,6 +43,7 @@ type serveSettings struct {
 	maxBody      int64
 	drainTimeout time.Duration
 	debounce     time.Duration
+	spool        spoolSettings // pushlua_spool*
 }
 
 func readServeSettings(cfg *dconfig.Config, listenFlag string) (serveSettings, error) {
@@ -53,6 +54,11 @@ func readServeSettings(cfg *dconfig.Config, listenFlag string) (serveSettings, e
 	if listenFlag != "" {
 		s.listen = listenFlag
 	}
+	spoolSet, err := readSpoolSettings(cfg)
+	if err != nil {
+		return s, err
+	}
+	s.spool = spoolSet
 	s.token = cfg.Settings["pushlua_auth_token"]
 	if v := os.Getenv("PUSHLUA_AUTH_TOKEN"); v != "" {
 		s.token = v
@@ -156,17 +162,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		_ = eng.Close(context.WithoutCancel(ctx))
 		return 1
 	}
+	// The spool is read once serve owns its address: a second serve
+	// started by mistake stops above, before it reads a line.
+	sp, err := startSpool(ctx, set.spool, &c, cfg, eng, m, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		_ = ln.Close()
+		_ = eng.Close(context.WithoutCancel(ctx))
+		return 1
+	}
 	srv := &http.Server{
 		Handler: ingest.New(ingest.Options{
 			Submit: func(ctx context.Context, t *txn.Txn) error {
 				return eng.Submit(ctx, t, nil)
 			},
-			Ready:        func() (bool, string) { return ready(eng) },
+			Ready:        func() (bool, string) { return sp.ready(ready(eng)) },
 			AuthToken:    set.token,
 			MaxBodyBytes: set.maxBody,
 			Metrics:      m,
 			Logger:       log,
 			IDs:          txn.NewIDs(),
+			Recent:       ingest.NewRecentIDs(ingest.DefaultRecentIDs), // a retried POST runs once
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -215,11 +231,13 @@ loop:
 	stopWatch()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), set.drainTimeout)
 	defer cancel()
+	sp.Stop() // read no more spool lines; the engine drains the ones taken
 	_ = srv.Shutdown(shutdownCtx)
 	if err := eng.Close(shutdownCtx); err != nil {
 		log.Error(err.Error())
 		code = 1
 	}
+	sp.Close() // the watermarks after the drain
 	log.Info("stopped")
 	return code
 }
