@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,10 +30,16 @@ type Budget struct {
 	// Instructions is the limit of Lua VM instructions of one call.
 	// Default 100,000,000.
 	Instructions int64
+	// Memory is the limit, in bytes, of what the Lua library makes in one
+	// call: the strings string.rep, string.format, table.concat,
+	// string.gsub, the JSON encoders and io reads build, the tables the
+	// JSON decoders build (see stdlib.MemBudget). A function that would go
+	// over it fails before allocating. Default 64 MiB.
+	Memory int64
 }
 
 // DefaultBudget is the budget used where none is configured.
-var DefaultBudget = Budget{Timeout: 5 * time.Second, Instructions: 100_000_000}
+var DefaultBudget = Budget{Timeout: 5 * time.Second, Instructions: 100_000_000, Memory: 64 << 20}
 
 func (b Budget) withDefaults() Budget {
 	if b.Timeout <= 0 {
@@ -40,7 +48,40 @@ func (b Budget) withDefaults() Budget {
 	if b.Instructions <= 0 {
 		b.Instructions = DefaultBudget.Instructions
 	}
+	if b.Memory <= 0 {
+		b.Memory = DefaultBudget.Memory
+	}
 	return b
+}
+
+// parseSize parses a size setting: a decimal number of bytes, optionally
+// followed by spaces and a unit B, K, M, G or T (case-insensitive, powers
+// of 1024, with an optional "B" or "iB": "64M", "64 MiB", "65536").
+func parseSize(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("invalid size %q: expected a number of bytes with an optional unit (B, K, M, G, T)", v)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q: %w", v, err)
+	}
+	rest := strings.TrimLeft(s[i:], " ")
+	unit := strings.ToUpper(rest)
+	shift := map[string]uint{"": 0, "B": 0, "K": 10, "KB": 10, "KIB": 10, "M": 20, "MB": 20, "MIB": 20,
+		"G": 30, "GB": 30, "GIB": 30, "T": 40, "TB": 40, "TIB": 40}
+	sh, ok := shift[unit]
+	if !ok {
+		return 0, fmt.Errorf("invalid size %q: unknown unit %q (use B, K, M, G or T)", v, rest)
+	}
+	if n > math.MaxInt64>>sh {
+		return 0, fmt.Errorf("invalid size %q: too large", v)
+	}
+	return n << sh, nil
 }
 
 // hookEvery is how many instructions run between two budget checks.
@@ -380,7 +421,48 @@ func (s *State) arm(ctx context.Context) {
 	s.instr = 0
 	s.tripped = ""
 	s.deadline = time.Now().Add(s.budget.Timeout)
+	if s.Std.Mem == nil {
+		s.Std.Mem = &stdlib.MemBudget{Limit: s.budget.Memory, OnExceed: s.memoryExceeded}
+		s.Std.Check = s.checkTime
+	}
+	s.Std.Mem.Reset()
 	lua.SetDebugHook(s.L, s.hook, lua.MaskCount, hookEvery)
+}
+
+// checkTime is the library's check of the time budget and the context
+// from inside a function that runs long without returning to the VM
+// (stdlib.Env.Check): an error once the call is over either, which then
+// ends it as the hook would.
+func (s *State) checkTime() error {
+	if s.tripped == "" {
+		if s.tripped = s.overTime(); s.tripped == "" {
+			return nil
+		}
+		lua.SetDebugHook(s.L, s.hook, lua.MaskCount, 1)
+	}
+	return errors.New(s.tripped)
+}
+
+// overTime says why the call is over its time budget or canceled, or "".
+func (s *State) overTime() string {
+	switch {
+	case time.Now().After(s.deadline):
+		return fmt.Sprintf("pushlua: call exceeded its time budget of %s", s.budget.Timeout)
+	case s.ctx != nil && s.ctx.Err() != nil:
+		return "pushlua: call canceled: " + s.ctx.Err().Error()
+	}
+	return ""
+}
+
+// memoryExceeded is told by the library when a function would have gone
+// over the memory budget; the function raises the error itself. As with
+// the other budgets, the call then ends at the next instruction even if
+// the script caught the error.
+func (s *State) memoryExceeded(msg string) {
+	if s.tripped == "" {
+		s.tripped = msg
+		lua.SetDebugHook(s.L, s.hook, lua.MaskCount, 1)
+	}
 }
 
 func (s *State) disarm() {
@@ -394,14 +476,9 @@ func (s *State) disarm() {
 func (s *State) hook(l *lua.State, _ lua.Debug) {
 	if s.tripped == "" {
 		s.instr += hookEvery
-		switch {
-		case s.instr > s.budget.Instructions:
+		if s.instr > s.budget.Instructions {
 			s.tripped = fmt.Sprintf("pushlua: call exceeded its budget of %d instructions", s.budget.Instructions)
-		case time.Now().After(s.deadline):
-			s.tripped = fmt.Sprintf("pushlua: call exceeded its time budget of %s", s.budget.Timeout)
-		case s.ctx != nil && s.ctx.Err() != nil:
-			s.tripped = "pushlua: call canceled: " + s.ctx.Err().Error()
-		default:
+		} else if s.tripped = s.overTime(); s.tripped == "" {
 			return
 		}
 		lua.SetDebugHook(l, s.hook, lua.MaskCount, 1)

@@ -279,7 +279,7 @@ func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 	if l.Top() != 1 {
 		cjsonArgError(l, 1, "encode", "expected 1 argument")
 	}
-	e := cjsonEncoder{l: l, cfg: cfg}
+	e := cjsonEncoder{l: l, cfg: cfg, bud: newTextBudget(l, "cjson.encode")}
 	if cfg.encodeKeepBuffer {
 		e.buf = cfg.buf[:0]
 	}
@@ -296,6 +296,7 @@ func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 		}
 		raiseJSONWhere(l, err.Error())
 	}
+	e.bud.charge(e.buf)
 	l.PushString(string(e.buf))
 	return 1
 }
@@ -305,7 +306,13 @@ type cjsonEncoder struct {
 	cfg  *cjsonConfig
 	buf  []byte
 	keys []jsonKey
+	// The budgets: a table that holds one big string many times, or
+	// shares subtables, can encode to far more than it holds.
+	bud textBudget
 }
+
+// grow makes room for n more bytes within the budgets.
+func (e *cjsonEncoder) grow(n int) { e.buf = e.bud.grow(e.buf, n) }
 
 func cjsonTypeError(l *lua.State, idx int, reason string) error {
 	return jsonErrorf("Cannot serialise " + lua.TypeNameOf(l, idx) + ": " + reason)
@@ -314,9 +321,11 @@ func cjsonTypeError(l *lua.State, idx int, reason string) error {
 // value appends the value at the absolute index idx.
 func (e *cjsonEncoder) value(idx, depth int) error {
 	l := e.l
+	e.grow(0)
 	switch l.TypeOf(idx) {
 	case lua.TypeString:
 		s, _ := l.ToString(idx)
+		e.grow(len(s) + 2)
 		e.buf = e.cfg.esc.appendQuoted(e.buf, s)
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(idx)
@@ -503,7 +512,7 @@ func cjsonDecode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 	if !ok {
 		cjsonArgError(l, 1, "decode", "string expected, got "+lua.TypeNameOf(l, 1))
 	}
-	d := cjsonDecoder{l: l, cfg: cfg, s: s}
+	d := cjsonDecoder{l: l, cfg: cfg, s: s, mem: memOf(l)}
 	var err error
 	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
 		err = jsonErrorf("JSON parser does not support UTF-16 or UTF-32")
@@ -570,6 +579,7 @@ type cjsonDecoder struct {
 	pos   int
 	depth int
 	tmp   []byte
+	mem   *MemBudget // charged for each value and table made
 }
 
 // at is the byte at i, 0 past the end: the C decoder stops at a NUL.
@@ -795,6 +805,7 @@ func (d *cjsonDecoder) unicodeEscape() bool {
 }
 
 func (d *cjsonDecoder) descend() error {
+	d.mem.charge(d.l, "cjson.decode", costTable)
 	d.depth++
 	if d.depth > d.cfg.decodeMaxDepth {
 		return jsonErrorf(fmt.Sprintf("Found too many nested data structures (%d) at character %d", d.depth, d.pos))
@@ -806,8 +817,10 @@ func (d *cjsonDecoder) descend() error {
 // value pushes the value starting with tok.
 func (d *cjsonDecoder) value(tok *cjsonToken) error {
 	l := d.l
+	d.mem.charge(l, "cjson.decode", costSlot)
 	switch tok.typ {
 	case cjString:
+		d.mem.charge(l, "cjson.decode", float64(len(tok.str)))
 		l.PushString(tok.str)
 	case cjNumber:
 		l.PushNumber(tok.num)
@@ -841,6 +854,7 @@ func (d *cjsonDecoder) object() error {
 		if tok.typ != cjString {
 			return d.parseError("object key string", &tok)
 		}
+		d.mem.charge(l, "cjson.decode", float64(len(tok.str)))
 		l.PushString(tok.str)
 		d.next(&tok)
 		if tok.typ != cjColon {

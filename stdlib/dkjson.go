@@ -147,7 +147,9 @@ func dkjsonQuote(b []byte, s string) []byte {
 // dkjsonQuotestring is json.quotestring(s).
 func dkjsonQuotestring(l *lua.State) int {
 	s := lua.CheckString(l, 1)
-	l.PushString(string(dkjsonQuote(nil, s)))
+	q := dkjsonQuote(nil, s)
+	memOf(l).charge(l, "dkjson.quotestring", float64(len(q)))
+	l.PushString(string(q))
 	return 1
 }
 
@@ -155,7 +157,9 @@ func dkjsonQuotestring(l *lua.State) int {
 // defaultmessage): the message as a JSON string "<message>".
 func dkjsonEncodeexception(l *lua.State) int {
 	msg := lua.CheckString(l, 4)
-	l.PushString(string(dkjsonQuote(nil, "<"+msg+">")))
+	q := dkjsonQuote(nil, "<"+msg+">")
+	memOf(l).charge(l, "dkjson.encodeexception", float64(len(q)))
+	l.PushString(string(q))
 	return 1
 }
 
@@ -186,6 +190,7 @@ func dkjsonAddnewline(l *lua.State) int {
 	}
 	l.PushString("\n")
 	l.RawSetInt(buf, n+1)
+	memOf(l).charge(l, "dkjson.addnewline", 2*float64(max(level, 0)))
 	l.PushString(strings.Repeat("  ", max(level, 0)))
 	l.RawSetInt(buf, n+2)
 	l.PushInteger(n + 2)
@@ -196,7 +201,7 @@ func dkjsonAddnewline(l *lua.State) int {
 // dkjsonEncode is json.encode(value [, state]).
 func dkjsonEncode(l *lua.State) int {
 	l.SetTop(2)
-	e := dkjsonEncoder{l: l}
+	e := dkjsonEncoder{l: l, bud: newTextBudget(l, "dkjson.encode")}
 	userBuffer, bufferlen := 0, 0
 	level := 0
 	userState := !l.IsNil(2)
@@ -234,6 +239,7 @@ func dkjsonEncode(l *lua.State) int {
 	if err := e.value(1, level, 0); err != nil {
 		raiseJSONWhere(l, err.Error())
 	}
+	e.bud.charge(e.buf)
 	if userBuffer != 0 {
 		l.PushString(string(e.buf))
 		l.RawSetInt(userBuffer, bufferlen+1)
@@ -262,9 +268,14 @@ type dkjsonEncoder struct {
 	userBuffer   int // state.buffer given by the caller
 	keys         []jsonKey
 	visiting     map[any]struct{}
+	bud          textBudget
 }
 
+// grow makes room for n more bytes within the budgets.
+func (e *dkjsonEncoder) grow(n int) { e.buf = e.bud.grow(e.buf, n) }
+
 func (e *dkjsonEncoder) newline(level int) {
+	e.grow(1 + 2*max(level, 0))
 	e.buf = append(e.buf, '\n')
 	for range level {
 		e.buf = append(e.buf, "  "...)
@@ -343,6 +354,7 @@ func (e *dkjsonEncoder) exception(reason string, idx int, defaultMsg string) err
 // indentation level, depth the nesting.
 func (e *dkjsonEncoder) value(idx, level, depth int) error {
 	l := e.l
+	e.grow(0)
 	if l.MetaTable(idx) {
 		l.Field(-1, "__tojson")
 		if l.ToBoolean(-1) {
@@ -371,6 +383,7 @@ func (e *dkjsonEncoder) value(idx, level, depth int) error {
 		}
 	case lua.TypeString:
 		s, _ := l.ToString(idx)
+		e.grow(len(s) + 2)
 		e.buf = dkjsonQuote(e.buf, s)
 	case lua.TypeTable:
 		return e.table(idx, level+1, depth+1)
@@ -411,6 +424,9 @@ func (e *dkjsonEncoder) mark(id any) {
 	e.visiting[id] = struct{}{}
 }
 
+// table appends the table at idx. The stack is restored on return, not
+// in a defer: a deferred SetTop would also run while a Lua error raised
+// inside unwinds, and drop the error value from the stack.
 func (e *dkjsonEncoder) table(idx, level, depth int) error {
 	l := e.l
 	if depth > jsonMaxDepth {
@@ -418,7 +434,13 @@ func (e *dkjsonEncoder) table(idx, level, depth int) error {
 	}
 	checkJSONStack(l, 16)
 	top := l.Top()
-	defer l.SetTop(top)
+	err := e.tableAt(idx, level, depth)
+	l.SetTop(top)
+	return err
+}
+
+func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
+	l := e.l
 	id := jsonTableID(l, idx)
 	if _, cycle := e.visiting[id]; cycle {
 		return e.exception("reference cycle", idx, "reference cycle")
@@ -616,7 +638,7 @@ func dkjsonDecode(l *lua.State) int {
 			lua.ArgumentError(l, i, "nil or table expected")
 		}
 	}
-	d := dkjsonDecoder{l: l, s: s, nullIdx: 3, objectMeta: 4, arrayMeta: 5}
+	d := dkjsonDecoder{l: l, s: s, nullIdx: 3, objectMeta: 4, arrayMeta: 5, mem: memOf(l)}
 	end, err := d.value(pos - 1)
 	if err != nil {
 		l.SetTop(5)
@@ -642,6 +664,7 @@ type dkjsonDecoder struct {
 	objectMeta, arrayMeta int
 	depth                 int
 	buf                   []byte
+	mem                   *MemBudget // charged for each value and table made
 }
 
 // loc is dkjson's "line L, column C" for the 0-based position p.
@@ -702,6 +725,7 @@ func (d *dkjsonDecoder) scanwhite(p int) int {
 func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
 	l := d.l
 	s := d.s
+	d.mem.charge(l, "dkjson.decode", costSlot)
 	p = d.scanwhite(p)
 	if p < 0 {
 		return 0, &dkjsonDecodeError{len(s), "no valid JSON value (reached the end)"}
@@ -771,6 +795,7 @@ func (d *dkjsonDecoder) table(start int, closer byte, meta int, what string) (in
 		return 0, &dkjsonDecodeError{start, "too many nested data structures at " + d.loc(start)}
 	}
 	checkJSONStack(l, 16)
+	d.mem.charge(l, "dkjson.decode", costTable)
 	l.NewTable()
 	t := l.Top()
 	if !l.IsNil(meta) {
@@ -827,6 +852,7 @@ func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
 	s := d.s
 	last := p + 1
 	if j := strings.IndexAny(s[last:], "\"\\"); j >= 0 && s[last+j] == '"' {
+		d.mem.charge(d.l, "dkjson.decode", float64(j))
 		d.l.PushString(s[last : last+j])
 		return last + j + 1, nil
 	}
@@ -883,6 +909,7 @@ func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
 		}
 		last = next + 2
 	}
+	d.mem.charge(d.l, "dkjson.decode", float64(len(d.buf)))
 	d.l.PushString(string(d.buf))
 	return last, nil
 }

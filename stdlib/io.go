@@ -32,6 +32,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -512,13 +513,21 @@ func ioReadDefault(l *lua.State) int {
 func ioRead(l *lua.State, fl *ioFile, first int, fname string, shift int) int {
 	nargs := l.Top() - first + 1
 	r := fl.reader()
+	mem := memOf(l)
+	// push pushes what a read made, charged to the memory budget; a read
+	// stops one byte past the budget, so reading a huge file fails
+	// without holding more than the budget.
+	push := func(s []byte) {
+		mem.charge(l, fname, float64(len(s)))
+		l.PushString(string(s))
+	}
 	var ferr error
 	success := true
 	n := first
 	if nargs == 0 {
 		var s []byte
-		s, success, ferr = ioReadLine(r, true)
-		l.PushString(string(s))
+		s, success, ferr = ioReadLine(r, true, mem.Remaining())
+		push(s)
 		n = first + 1
 	} else {
 		lua.CheckStackWithMessage(l, nargs+lua.MinStack, "too many arguments")
@@ -534,9 +543,9 @@ func ioRead(l *lua.State, fl *ioFile, first int, fname string, shift int) int {
 					l.PushString("")
 				} else {
 					var s []byte
-					s, ferr = ioReadChars(r, k, unlimited)
+					s, ferr = ioReadChars(r, k, unlimited, mem.Remaining())
 					success = len(s) > 0
-					l.PushString(string(s))
+					push(s)
 				}
 				continue
 			}
@@ -562,12 +571,12 @@ func ioRead(l *lua.State, fl *ioFile, first int, fname string, shift int) int {
 				}
 			case 'l', 'L':
 				var s []byte
-				s, success, ferr = ioReadLine(r, c == 'l')
-				l.PushString(string(s))
+				s, success, ferr = ioReadLine(r, c == 'l', mem.Remaining())
+				push(s)
 			case 'a':
 				var s []byte
-				s, ferr = io.ReadAll(r)
-				l.PushString(string(s))
+				s, ferr = ioReadChars(r, 0, true, mem.Remaining())
+				push(s)
 			default:
 				raiseArgError(l, n-shift, fname, "invalid format")
 			}
@@ -593,24 +602,49 @@ func ioReadCount(x float64) (k int64, unlimited bool) {
 	return int64(x), false
 }
 
-// ioReadChars reads up to k bytes, or to the end.
-func ioReadChars(r *bufio.Reader, k int64, unlimited bool) ([]byte, error) {
-	if unlimited {
-		return io.ReadAll(r)
+// ioReadChars reads up to k bytes, or to the end; it stops after limit+1
+// bytes (the caller's budget refuses them).
+func ioReadChars(r *bufio.Reader, k int64, unlimited bool, limit int64) ([]byte, error) {
+	if limit < math.MaxInt64 {
+		limit++
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(k, 1<<16)))
-	_, err := io.CopyN(&buf, r, k)
-	if err == io.EOF {
-		err = nil
+	if unlimited || k > limit {
+		k = limit
 	}
-	return buf.Bytes(), err
+	// The buffer doubles, but never past k: reading a huge file holds at
+	// most k bytes plus the half-size buffer it outgrew.
+	buf := make([]byte, 0, min(k, 1<<16))
+	for int64(len(buf)) < k {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), k-int64(len(buf)))))
+		}
+		n, err := r.Read(buf[len(buf):min(int64(cap(buf)), k)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // ioReadLine reads a line, without its newline if chop; ok is false at the
-// end of the file.
-func ioReadLine(r *bufio.Reader, chop bool) (line []byte, ok bool, err error) {
-	line, err = r.ReadBytes('\n')
+// end of the file. A line longer than limit stops after limit+1 bytes or
+// a little more (the caller's budget refuses them).
+func ioReadLine(r *bufio.Reader, chop bool, limit int64) (line []byte, ok bool, err error) {
+	for {
+		var part []byte
+		part, err = r.ReadSlice('\n')
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			break
+		}
+		if int64(len(line)) > limit {
+			return line, true, nil
+		}
+	}
 	if err == io.EOF {
 		return line, len(line) > 0, nil
 	}

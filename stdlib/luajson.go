@@ -280,10 +280,12 @@ func luajsonEncodeWith(l *lua.State, opt luajsonEncodeOptions) int {
 	l.Field(lua.RegistryIndex, luajsonUndefinedKey)
 	l.Field(lua.RegistryIndex, luajsonArrayMTKey)
 	l.Field(lua.RegistryIndex, luajsonCallMTKey)
-	e := luajsonEncoder{l: l, opt: opt, nullIdx: 2, undefinedIdx: 3, arrayMTIdx: 4, callMTIdx: 5}
+	e := luajsonEncoder{l: l, opt: opt, nullIdx: 2, undefinedIdx: 3, arrayMTIdx: 4, callMTIdx: 5,
+		bud: newTextBudget(l, "json.encode")}
 	if err := e.value(1, 0); err != nil {
 		raiseJSON(l, err.Error())
 	}
+	e.bud.charge(e.buf)
 	l.PushString(string(e.buf))
 	return 1
 }
@@ -296,13 +298,19 @@ type luajsonEncoder struct {
 	buf                               []byte
 	keys                              []jsonKey
 	visiting                          map[any]struct{}
+	bud                               textBudget
 }
+
+// grow makes room for n more bytes within the budgets.
+func (e *luajsonEncoder) grow(n int) { e.buf = e.bud.grow(e.buf, n) }
 
 func (e *luajsonEncoder) value(idx, depth int) error {
 	l := e.l
+	e.grow(0)
 	switch t := l.TypeOf(idx); t {
 	case lua.TypeString:
 		s, _ := l.ToString(idx)
+		e.grow(len(s) + 2)
 		e.buf = luajsonEscapes.appendQuoted(e.buf, s)
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(idx)
@@ -497,7 +505,15 @@ func (e *luajsonEncoder) call(idx, depth int) error {
 	l.Pop(1)
 	l.Field(idx, "parameters")
 	params := l.Top()
-	defer l.SetTop(params - 1)
+	// Not deferred: a deferred SetTop would also run while a Lua error
+	// raised inside unwinds, and drop the error value from the stack.
+	err := e.callParams(params, name, depth)
+	l.SetTop(params - 1)
+	return err
+}
+
+func (e *luajsonEncoder) callParams(params int, name string, depth int) error {
+	l := e.l
 	if !l.IsTable(params) {
 		return jsonErrorf("Failed to encode value, call without parameters")
 	}
@@ -739,7 +755,7 @@ func luajsonDecodeWith(l *lua.State, opt luajsonDecodeOptions) int {
 	l.Field(lua.RegistryIndex, luajsonArrayMTKey)
 	l.PushNil() // previous value
 	d := luajsonDecoder{
-		l: l, s: s, opt: &opt,
+		l: l, s: s, opt: &opt, mem: memOf(l),
 		nullIdx: 3, undefinedIdx: 4, arrayMTIdx: 5, prevIdx: 6, framesBase: 7,
 	}
 	if err := d.run(); err != nil {
@@ -790,6 +806,7 @@ type luajsonDecoder struct {
 	pos int
 	opt *luajsonDecodeOptions
 	buf []byte
+	mem *MemBudget // charged for each value and table made
 
 	nullIdx, undefinedIdx, arrayMTIdx int
 	prevIdx, framesBase               int
@@ -1230,7 +1247,11 @@ func (d *luajsonDecoder) apply(tok *luajsonToken) error {
 		return d.setKey()
 	case ljNextValue:
 		return d.putValue(false)
+	}
+	d.mem.charge(l, "json.decode", costSlot)
+	switch tok.kind {
 	case ljString:
+		d.mem.charge(l, "json.decode", float64(len(tok.str)))
 		l.PushString(tok.str)
 	case ljNumber:
 		l.PushNumber(tok.num)
@@ -1257,6 +1278,7 @@ func (d *luajsonDecoder) push(object bool) error {
 		return jsonErrorf(fmt.Sprintf("too many nested data structures (%d)", len(d.frames)+1))
 	}
 	checkJSONStack(l, 16)
+	d.mem.charge(l, "json.decode", costTable)
 	l.NewTable()
 	if !object {
 		l.PushValue(d.arrayMTIdx)

@@ -598,6 +598,7 @@ func (h *httpClient) deliver(l *lua.State, call *httpCall, body []byte) error {
 	if call.sink == 0 {
 		return nil
 	}
+	memOf(l).charge(l, "request", float64(len(body)))
 	pos := 0
 	l.PushGoFunction(func(l *lua.State) int {
 		if pos >= len(body) {

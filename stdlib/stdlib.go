@@ -31,6 +31,15 @@ type Env struct {
 	// Now is the clock of os.time, os.date and socket.gettime; default
 	// time.Now. Tests and the conformance suite fake time with it.
 	Now func() time.Time
+	// Mem is the memory budget of the current call (limits.go); nil
+	// means no limit. The runtime sets it and resets it before each call.
+	Mem *MemBudget
+	// Check, when set, is called every few thousand steps by the library
+	// functions that can run long without returning to the VM (gsub,
+	// table.concat, the JSON encoders); an error ends the function with
+	// the error's text raised in Lua. The runtime checks the call's time
+	// budget and context with it.
+	Check func() error
 }
 
 func (e *Env) ctx() context.Context {
@@ -62,6 +71,7 @@ type module struct {
 
 // modules is the central list, in opening order.
 var modules = []module{
+	{"memory budget", openLimits},
 	{"string patterns", openStringPatterns},
 	{"error values", openErrors},
 	{"os", openOS},

@@ -115,13 +115,33 @@ func strGsub(l *lua.State) int {
 		// Lua 5.2 keeps the count in a size_t: a negative n means no limit.
 		limit = -1
 	}
+	// The result is the kept parts of s plus the replacements: the
+	// replacements' total is checked against the memory budget as it
+	// grows, the result's size charged at the end.
+	// The time budget is checked every checkEvery matches.
+	env := envOf(l)
+	var mem *MemBudget
+	if env != nil {
+		mem = env.Mem
+	}
+	added, matches := 0.0, 0
+	grow := func(r string, keep bool, err error) (string, bool, error) {
+		if matches++; matches%checkEvery == 0 {
+			env.checkTime(l)
+		}
+		if err == nil && !keep {
+			added += float64(len(r))
+			mem.check(l, "gsub", added)
+		}
+		return r, keep, err
+	}
 	var repl pattern.Replacer
 	switch tr {
 	case lua.TypeFunction:
 		repl = func(m pattern.Match) (string, bool, error) {
 			l.PushValue(3)
 			l.Call(patPushValues(l, s, m), 1)
-			return patReplacement(l)
+			return grow(patReplacement(l))
 		}
 	case lua.TypeTable:
 		repl = func(m pattern.Match) (string, bool, error) {
@@ -131,19 +151,24 @@ func strGsub(l *lua.State) int {
 			}
 			patPushCapture(l, s, c)
 			l.Table(3)
-			return patReplacement(l)
+			return grow(patReplacement(l))
 		}
 	default:
 		template, _ := l.ToString(3)
+		// A capture lies inside the match (a position is at most 20
+		// digits), so each %d of the template adds at most that much.
+		refs := float64(strings.Count(template, "%"))
 		repl = func(m pattern.Match) (string, bool, error) {
+			mem.check(l, "gsub", added+float64(len(template))+refs*float64(max(m.End-m.Start, 20)))
 			r, err := pattern.Expand(template, s, m)
-			return r, false, err
+			return grow(r, false, err)
 		}
 	}
 	r, n, err := pattern.Gsub(s, p, int(limit), repl)
 	if err != nil {
 		patRaise(l, err.Error())
 	}
+	mem.charge(l, "gsub", float64(len(r)))
 	l.PushString(r)
 	l.PushInteger(n)
 	return 2
