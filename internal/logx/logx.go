@@ -1,15 +1,33 @@
 // Package logx owns pushlua's log format: slog records printed in
 // Dovecot's shape, `pushlua(<username>)<txn id>: <Level>: <message>`, so
 // admins can grep pushlua's logs the way they grep Dovecot's. The same
-// records can be printed as slog JSON instead.
+// records can be printed as slog JSON instead (NewJSON).
+//
+// Both handlers hide credentials (internal/redact: URL passwords,
+// token-like parameters, Authorization values) in the message and in every
+// attribute. The text handler also makes sure that one line of its output
+// belongs to one record, whatever a user name, a mailbox name or a script
+// puts into a record: control characters (C0, DEL, C1, U+2028, U+2029) and
+// invalid UTF-8 are escaped Go-style (`\n`, `\r`, `\x1b`, `\u0085`,
+// `\xff`) in the user, the transaction id, a replaced prefix, attribute keys
+// and values, and the message. A message's newlines are the exception, as
+// in Dovecot: each message line is printed with the prefix, and tabs in a
+// message are kept (tracebacks are indented with them). Backslashes are not
+// escaped, so Dovecot's lines stay byte for byte the same for normal input.
+// The JSON handler needs no escaping: encoding/json escapes controls and
+// replaces invalid UTF-8.
 package logx
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/pushlua/pushlua/internal/redact"
 )
 
 // Attribute keys with a meaning for the Dovecot-shaped format.
@@ -130,14 +148,14 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	var head strings.Builder
 	if prefix != nil {
-		head.WriteString(*prefix)
+		head.WriteString(field(*prefix))
 	} else {
 		head.WriteString(h.process)
 		if user != "" {
-			head.WriteString("(" + user + ")")
+			head.WriteString("(" + field(user) + ")")
 		}
 		if txn != "" {
-			head.WriteString("<" + txn + ">")
+			head.WriteString("<" + field(txn) + ">")
 		}
 		head.WriteString(": ")
 	}
@@ -147,15 +165,15 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	if h.attrs && len(extra) > 0 {
 		var b strings.Builder
 		for _, a := range extra {
-			b.WriteString(" " + a.Key + "=" + a.Value.String())
+			b.WriteString(" " + field(a.Key) + "=" + field(a.Value.String()))
 		}
 		tail = b.String()
 	}
 	var out strings.Builder
-	lines := strings.Split(r.Message, "\n")
+	lines := strings.Split(redact.String(r.Message), "\n")
 	for i, line := range lines {
 		out.WriteString(head.String())
-		out.WriteString(line)
+		out.WriteString(escape(line, true))
 		if i == len(lines)-1 {
 			out.WriteString(tail)
 		}
@@ -165,6 +183,77 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	defer h.mu.Unlock()
 	_, err := io.WriteString(h.w, out.String())
 	return err
+}
+
+// field is a prefix part or an attribute, redacted and escaped.
+func field(s string) string { return escape(redact.String(s), false) }
+
+// EscapeField returns s with every control character (C0 including tab
+// and newline, DEL, C1, U+2028, U+2029) and every invalid UTF-8 byte
+// escaped Go-style, as the text handler prints a user name or an
+// attribute: a string that has none is returned as it is.
+func EscapeField(s string) string { return escape(s, false) }
+
+// escape escapes what EscapeField does; keepTab keeps tabs.
+func escape(s string, keepTab bool) string {
+	i := 0
+	for i < len(s) {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f || c == '\t' && keepTab {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if !needsEscape(r, n) {
+				i += n
+				continue
+			}
+		}
+		break
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	b.WriteString(s[:i])
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c >= 0x20 && c < 0x7f || c == '\t' && keepTab:
+				b.WriteByte(c)
+			case c == '\n':
+				b.WriteString(`\n`)
+			case c == '\r':
+				b.WriteString(`\r`)
+			case c == '\t':
+				b.WriteString(`\t`)
+			default:
+				fmt.Fprintf(&b, `\x%02x`, c)
+			}
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		case needsEscape(r, n):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// needsEscape reports whether the decoded rune r of n bytes is invalid
+// UTF-8, a C1 control or a Unicode line or paragraph separator.
+func needsEscape(r rune, n int) bool {
+	return r == utf8.RuneError && n == 1 || r >= 0x80 && r <= 0x9f || r == 0x2028 || r == 0x2029
 }
 
 // Discard is a logger that writes nothing.
