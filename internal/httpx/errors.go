@@ -9,6 +9,8 @@ import (
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/pushlua/pushlua/internal/redact"
 )
 
 // The kinds of failure Do reports, as the Kind of an *Error. Test with
@@ -66,7 +68,9 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
 	}
-	return b.String()
+	// The underlying error may quote the URL as given (net/url's parse
+	// errors do), password included.
+	return redact.String(b.String())
 }
 
 // Unwrap returns the kind, the kinds it implies and the underlying error.

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/pushlua/pushlua/internal/redact"
 )
 
 // Options configures a Client. The zero value of each field means its
@@ -198,7 +200,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		method = http.MethodGet
 	}
 	fail := func(kind, err error, attempts int) error {
-		return &Error{Kind: kind, Method: method, URL: redact(r.URL), Attempts: attempts, Err: err}
+		return &Error{Kind: kind, Method: method, URL: redactURL(r.URL), Attempts: attempts, Err: err}
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
@@ -489,10 +491,13 @@ func (d debugLogger) Info(msg string, kv ...any)  { d.l.Debug("http: "+msg, kv..
 func (d debugLogger) Debug(msg string, kv ...any) { d.l.Debug("http: "+msg, kv...) }
 func (d debugLogger) Warn(msg string, kv ...any)  { d.l.Debug("http: "+msg, kv...) }
 
-// redact removes the password from a URL for messages.
-func redact(raw string) string {
+// redactURL removes the password from a URL for messages.
+func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return redact.String(raw)
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, ok := u.User.Password(); ok {
