@@ -411,7 +411,8 @@ func httpRequestNew(l *lua.State) int {
 
 	u, err := parseDovecotURL(rawURL, true)
 	if err != nil {
-		luax.Raise(l, "Failed to parse url %s: %s", rawURL, err.Error())
+		// Dovecot prints the URL as given; its password is masked here.
+		luax.Raise(l, "Failed to parse url %s: %s", RedactURL(rawURL), err.Error())
 	}
 	r := &httpRequest{client: c, method: method, url: u, have: map[string]bool{}}
 	if u.user != nil && *u.user != "" && u.password != nil {

@@ -10,17 +10,18 @@ package bindings
 //	                        Dovecot 2.3's json_append_escaped does
 //	pushlua.parse_time(s)   a Dovecot time interval ("5s", "1 min") in
 //	                        seconds, or nil and Dovecot's error text
-//	pushlua.redact_url(u)   u with the password of its userinfo replaced by "xxxxx"
+//	pushlua.redact_url(u)   u with the password of its userinfo (and token-like
+//	                        query parameters) replaced by "xxxxx"
 //	pushlua.version         pushlua's version string
 
 import (
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/redact"
 )
 
 // DriverInfo describes the push-notification driver a state runs as.
@@ -137,15 +138,9 @@ func pushluaRedactURL(l *lua.State) int {
 	return 1
 }
 
-// RedactURL replaces the password of a URL's userinfo with "xxxxx"; a string
-// that does not parse is returned as it is.
+// RedactURL replaces the password of a URL's userinfo, and the values of
+// token-like query parameters, with "xxxxx" (internal/redact), whether the
+// URL parses or not; the rest of the string is kept as it is.
 func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, ok := u.User.Password(); !ok {
-		return s
-	}
-	return u.Redacted()
+	return redact.String(s)
 }

@@ -44,11 +44,14 @@ function script_init(args)
   local probe = dovecot.http.client({})
   local ok, err = pcall(probe.request, probe, { url = url, method = "PUT" })
   if not ok then
-    local prefix = "Failed to parse url " .. url .. ": "
+    -- Dovecot prints the URL as configured; pushlua masks its password
+    -- (dovecot.http's error masks it too).
+    local shown = pushlua.redact_url(url)
+    local prefix = "Failed to parse url " .. shown .. ": "
     if string.sub(err, 1, #prefix) == prefix then
       err = string.sub(err, #prefix + 1)
     end
-    return -1, "Failed to parse OX REST URL " .. url .. ": " .. err
+    return -1, "Failed to parse OX REST URL " .. shown .. ": " .. err
   end
   config.url = url
   config.cache_lifetime = 60
