@@ -8,12 +8,17 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pushlua/pushlua/internal/redact"
 )
 
 // Formats WriteReport knows.
 var Formats = []string{"text", "json", "junit", "tap"}
 
-// WriteReport writes the report in one of Formats.
+// WriteReport writes the report in one of Formats. Every format masks
+// credentials (URL passwords, token parameters, Authorization values; see
+// internal/redact) in names, messages, warnings and logs: a report goes to
+// CI logs, and the configuration under test may be the production one.
 func (r *Report) WriteReport(w io.Writer, format string) error {
 	switch format {
 	case "text", "":
@@ -44,6 +49,7 @@ func (r *Report) Summary() string {
 // line per suite), failure messages indented below their test, and the
 // summary line.
 func (r *Report) WriteText(w io.Writer) error {
+	r = r.redacted()
 	var b strings.Builder
 	for _, s := range r.Suites {
 		head := "=== " + s.Name
@@ -100,6 +106,32 @@ func (r *Report) WriteText(w io.Writer) error {
 	b.WriteString(r.Summary() + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// redacted returns a copy of the report with credentials masked in every
+// string a format writes.
+func (r *Report) redacted() *Report {
+	out := &Report{Duration: r.Duration, Suites: make([]*Suite, len(r.Suites))}
+	for i, s := range r.Suites {
+		cs := *s
+		cs.Name, cs.Target = redact.String(s.Name), redact.String(s.Target)
+		cs.Tests = make([]*Test, len(s.Tests))
+		for j, t := range s.Tests {
+			ct := *t
+			ct.Name, ct.File = redact.String(t.Name), redact.String(t.File)
+			ct.Message, ct.Log = redact.String(t.Message), redact.String(t.Log)
+			ct.Warnings = make([]string, len(t.Warnings))
+			for k, w := range t.Warnings {
+				ct.Warnings[k] = redact.String(w)
+			}
+			if t.Warnings == nil {
+				ct.Warnings = nil
+			}
+			cs.Tests[j] = &ct
+		}
+		out.Suites[i] = &cs
+	}
+	return out
 }
 
 // skipRun returns the end of the run of tests from i on that were
@@ -163,6 +195,7 @@ type jsonReport struct {
 
 // WriteJSON writes the report as one JSON object.
 func (r *Report) WriteJSON(w io.Writer) error {
+	r = r.redacted()
 	out := jsonReport{Seconds: r.Duration.Seconds(), Suites: []jsonSuite{}}
 	out.Passed, out.Failed, out.Skipped = r.Counts()
 	for _, s := range r.Suites {
@@ -234,6 +267,7 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 // testcase per test (classname: the suite), failure and skipped elements,
 // warnings and logs in system-out.
 func (r *Report) WriteJUnit(w io.Writer) error {
+	r = r.redacted()
 	out := junitTestsuites{Name: "pushlua conformance", Time: secs(r.Duration)}
 	stamp := time.Now().UTC().Format("2006-01-02T15:04:05")
 	for _, s := range r.Suites {
@@ -293,6 +327,7 @@ func xmlSafe(s string) string {
 // WriteTAP writes the report as TAP version 13, with YAML diagnostics for
 // failures.
 func (r *Report) WriteTAP(w io.Writer) error {
+	r = r.redacted()
 	var b strings.Builder
 	n := 0
 	for _, s := range r.Suites {
