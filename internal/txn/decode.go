@@ -146,6 +146,15 @@ func (g *IDs) Assigned(id string) bool {
 // Parse decodes and validates one transaction object. Errors are
 // *LineError values with Field set (Input and Line are left to the caller).
 func Parse(data []byte, ids *IDs) (*Txn, error) {
+	if t, ok := parseFast(data, ids); ok {
+		return t, nil
+	}
+	return parseSlow(data, ids)
+}
+
+// parseSlow is the validating decoder: encoding/json into a map per object,
+// every field checked in key order, the first bad one named.
+func parseSlow(data []byte, ids *IDs) (*Txn, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, &LineError{Err: fmt.Errorf("invalid JSON: %w", err)}
