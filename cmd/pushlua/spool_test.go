@@ -290,7 +290,7 @@ func TestServeSpoolReadyz(t *testing.T) {
 	})
 	t.Run("unreadable spool directory", func(t *testing.T) {
 		dir := writeFiles(t, map[string]string{
-			"p.conf": "pushlua_spool = not-a-dir\nplugin {\n  push_notification_driver = dlog\n}\n",
+			"p.conf":    "pushlua_spool = not-a-dir\nplugin {\n  push_notification_driver = dlog\n}\n",
 			"not-a-dir": "x",
 		})
 		s := startServe(t, dir, "-c", "p.conf", "--listen", "127.0.0.1:0")
