@@ -612,3 +612,27 @@ func TestBadOffsetsFile(t *testing.T) {
 		t.Errorf("got %v; want a JSON error naming %s", err, fx.offsets)
 	}
 }
+
+func TestLongLineWrittenInPieces(t *testing.T) {
+	fx := newFixture(t)
+	w := newSpoolFile(t, fx.dir, os.Getpid(), time.Now().Unix(), "0a0b0c0d")
+	want := w.add("u", 1)
+	r := fx.start(t, func(o *Options) { o.MaxLineBytes = 200 })
+	checkFor(t, "the first line", func() bool { return fx.eng.count() == 1 })
+	// A line over the limit whose end is not written yet: it is known to
+	// be too long before its end arrives.
+	w.write(`{"id":"long","user":{"username":"u"},"x":"` + strings.Repeat("y", 250))
+	checkFor(t, "the long line to be reported", func() bool { return fx.count("line longer than 200 bytes") == 1 })
+	scans := r.scanCount()
+	checkFor(t, "three more scans", func() bool { return r.scanCount() >= scans+3 })
+	w.write(strings.Repeat("y", 250) + `"}` + "\n")
+	want = append(want, w.add("u", 1)...)
+	checkFor(t, "the line after it", func() bool { return fx.eng.count() == 2 })
+	if got := fx.eng.ids(); !slices.Equal(got, want) {
+		t.Errorf("ids: got %v; want %v", got, want)
+	}
+	if n := fx.count("line longer than 200 bytes", w.stem+".open:2:"); n != 1 {
+		t.Errorf("long line logged %d times; want once with file:line:\n%s", n, fx.logs)
+	}
+	checkFor(t, "the watermark after line 3", func() bool { return fx.saved(t)[w.stem].Line == 3 })
+}
