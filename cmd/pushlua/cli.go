@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/logx"
+	"github.com/pushlua/pushlua/internal/redact"
 	"github.com/pushlua/pushlua/internal/store"
 	"github.com/pushlua/pushlua/scripts"
 )
@@ -57,6 +58,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	bindings.Version, _ = buildVersions()
+	// Whatever a command prints on stderr (errors of a configuration, of a
+	// script) goes out with its credentials masked; the loggers mask
+	// their own records (see logger).
+	stderr = &redact.Writer{W: stderr}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "run":
@@ -118,11 +123,16 @@ func newFlagSet(name string, stderr io.Writer, c *common, withConfig bool) *flag
 }
 
 func (c *common) logger(stderr io.Writer) (*slog.Logger, error) {
+	if rw, ok := stderr.(*redact.Writer); ok {
+		// The handlers redact each string themselves; masking an encoded
+		// JSON line again could mask across its fields.
+		stderr = rw.W
+	}
 	switch c.logFormat {
 	case "text", "":
 		return slog.New(logx.NewText(stderr, nil)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})), nil
+		return slog.New(logx.NewJSON(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})), nil
 	default:
 		return nil, fmt.Errorf("--log-format: expected text or json, got %q", c.logFormat)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/ingest"
 	"github.com/pushlua/pushlua/internal/metrics"
+	"github.com/pushlua/pushlua/internal/redact"
 	"github.com/pushlua/pushlua/internal/txn"
 	pushrt "github.com/pushlua/pushlua/runtime"
 )
@@ -44,10 +45,20 @@ type serveSettings struct {
 	drainTimeout time.Duration
 	debounce     time.Duration
 	spool        spoolSettings // pushlua_spool*
+	bodyTimeout  time.Duration // pushlua_body_timeout
+	maxInflight  int64         // pushlua_max_inflight_bytes; 0: 4 × maxBody
+	userQueue    int           // pushlua_user_queue_size
+	allowedHosts []string      // pushlua_allowed_hosts
 }
 
+// defaultUserQueue is pushlua_user_queue_size's default: how many
+// transactions of one user may wait or run before that user is answered
+// 429 (the shared queue holds 1024).
+const defaultUserQueue = 64
+
 func readServeSettings(cfg *dconfig.Config, listenFlag string) (serveSettings, error) {
-	s := serveSettings{listen: defaultListen, maxBody: 10 << 20, drainTimeout: 30 * time.Second}
+	s := serveSettings{listen: defaultListen, maxBody: 10 << 20, drainTimeout: 30 * time.Second,
+		bodyTimeout: ingest.DefaultBodyTimeout, userQueue: defaultUserQueue}
 	if v := cfg.Settings["pushlua_listen"]; v != "" {
 		s.listen = v
 	}
@@ -84,6 +95,34 @@ func readServeSettings(cfg *dconfig.Config, listenFlag string) (serveSettings, e
 		}
 		s.debounce = d
 	}
+	if v := cfg.Settings["pushlua_body_timeout"]; v != "" {
+		d, err := dconfig.ParseTimeMsecs(v)
+		if err != nil {
+			return s, fmt.Errorf("pushlua_body_timeout: %w", err)
+		}
+		if d <= 0 {
+			return s, fmt.Errorf("pushlua_body_timeout: must be more than 0, got %q", v)
+		}
+		s.bodyTimeout = d
+	}
+	if v := cfg.Settings["pushlua_max_inflight_bytes"]; v != "" {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			return s, fmt.Errorf("pushlua_max_inflight_bytes: expected a positive number of bytes, got %q", v)
+		}
+		if n < s.maxBody {
+			return s, fmt.Errorf("pushlua_max_inflight_bytes: %d is less than pushlua_max_body (%d): no request of the largest size could be read", n, s.maxBody)
+		}
+		s.maxInflight = n
+	}
+	if v := cfg.Settings["pushlua_user_queue_size"]; v != "" {
+		var n int
+		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			return s, fmt.Errorf("pushlua_user_queue_size: expected a positive integer, got %q", v)
+		}
+		s.userQueue = n
+	}
+	s.allowedHosts = strings.FieldsFunc(cfg.Settings["pushlua_allowed_hosts"], func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 	return s, nil
 }
 
@@ -143,7 +182,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*jobs = max(8, 4*goruntime.NumCPU())
 	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.WithRuntimeCollectors())
-	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m}
+	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m, UserQueueSize: set.userQueue}
 	if c.config != "" {
 		opts.Load = load
 	}
@@ -174,17 +213,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srv := &http.Server{
 		Handler: ingest.New(ingest.Options{
 			Submit: func(ctx context.Context, t *txn.Txn) error {
-				return eng.Submit(ctx, t, nil)
+				err := eng.Submit(ctx, t, nil)
+				if errors.Is(err, pushrt.ErrUserQueueFull) {
+					return ingest.UserQueueFull(err)
+				}
+				return err
 			},
-			Ready:        func() (bool, string) { return sp.ready(ready(eng)) },
-			AuthToken:    set.token,
-			MaxBodyBytes: set.maxBody,
-			Metrics:      m,
-			Logger:       log,
-			IDs:          txn.NewIDs(),
-			Recent:       ingest.NewRecentIDs(ingest.DefaultRecentIDs), // a retried POST runs once
+			Ready:            func() (bool, string) { return sp.ready(ready(eng)) },
+			AuthToken:        set.token,
+			MaxBodyBytes:     set.maxBody,
+			MaxInflightBytes: set.maxInflight,
+			BodyTimeout:      set.bodyTimeout,
+			AllowedHosts:     ingest.DefaultHosts(set.listen, ln.Addr(), set.allowedHosts),
+			Metrics:          m,
+			Logger:           log,
+			IDs:              txn.NewIDs(),
+			Recent:           ingest.NewRecentIDs(ingest.DefaultRecentIDs), // a retried POST runs once
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute, // idle keep-alive connections are closed, not held
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
@@ -249,7 +296,9 @@ func ready(eng *pushrt.Engine) (bool, string) {
 	case len(v.Drivers) == 0:
 		return false, "no push notification driver loaded"
 	case v.LastErr != nil:
-		return false, fmt.Sprintf("%s serving; the last reload failed: %v", v.Name, v.LastErr)
+		// /readyz answers without auth: no password of the failed
+		// configuration may show.
+		return false, redact.String(fmt.Sprintf("%s serving; the last reload failed: %v", v.Name, v.LastErr))
 	}
 	return true, v.Name
 }
