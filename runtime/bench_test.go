@@ -3,7 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -43,4 +46,38 @@ function dovecot_lua_notify_end_txn(ctx, success) end`
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "txn/s")
 		})
 	}
+}
+
+// BenchmarkReloadLatency measures how long a saved script takes to serve:
+// from the write to the new version being current, with the watcher's
+// default settings. It reports the median and the 99th percentile.
+//
+//	go test -run '^$' -bench ReloadLatency -benchtime 100x ./runtime/
+func BenchmarkReloadLatency(b *testing.B) {
+	te := reloadEngine(b)
+	defer te.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = te.Watch(ctx, 0, nil) }()
+	time.Sleep(100 * time.Millisecond) // let the watcher add its directories
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		n := te.Version().N
+		start := time.Now()
+		if err := os.WriteFile(filepath.Join(te.Dir, "script.lua"), []byte(versionScript(fmt.Sprint("b", i))), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		for te.Version().N == n {
+			if time.Since(start) > 10*time.Second {
+				b.Fatal("no reload within 10 s")
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 }

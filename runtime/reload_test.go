@@ -53,6 +53,19 @@ func TestDebouncer(t *testing.T) {
 		if !fired() {
 			t.Fatal("a later trigger did not fire")
 		}
+		// A burst that never goes quiet still fires, maxDebounce after its
+		// first trigger.
+		start := time.Now()
+		for !fired() {
+			d.Trigger()
+			time.Sleep(50 * time.Millisecond)
+			if time.Since(start) > 2*maxDebounce {
+				t.Fatal("an endless burst never fired")
+			}
+		}
+		if got := time.Since(start); got < maxDebounce || got > maxDebounce+50*time.Millisecond {
+			t.Errorf("endless burst fired after %v; want %v", got, maxDebounce)
+		}
 	})
 }
 
@@ -65,7 +78,7 @@ function dovecot_lua_notify_end_txn() end
 `, marker)
 }
 
-func reloadEngine(t *testing.T, opts ...func(*Options)) *testEngine {
+func reloadEngine(t testing.TB, opts ...func(*Options)) *testEngine {
 	t.Helper()
 	te := newTestEngine(t, map[string]string{
 		"pushlua.conf": "plugin {\n  push_notification_driver = lua:file=script.lua\n}\n",

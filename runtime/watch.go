@@ -5,32 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
 
 // DefaultDebounce is how long the watcher waits after the last file event
-// of a burst before it reloads.
-const DefaultDebounce = 150 * time.Millisecond
+// of a burst before it reloads. An editor's save (write a temporary file,
+// rename it) and a Kubernetes ConfigMap swap are bursts of a few
+// milliseconds; content that did not change since the serving or the last
+// failed version is not rebuilt, so a short quiet period costs nothing.
+const DefaultDebounce = 25 * time.Millisecond
+
+// maxDebounce bounds how long a burst that never goes quiet (a file
+// written slowly, a process writing steadily into a watched file) holds a
+// reload back: the reload happens at most this long after the first event.
+const maxDebounce = 500 * time.Millisecond
 
 // debouncer collapses bursts of triggers into one signal on C, delay after
-// the last trigger. It is pure (a timer and a channel), so tests can run it
+// the last trigger, or max after the first one of a burst when it never
+// goes quiet. It is pure (a timer and a channel), so tests can run it
 // under testing/synctest.
 type debouncer struct {
-	delay time.Duration
-	timer *time.Timer
-	C     chan struct{}
+	delay, max time.Duration
+	timer      *time.Timer
+	C          chan struct{}
+
+	mu      sync.Mutex
+	pending bool      // a burst is under way
+	first   time.Time // its first trigger
 }
 
 func newDebouncer(delay time.Duration) *debouncer {
-	d := &debouncer{delay: delay, C: make(chan struct{}, 1)}
+	d := &debouncer{delay: delay, max: max(maxDebounce, delay), C: make(chan struct{}, 1)}
 	d.timer = time.AfterFunc(time.Hour, d.fire)
 	d.timer.Stop()
 	return d
 }
 
 func (d *debouncer) fire() {
+	d.mu.Lock()
+	d.pending = false
+	d.mu.Unlock()
 	select {
 	case d.C <- struct{}{}:
 	default: // one pending signal is enough
@@ -38,7 +55,19 @@ func (d *debouncer) fire() {
 }
 
 // Trigger (re)starts the quiet period.
-func (d *debouncer) Trigger() { d.timer.Reset(d.delay) }
+func (d *debouncer) Trigger() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := time.Now()
+	if !d.pending {
+		d.pending, d.first = true, now
+	}
+	wait := d.delay
+	if left := d.max - now.Sub(d.first); left < wait {
+		wait = max(left, 0)
+	}
+	d.timer.Reset(wait)
+}
 
 // Stop stops the timer.
 func (d *debouncer) Stop() { d.timer.Stop() }
