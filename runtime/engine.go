@@ -137,12 +137,12 @@ type Engine struct {
 	cur      *version
 	versions int // versions built so far, for "v<n>" names
 	reloadMu sync.Mutex
-	lastErr  error          // the last failed reload, nil after a good one
+	lastErr  error // the last failed reload, nil after a good one
 	// The files of the last failed reload attempt and their content's id:
 	// the watcher does not rebuild the same failure again.
 	failedFiles []string
 	lastFailed  string
-	retiring sync.WaitGroup // old versions waiting to close
+	retiring    sync.WaitGroup // old versions waiting to close
 
 	// Dispatch: every user with queued transactions has a userQueue; a
 	// user is on ready (at most once) while it has work and no worker runs
@@ -628,7 +628,7 @@ func (e *Engine) work(i int) {
 		}
 		<-e.capacity
 		if j.done != nil {
-			j.done(res)
+			e.callDone(j, res)
 		}
 
 		e.mu.Lock()
@@ -643,6 +643,18 @@ func (e *Engine) work(i int) {
 		e.mu.Unlock()
 		e.jobs.Done()
 	}
+}
+
+// callDone calls j's done callback. A panic in it is logged and goes no
+// further: it must not end the worker, and with it the process.
+func (e *Engine) callDone(j job, res Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error(fmt.Sprintf("transaction done callback failed: internal error: %v", p),
+				logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
+		}
+	}()
+	j.done(res)
 }
 
 // run runs one transaction through worker i's drivers of v: store

@@ -227,3 +227,35 @@ function dovecot_lua_notify_end_txn() end
 		t.Errorf("no line %q:\n%s", want, log)
 	}
 }
+
+// A panic in a transaction's done callback is logged; the worker goes on.
+func TestPanicInDoneCallback(t *testing.T) {
+	te := newTestEngine(t, map[string]string{"pushlua.conf": luaConf(""), "script.lua": `
+function dovecot_lua_notify_begin_txn(user) return user end
+function dovecot_lua_notify_event_message_new(user, e) dovecot.i_info("ran " .. user.username) end
+function dovecot_lua_notify_end_txn() end
+`}, func(o *Options) { o.Jobs = 1 })
+	submit := func(line string, done func(Result)) {
+		t.Helper()
+		tx, err := txn.Parse([]byte(line), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := te.Submit(context.Background(), tx, done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(`{"id": "t1", "user": "a", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1}]}`, func(Result) { panic("done exploded") })
+	second := make(chan Result, 1)
+	submit(`{"id": "t2", "user": "b", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1}]}`, func(r Result) { second <- r })
+	if r := <-second; r.Errors != 0 {
+		t.Errorf("the next transaction: got %d errors; want 0", r.Errors)
+	}
+	log := te.Logs.String()
+	if want := "pushlua(a)<t1>: Error: transaction done callback failed: internal error: done exploded"; !strings.Contains(log, want) {
+		t.Errorf("no line %q:\n%s", want, log)
+	}
+	if want := "pushlua(b)<t2>: Info: ran b"; !strings.Contains(log, want) {
+		t.Errorf("no line %q:\n%s", want, log)
+	}
+}
