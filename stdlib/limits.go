@@ -259,17 +259,22 @@ func tableConcat(l *lua.State, env *Env) int {
 		l.PushString("")
 		return 1
 	}
-	// First pass: the size, checked as it grows, so a table of huge
-	// strings or a huge separator fails before anything is copied.
+	// The pieces and their size, checked as it grows, so that a table of
+	// huge strings or a huge separator fails before anything is copied.
 	limit := float64(mem.Remaining())
 	size := 0.0
+	var parts []string
 	for i := first; ; i++ {
 		l.RawGetInt(1, int(i))
-		s, ok := l.ToString(-1)
+		s, ok := l.ToValue(-1).(string) // ToString would allocate
+		if !ok {
+			s, ok = l.ToString(-1)
+		}
 		if !ok {
 			raiseWhere(l, fmt.Sprintf("invalid value (at index %d) in table for 'concat'", i))
 		}
 		l.Pop(1)
+		parts = append(parts, s)
 		size += float64(len(s))
 		if i == last {
 			break
@@ -285,15 +290,11 @@ func tableConcat(l *lua.State, env *Env) int {
 	mem.charge(l, "concat", size)
 	var b strings.Builder
 	b.Grow(int(size))
-	for i := first; ; i++ {
-		l.RawGetInt(1, int(i))
-		s, _ := l.ToString(-1)
-		l.Pop(1)
-		b.WriteString(s)
-		if i == last {
-			break
+	for i, s := range parts {
+		if i > 0 {
+			b.WriteString(sep)
 		}
-		b.WriteString(sep)
+		b.WriteString(s)
 	}
 	l.PushString(b.String())
 	return 1
@@ -306,13 +307,13 @@ func strFormat(l *lua.State, mem *MemBudget, format lua.Function) int {
 	if format == nil {
 		raiseWhere(l, "string.format is not available")
 	}
-	fs, ok := l.ToString(1)
-	if ok && mem != nil && mem.Limit > 0 {
+	// ToValue, not ToString: go-lua's ToString stores the string back
+	// into the stack slot, an allocation per call.
+	if fs, ok := l.ToValue(1).(string); ok && mem != nil && mem.Limit > 0 {
 		mem.check(l, "format", formatBound(l, fs))
 	}
 	n := format(l)
-	if n == 1 {
-		s, _ := l.ToString(-1)
+	if s, ok := l.ToValue(-1).(string); n == 1 && ok {
 		mem.charge(l, "format", float64(len(s)))
 	}
 	return n
@@ -362,18 +363,16 @@ func formatBound(l *lua.State, fs string) float64 {
 		n := 0.0
 		switch fs[i] {
 		case 's':
-			if t := l.TypeOf(arg); t == lua.TypeString {
-				s, _ := l.ToString(arg)
+			if s, ok := l.ToValue(arg).(string); ok {
 				n = float64(len(s))
 				if prec >= 0 {
 					n = min(n, float64(prec))
 				}
-			} else if t == lua.TypeNumber {
+			} else if l.TypeOf(arg) == lua.TypeNumber {
 				n = 64
 			}
 		case 'q':
-			if l.TypeOf(arg) == lua.TypeString {
-				s, _ := l.ToString(arg)
+			if s, ok := l.ToValue(arg).(string); ok {
 				n = 2 + float64(len(s))
 				for j := 0; j < len(s); j++ {
 					if c := s[j]; c == '"' || c == '\\' || c == '\n' {
