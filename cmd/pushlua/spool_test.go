@@ -341,3 +341,60 @@ func TestServeDuplicateID(t *testing.T) {
 		t.Errorf("fwd-7 ran %d times; want once:\n%s", n, s.log())
 	}
 }
+
+// A clean stop stops reading, lets the engine drain what it took, and only
+// then writes the watermarks: the next start runs nothing again.
+func TestServeSpoolCleanStopRerunsNothing(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"p.conf": "pushlua_spool = spool\nplugin {\n  push_notification_driver = lua:file=s.lua\n}\n",
+		"s.lua": `function dovecot_lua_notify_begin_txn(user) return {} end
+function dovecot_lua_notify_event_mailbox_create(ctx, e) local x = 0 for i = 1, 20000 do x = x + i end end
+function dovecot_lua_notify_end_txn(ctx, success) dovecot.i_info("done") end
+`,
+	})
+	spool := filepath.Join(dir, "spool")
+	if err := os.Mkdir(spool, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	w := &forwarder{t: t, dir: spool, rotate: 1000, lines: map[string][]string{}}
+	for i := range 800 {
+		w.write(fmt.Sprintf("u%d", i%4))
+	}
+	s1 := startServe(t, dir, "-c", "p.conf", "--listen", "127.0.0.1:0")
+	deadline := time.Now().Add(30 * time.Second)
+	for len(ran(s1)) < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not process the spool:\n%s", s1.log())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code := s1.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("SIGTERM: exit %d\n%s", code, s1.log())
+	}
+	run1 := ran(s1)
+
+	w.close()
+	s2 := startServe(t, dir, "-c", "p.conf", "--listen", "127.0.0.1:0")
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		left, _ := filepath.Glob(filepath.Join(spool, "pl-*"))
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spool files left: %v\n%s", left, s2.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	seen := map[string]int{}
+	for _, id := range append(run1, ran(s2)...) {
+		seen[id]++
+		if seen[id] == 2 {
+			t.Errorf("%s ran twice after a clean stop", id)
+		}
+	}
+	if len(seen) != 800 {
+		t.Errorf("distinct transactions: got %d; want 800", len(seen))
+	}
+	t.Logf("before the stop: %d, after: %d", len(run1), len(seen)-len(run1))
+}
