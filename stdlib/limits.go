@@ -214,7 +214,7 @@ func openLimits(l *lua.State, env *Env) {
 // string is built.
 func strRep(l *lua.State, mem *MemBudget) int {
 	s := checkStringArg(l, 1, "rep")
-	n := checkIntegerArg(l, 2, "rep")
+	n := truncIntegerArg(l, 2, "rep")
 	sep := optStringArg(l, 3, "rep", "")
 	if n <= 0 || len(s)+len(sep) == 0 {
 		l.PushString("")
@@ -240,6 +240,25 @@ func strRep(l *lua.State, mem *MemBudget) int {
 	return 1
 }
 
+// truncIntegerArg is Lua 5.2's luaL_checkinteger (and go-lua's): a number,
+// or a string convertible to one, truncated towards zero (2.5 is 2, where
+// Lua 5.3 would fail), clamped to ±2^62.
+func truncIntegerArg(l *lua.State, arg int, fname string) int64 {
+	n, ok := l.ToNumber(arg)
+	if !ok {
+		raiseTypeError(l, arg, fname, "number")
+	}
+	switch {
+	case math.IsNaN(n):
+		return 0
+	case n >= 1<<62:
+		return 1 << 62
+	case n <= -(1 << 62):
+		return -(1 << 62)
+	}
+	return int64(n)
+}
+
 // tableConcat is table.concat(t [, sep [, i [, j]]]) in one allocation of
 // the charged size (go-lua's appended piece by piece, quadratic in time).
 func tableConcat(l *lua.State, env *Env) int {
@@ -248,12 +267,15 @@ func tableConcat(l *lua.State, env *Env) int {
 		raiseTypeError(l, 1, "concat", "table")
 	}
 	sep := optStringArg(l, 2, "concat", "")
-	first := optIntegerArg(l, 3, "concat", 1)
+	first := int64(1)
+	if !l.IsNoneOrNil(3) {
+		first = truncIntegerArg(l, 3, "concat")
+	}
 	var last int64
 	if l.IsNoneOrNil(4) {
 		last = int64(lua.LengthEx(l, 1))
 	} else {
-		last = checkIntegerArg(l, 4, "concat")
+		last = truncIntegerArg(l, 4, "concat")
 	}
 	if first > last {
 		l.PushString("")
