@@ -63,6 +63,17 @@ type Result struct {
 	Calls, Errors int
 	// Dropped is set when Close gave up before the transaction ran.
 	Dropped bool
+	// Poison says why the last run counts toward giving up on the
+	// transaction: a handler exceeded its budget or crashed the worker
+	// (the script's state had to be discarded). "" for a run that ended
+	// normally, failed handlers included.
+	Poison string
+	// Attempts is how many times the transaction ran: more than one when
+	// poisoned runs were tried again (Options.PoisonAttempts).
+	Attempts int
+	// Dead is set when every attempt was poisoned: the engine gave up,
+	// and the caller puts the transaction into the dead-letter area.
+	Dead bool
 }
 
 // txnRun is one transaction on its way through a worker's drivers.
@@ -95,6 +106,10 @@ type Options struct {
 	// QueueSize is how many submitted transactions may wait or run in
 	// all; Submit blocks while it is full. Default 1024.
 	QueueSize int
+	// PoisonAttempts is how many times in a row a transaction runs while
+	// its handlers exceed the budget or crash the worker, before the
+	// engine gives up on it (Result.Dead). Default 3.
+	PoisonAttempts int
 	// UserQueueSize is how many transactions of one user may wait or run:
 	// past it Submit returns ErrUserQueueFull at once, without blocking,
 	// so that a user whose handlers hang fills its own lane, not the
@@ -153,6 +168,7 @@ type Engine struct {
 	ready    chan *userQueue
 	capacity chan struct{} // one token per queued transaction
 	queued   int
+	running  int // transactions a worker runs now (part of queued)
 	jobs     sync.WaitGroup
 	workerWG sync.WaitGroup
 	closed   bool
@@ -193,6 +209,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
+	}
+	if opts.PoisonAttempts <= 0 {
+		opts.PoisonAttempts = 3
 	}
 	if opts.UserQueueSize < 0 || opts.UserQueueSize >= opts.QueueSize {
 		opts.UserQueueSize = 0
@@ -622,9 +641,13 @@ func (e *Engine) work(i int) {
 			e.dropped++
 			e.mu.Unlock()
 		} else {
-			v := e.acquire()
-			res = v.run(j.ctx, i, j.t, e.opts.Store, e.opts.Observer)
-			v.release()
+			e.mu.Lock()
+			e.running++
+			e.mu.Unlock()
+			res = e.runPoisoned(j, i)
+			e.mu.Lock()
+			e.running--
+			e.mu.Unlock()
 		}
 		<-e.capacity
 		if j.done != nil {
@@ -643,6 +666,50 @@ func (e *Engine) work(i int) {
 		e.mu.Unlock()
 		e.jobs.Done()
 	}
+}
+
+// runPoisoned runs j, again while its runs are poisoned (a budget
+// exceeded, a crash), at most PoisonAttempts times in all, in place: the
+// user's later transactions wait, so their order holds. It tells the
+// observer once.
+func (e *Engine) runPoisoned(j job, i int) Result {
+	var res Result
+	for attempt := 1; ; attempt++ {
+		v := e.acquire()
+		res = v.run(j.ctx, i, j.t, e.opts.Store, e.opts.Observer)
+		v.release()
+		res.Attempts = attempt
+		if res.Poison == "" || j.ctx.Err() != nil {
+			break
+		}
+		if attempt >= e.opts.PoisonAttempts {
+			res.Dead = true
+			e.log.Error(fmt.Sprintf("giving up on the transaction after %d attempts: %s", attempt, firstLine(res.Poison)),
+				logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
+			break
+		}
+		e.log.Warn(fmt.Sprintf("running the transaction again (attempt %d of %d): %s", attempt+1, e.opts.PoisonAttempts, firstLine(res.Poison)),
+			logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
+	}
+	if d, ok := e.opts.Observer.(interface{ TxnDead() }); ok && res.Dead {
+		d.TxnDead()
+	} else {
+		e.opts.Observer.TxnProcessed(res.Errors > 0)
+	}
+	return res
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
+}
+
+// Running returns how many transactions run now (the rest of QueueLen
+// wait).
+func (e *Engine) Running() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running
 }
 
 // callDone calls j's done callback. A panic in it is logged and goes no
@@ -669,7 +736,8 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	defer func() {
 		if p := recover(); p != nil {
 			res.Errors++
-			r.log.Error(fmt.Sprintf("transaction failed: internal error: %v; the worker's script states are discarded", p))
+			res.Poison = fmt.Sprintf("internal error: %v", p)
+			r.log.Error("transaction failed: " + res.Poison + "; the worker's script states are discarded")
 			for _, in := range v.slots[i] {
 				in.Discard()
 			}
@@ -703,7 +771,6 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	if t.Success && len(t.Events) > 0 && r.debug {
 		r.log.Debug("push-notification: Push notification transaction completed")
 	}
-	obs.TxnProcessed(res.Errors > 0)
 	return res
 }
 

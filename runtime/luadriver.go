@@ -155,6 +155,11 @@ func (in *luaInstance) call(r *txnRun, fn string, push func(l *lua.State), nresu
 
 func (in *luaInstance) fail(r *txnRun, call string, err error) {
 	r.res.Errors++
+	if in.st != nil && in.st.broken {
+		// The budget ended the call or it crashed: the state is thrown
+		// away, and the run counts toward giving up (poison).
+		r.res.Poison = err.Error()
+	}
 	r.log.Error(in.prefix() + "lua_pcall(" + call + ") failed: " + err.Error())
 }
 
