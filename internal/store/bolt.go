@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DefaultBoltTimeout is how long OpenBolt waits for the database's file lock
@@ -31,18 +31,40 @@ type BoltOptions struct {
 	// transaction repairs, and skipping fsync is what makes Apply cheap.
 	// SetAttribute and UnsetAttribute always sync before they return.
 	SyncApply bool
+
+	// Expire is how long a user's state is kept after the last
+	// transaction or attribute write touched it; ExpireIdle and RunExpiry
+	// remove it then (see ExpireIdle for what is kept). Zero means
+	// DefaultExpire; NeverExpire (any negative value) keeps everything.
+	Expire time.Duration
+
+	// Now is the clock that touches and expiry read. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Bolt is a Store kept in a bbolt file. Its layout:
 //
 //	users/<user>/status/<mailbox>             JSON-encoded Status
 //	users/<user>/attr/<mailbox> "\x00" <key>  attribute value
+//	users/<user>/pinned/<mailbox> "\x00" <key> (empty) the attribute was set by SetAttribute
+//	users/<user>/touched                      last touch, Unix seconds, 8 bytes big-endian
+//	expiry/<touched> <user>                   (empty) index of the touches, oldest first
+//
+// A user's pinned bucket exists only once an attribute has been set
+// through SetAttribute; ExpireIdle keeps those attributes.
 //
 // One process at a time can open the file (bbolt holds a flock on it).
+// OpenBolt checks the file's structure before bbolt maps it (see Check)
+// and refuses a damaged file with a *CorruptError; Repair salvages it.
 type Bolt struct {
 	db     *bolt.DB
 	path   string
 	noSync bool // Apply commits without fsync
+
+	now        func() time.Time
+	expire     time.Duration // < 0: never
+	touchEvery time.Duration // a touch younger than this is not rewritten
+	users      atomic.Int64  // user buckets, for Users
 }
 
 var _ Store = (*Bolt)(nil)
@@ -51,43 +73,102 @@ var (
 	bucketUsers  = []byte("users")
 	bucketStatus = []byte("status")
 	bucketAttr   = []byte("attr")
+	bucketPinned = []byte("pinned")
+	bucketExpiry = []byte("expiry")
+	keyTouched   = []byte("touched")
 
 	// emptyStatus is the record Ensure writes.
 	emptyStatus, _ = json.Marshal(Status{})
 )
 
 // OpenBolt opens the database at path, creating it (mode 0600) and its
-// parent directories (mode 0700) if needed.
+// parent directories (mode 0700) if needed. It takes the file's lock,
+// checks the file (see Check) and refuses a damaged one with a
+// *CorruptError (errors.Is(err, ErrCorrupt)) instead of letting bbolt
+// crash on it.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	timeout := opts.Timeout
-	switch {
-	case timeout == 0:
-		timeout = DefaultBoltTimeout
-	case timeout < 0:
-		timeout = time.Nanosecond // bbolt: 0 would wait forever
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: timeout,
-		NoSync:  !opts.SyncApply,
-	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: %s: another pushlua process holds the database (lock not acquired within %s): %w",
-			path, timeout, err)
-	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	if err := lockFile(f, path, true, opts.Timeout); err != nil {
+		f.Close()
+		return nil, err
+	}
+	rep, err := checkFile(f, path)
+	if err == nil {
+		err = rep.Err()
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &Bolt{path: path, noSync: !opts.SyncApply, now: opts.Now, expire: opts.Expire}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch {
+	case s.expire == 0:
+		s.expire = DefaultExpire
+	case s.expire < 0:
+		s.expire = NeverExpire
+	}
+	s.touchEvery = touchResolution(s.expire)
+	if err := s.open(f, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open hands the checked, locked file f to bbolt and initialises the
+// buckets. The check leaves bbolt nothing to fault on; should it still,
+// the fault (SetPanicOnFault) or panic becomes a *CorruptError.
+func (s *Bolt) open(f *os.File, opts BoltOptions) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			_ = f.Close() // the mapping, if any, is leaked: bbolt's state is unknown
+			err = &CorruptError{Path: s.path, Problems: []string{fmt.Sprintf("bbolt failed reading it: %v", r)}}
+		}
+	}()
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{
+		// The file is locked already; bbolt's flock on the same open
+		// file succeeds at once.
+		Timeout:  time.Second,
+		NoSync:   !opts.SyncApply,
+		OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil },
+	})
+	if err != nil {
+		_ = f.Close()
+		return fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	var users int64
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketUsers)
-		return err
+		ub, err := tx.CreateBucketIfNotExists(bucketUsers)
+		if err != nil {
+			return err
+		}
+		if tx.Bucket(bucketExpiry) == nil {
+			if err := s.startExpiry(tx); err != nil {
+				return err
+			}
+		}
+		return ub.ForEach(func(_, v []byte) error {
+			if v == nil {
+				users++
+			}
+			return nil
+		})
 	}); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: init %s: %w", path, err)
+		return fmt.Errorf("store: init %s: %w", s.path, err)
 	}
-	return &Bolt{db: db, path: path, noSync: !opts.SyncApply}, nil
+	s.db = db
+	s.users.Store(users)
+	return nil
 }
 
 // Path returns the database file's path.
@@ -122,19 +203,29 @@ func readBucket(tx *bolt.Tx, user string, name []byte) *bolt.Bucket {
 	return ub.Bucket(name)
 }
 
-// writeBuckets returns the user's status and attr buckets, creating them.
-func writeBuckets(tx *bolt.Tx, user string) (status, attr *bolt.Bucket, err error) {
-	ub, err := tx.Bucket(bucketUsers).CreateBucketIfNotExists([]byte(user))
-	if err != nil {
-		return nil, nil, err
+// userBuckets are one user's buckets in a write transaction.
+type userBuckets struct {
+	user, status, attr *bolt.Bucket
+	created            bool // the user's bucket did not exist
+}
+
+// writeBuckets returns the user's bucket and its status and attr buckets,
+// creating them.
+func writeBuckets(tx *bolt.Tx, user string) (userBuckets, error) {
+	var b userBuckets
+	users := tx.Bucket(bucketUsers)
+	b.created = users.Bucket([]byte(user)) == nil
+	var err error
+	if b.user, err = users.CreateBucketIfNotExists([]byte(user)); err != nil {
+		return b, err
 	}
-	if status, err = ub.CreateBucketIfNotExists(bucketStatus); err != nil {
-		return nil, nil, err
+	if b.status, err = b.user.CreateBucketIfNotExists(bucketStatus); err != nil {
+		return b, err
 	}
-	if attr, err = ub.CreateBucketIfNotExists(bucketAttr); err != nil {
-		return nil, nil, err
+	if b.attr, err = b.user.CreateBucketIfNotExists(bucketAttr); err != nil {
+		return b, err
 	}
-	return status, attr, nil
+	return b, nil
 }
 
 // mailboxAttrs returns copies of the keys (without the mailbox part) and
@@ -153,27 +244,35 @@ func mailboxAttrs(attr *bolt.Bucket, mailbox, prefix string) (keys, values [][]b
 	return keys, values
 }
 
-// deleteAttrs removes all attributes of the mailbox.
-func deleteAttrs(attr *bolt.Bucket, mailbox string) error {
-	keys, _ := mailboxAttrs(attr, mailbox, "")
-	for _, k := range keys {
-		if err := attr.Delete(attrKey(mailbox, string(k))); err != nil {
-			return err
+// deleteAttrs removes all attributes of the mailbox from attr (and its
+// marks from pinned, which may be nil).
+func deleteAttrs(attr, pinned *bolt.Bucket, mailbox string) error {
+	for _, b := range []*bolt.Bucket{attr, pinned} {
+		keys, _ := mailboxAttrs(b, mailbox, "")
+		for _, k := range keys {
+			if err := b.Delete(attrKey(mailbox, string(k))); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// onlyKnown reports whether p only ensures mailboxes that exist already:
-// the common case (a message event in a known mailbox) then costs a read
-// transaction, not a write.
-func (s *Bolt) onlyKnown(user string, p *plan) bool {
+// onlyKnown reports whether p only ensures mailboxes that exist already
+// and the user's touch is recent: the common case (a message event in a
+// known mailbox) then costs a read transaction, not a write.
+func (s *Bolt) onlyKnown(user string, p *plan, now int64) bool {
 	if len(p.deletes) > 0 || len(p.renames) > 0 || len(p.status) > 0 || len(p.meta) > 0 {
 		return false
 	}
 	known := true
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		st := readBucket(tx, user, bucketStatus)
+		ub := tx.Bucket(bucketUsers).Bucket([]byte(user))
+		if ub == nil || s.stale(ub, now) {
+			known = false
+			return nil
+		}
+		st := ub.Bucket(bucketStatus)
 		for _, name := range p.ensure {
 			if st == nil || st.Get([]byte(name)) == nil {
 				known = false
@@ -195,27 +294,34 @@ func (s *Bolt) Apply(ctx context.Context, user string, snap *Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("store: apply: %w", err)
 	}
-	if p.empty() || s.onlyKnown(user, p) {
+	if p.empty() {
 		return nil
 	}
+	now := s.now().Unix()
+	if s.onlyKnown(user, p, now) {
+		return nil
+	}
+	created := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		st, at, err := writeBuckets(tx, user)
+		b, err := writeBuckets(tx, user)
 		if err != nil {
 			return err
 		}
+		created = b.created
+		st, at, pinned := b.status, b.attr, b.user.Bucket(bucketPinned)
 		for _, name := range p.deletes {
 			if err := st.Delete([]byte(name)); err != nil {
 				return err
 			}
 			if name != inbox {
-				if err := deleteAttrs(at, name); err != nil {
+				if err := deleteAttrs(at, pinned, name); err != nil {
 					return err
 				}
 			}
 		}
 		has := func(name string) bool { return st.Get([]byte(name)) != nil }
 		if err := eachRename(p.renames, has, func(from, to string) error {
-			return boltRename(st, at, from, to)
+			return boltRename(st, at, pinned, from, to)
 		}); err != nil {
 			return err
 		}
@@ -242,22 +348,34 @@ func (s *Bolt) Apply(ctx context.Context, user string, snap *Snapshot) error {
 			} else {
 				err = at.Put(k, []byte(*m.value))
 			}
+			if err == nil && pinned != nil {
+				// The mail server's value replaces the operator's:
+				// the key expires with the rest of the snapshot.
+				err = pinned.Delete(k)
+			}
 			if err != nil {
 				return err
 			}
+		}
+		if s.stale(b.user, now) {
+			return touch(tx, b.user, user, now)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: apply for %q: %w", user, err)
 	}
+	if created {
+		s.users.Add(1)
+	}
 	return nil
 }
 
 // boltRename renames one mailbox: if to has no status record, from's record
-// and attributes replace to's; otherwise from's are dropped. INBOX's
-// attributes (server METADATA) never move.
-func boltRename(st, at *bolt.Bucket, from, to string) error {
+// and attributes (and their pinned marks; pinned may be nil) replace to's;
+// otherwise from's are dropped. INBOX's attributes (server METADATA) never
+// move.
+func boltRename(st, at, pinned *bolt.Bucket, from, to string) error {
 	fk, tk := []byte(from), []byte(to)
 	if st.Get(tk) == nil {
 		if v := st.Get(fk); v != nil {
@@ -266,19 +384,21 @@ func boltRename(st, at *bolt.Bucket, from, to string) error {
 			}
 		}
 		if from != inbox {
-			if err := deleteAttrs(at, to); err != nil {
+			if err := deleteAttrs(at, pinned, to); err != nil {
 				return err
 			}
-			keys, values := mailboxAttrs(at, from, "")
-			for i, k := range keys {
-				if err := at.Put(attrKey(to, string(k)), values[i]); err != nil {
-					return err
+			for _, b := range []*bolt.Bucket{at, pinned} {
+				keys, values := mailboxAttrs(b, from, "")
+				for i, k := range keys {
+					if err := b.Put(attrKey(to, string(k)), values[i]); err != nil {
+						return err
+					}
 				}
 			}
 		}
 	}
 	if from != inbox {
-		if err := deleteAttrs(at, from); err != nil {
+		if err := deleteAttrs(at, pinned, from); err != nil {
 			return err
 		}
 	}
@@ -361,23 +481,41 @@ func (s *Bolt) GetAttribute(ctx context.Context, user, mailbox, key string) (str
 	return value, found, nil
 }
 
-// SetAttribute sets a mailbox attribute and syncs the file.
+// SetAttribute sets a mailbox attribute, marks it as the operator's (so
+// that ExpireIdle keeps it; see there), touches the user and syncs the
+// file.
 func (s *Bolt) SetAttribute(ctx context.Context, user, mailbox, key, value string) error {
-	return s.updateAttr(ctx, "set", user, mailbox, func(at *bolt.Bucket) error {
-		return at.Put(attrKey(mailbox, key), []byte(value))
+	return s.updateAttr(ctx, "set", user, mailbox, func(b userBuckets) error {
+		k := attrKey(mailbox, key)
+		if err := b.attr.Put(k, []byte(value)); err != nil {
+			return err
+		}
+		pinned, err := b.user.CreateBucketIfNotExists(bucketPinned)
+		if err != nil {
+			return err
+		}
+		return pinned.Put(k, []byte{})
 	})
 }
 
-// UnsetAttribute removes a mailbox attribute and syncs the file.
+// UnsetAttribute removes a mailbox attribute, touches the user and syncs
+// the file.
 func (s *Bolt) UnsetAttribute(ctx context.Context, user, mailbox, key string) error {
-	return s.updateAttr(ctx, "unset", user, mailbox, func(at *bolt.Bucket) error {
-		return at.Delete(attrKey(mailbox, key))
+	return s.updateAttr(ctx, "unset", user, mailbox, func(b userBuckets) error {
+		k := attrKey(mailbox, key)
+		if pinned := b.user.Bucket(bucketPinned); pinned != nil {
+			if err := pinned.Delete(k); err != nil {
+				return err
+			}
+		}
+		return b.attr.Delete(k)
 	})
 }
 
-// updateAttr runs fn on the user's attr bucket in a write transaction and
-// makes the result durable even when Apply runs without fsync.
-func (s *Bolt) updateAttr(ctx context.Context, op, user, mailbox string, fn func(*bolt.Bucket) error) error {
+// updateAttr runs fn on the user's buckets in a write transaction that
+// also touches the user, and makes the result durable even when Apply runs
+// without fsync.
+func (s *Bolt) updateAttr(ctx context.Context, op, user, mailbox string, fn func(userBuckets) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -387,13 +525,22 @@ func (s *Bolt) updateAttr(ctx context.Context, op, user, mailbox string, fn func
 	if err := checkMailbox(mailbox); err != nil {
 		return fmt.Errorf("store: %s attribute: %w", op, err)
 	}
+	now := s.now().Unix()
+	created := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		_, at, err := writeBuckets(tx, user)
+		b, err := writeBuckets(tx, user)
 		if err != nil {
 			return err
 		}
-		return fn(at)
+		created = b.created
+		if err := fn(b); err != nil {
+			return err
+		}
+		return touch(tx, b.user, user, now)
 	})
+	if err == nil && created {
+		s.users.Add(1)
+	}
 	if err == nil && s.noSync {
 		err = s.db.Sync()
 	}

@@ -24,7 +24,12 @@
 // having only an empty INBOX.
 //
 // Bolt keeps the store in a bbolt file that one process at a time can open;
-// Memory keeps it in memory for tests and benchmarks.
+// Memory keeps it in memory for tests and benchmarks. OpenBolt checks the
+// file's structure before bbolt maps it and refuses a damaged file with a
+// *CorruptError instead of crashing on it (Check, Repair: check.go,
+// repair.go); Bolt forgets users that have been idle for
+// BoltOptions.Expire, keeping what an operator set (ExpireIdle,
+// RunExpiry: expire.go).
 package store
 
 import (
