@@ -37,6 +37,8 @@ Usage:
   pushlua metadata set|get|unset|list -u USER [-s MAILBOX] KEY [VALUE]
                       edit the METADATA scripts read (like doveadm mailbox metadata;
                       -s "" or no -s: server metadata)
+  pushlua store check|repair [-c CONFIG] [--data-dir DIR]
+                      check the store file for damage; salvage a damaged one into a new file
   pushlua dlq list|show|replay|drop [ID...]
                       the dead letters: transactions given up after crashing or
                       exceeding the budget pushlua_poison_attempts times in a row
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdMetadata(ctx, rest, stdout, stderr)
 	case "dlq":
 		return cmdDLQ(ctx, rest, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "serve":
@@ -191,7 +195,15 @@ func (c *common) openStore(cfg *dconfig.Config) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.OpenBolt(path, store.BoltOptions{})
+	opts, err := storeOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.OpenBolt(path, opts)
+	if err != nil {
+		return nil, c.storeError(err)
+	}
+	return s, nil
 }
 
 // buildVersions returns pushlua's module version and go-lua's.

@@ -182,6 +182,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*jobs = max(8, 4*goruntime.NumCPU())
 	}
 	m := metrics.New(prometheus.NewRegistry(), metrics.WithRuntimeCollectors())
+	stopStore := watchStore(ctx, st, m, log)
+	defer stopStore()
 	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m, UserQueueSize: set.userQueue}
 	if c.config != "" {
 		opts.Load = load
