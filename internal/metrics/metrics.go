@@ -26,6 +26,7 @@ var DurationBuckets = []float64{
 type Metrics struct {
 	gatherer prometheus.Gatherer
 	reg      prometheus.Registerer // for collectors added later (WatchSpool)
+	queue    queueAccounting       // WatchQueue, TxnDead, Dropped
 
 	accepted prometheus.Counter
 	rejected prometheus.Counter

@@ -236,6 +236,7 @@ func (r *Reader) line(ctx context.Context, f *file, name string, data []byte, en
 		t.ID = f.stem + "-" + strconv.Itoa(f.readLine)
 	}
 	t.Input, t.Line = name, f.readLine
+	t.Raw = bytes.Clone(data) // for the dead-letter area
 	seq := r.pushInFlight(f, end, f.readLine)
 	if err := r.opts.Submit(ctx, t, func(processed bool) { r.finish(f, seq, processed) }); err != nil {
 		r.mu.Lock()

@@ -28,6 +28,10 @@ type Txn struct {
 	// transactions built in code).
 	Input string
 	Line  int
+	// Raw is the line the transaction was decoded from, kept by the
+	// readers whose transactions may end in the dead-letter area (ingest,
+	// the spool and the write-ahead log); nil otherwise.
+	Raw []byte
 }
 
 // User is the mail user of a transaction: the fields of Dovecot's Lua
