@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,15 @@ type Options struct {
 	// queue stayed full) answers 503 for that line and every later one.
 	// Required.
 	Submit func(ctx context.Context, t *txn.Txn) error
+	// Durable, when set, is called once per request after Submit took its
+	// lines, with the transactions Submit accepted (not the duplicates),
+	// and must return only when they are on disk: the answer is sent
+	// after it. When it fails, none of them counts as accepted: they are
+	// answered 503 (with Retry-After) and Undo is called for each.
+	Durable func(ctx context.Context, ts []*txn.Txn) error
+	// Undo takes back a transaction that Submit accepted and Durable
+	// failed to make durable. Nil: nothing to undo.
+	Undo func(t *txn.Txn)
 	// Ready reports whether scripts are loaded (for /readyz) and a reason
 	// when not. Nil means always ready.
 	Ready func() (bool, string)
@@ -319,6 +329,8 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	res := Result{Accepted: []AcceptedLine{}, Rejected: []RejectedLine{}}
+	var staged []*txn.Txn // accepted by Submit, for Durable
+	var stagedAt []int    // their index in res.Accepted
 	rejected := 0
 	var invalid, userFull bool
 	var submitErr error           // stops every later line
@@ -327,7 +339,12 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 		rejected++
 		if rejected <= MaxListedRejects {
 			res.Rejected = append(res.Rejected, rl)
-			h.log.Warn("rejected transaction", "line", rl.Line, "field", rl.Field, "error", rl.Error)
+			// The text log shows the message only: it names the place.
+			where := fmt.Sprintf("line %d", rl.Line)
+			if rl.Field != "" {
+				where += ": field " + rl.Field
+			}
+			h.log.Warn("rejected transaction: "+where+": "+rl.Error, "line", rl.Line, "field", rl.Field, "error", rl.Error)
 		}
 	}
 	for _, l := range lines {
@@ -352,12 +369,13 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 			err = userErr[user]
 		}
 		if err == nil {
-			t.Input, t.Line = "http", l.n
+			t.Input, t.Line, t.Raw = "http", l.n, l.data
 			if h.duplicate(t) {
 				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID, Duplicate: true})
 				continue
 			}
 			if err = h.submit(r.Context(), t); err == nil {
+				staged, stagedAt = append(staged, t), append(stagedAt, len(res.Accepted))
 				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID})
 				continue
 			}
@@ -378,6 +396,32 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 			res.Rejected = append(res.Rejected, RejectedLine{Line: l.n, Error: "not queued: " + err.Error()})
 		}
 	}
+	if h.opts.Durable != nil && len(staged) > 0 {
+		if err := h.opts.Durable(r.Context(), staged); err != nil {
+			h.log.Warn("transactions not accepted: " + err.Error())
+			gone := make(map[int]bool, len(stagedAt))
+			for i, t := range staged {
+				gone[stagedAt[i]] = true
+				h.forget(t)
+				if h.opts.Undo != nil {
+					h.opts.Undo(t)
+				}
+				rejected++
+				if rejected <= MaxListedRejects {
+					res.Rejected = append(res.Rejected, RejectedLine{Line: t.Line, Error: "not queued: " + err.Error()})
+				}
+			}
+			kept := res.Accepted[:0]
+			for i, a := range res.Accepted {
+				if !gone[i] {
+					kept = append(kept, a)
+				}
+			}
+			res.Accepted = kept
+			submitErr = err
+		}
+	}
+	slices.SortStableFunc(res.Rejected, func(a, b RejectedLine) int { return a.Line - b.Line })
 	if rejected > MaxListedRejects {
 		res.RejectedCount = rejected
 		h.log.Warn("rejected transactions not listed", "count", rejected-MaxListedRejects)

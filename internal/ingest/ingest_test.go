@@ -494,10 +494,50 @@ func TestLogsRejectedLines(t *testing.T) {
 	}
 	for i := range want {
 		g := got[i]
-		if g.Level != want[i].Level || g.Msg != want[i].Msg || g.Line != want[i].Line || g.Field != want[i].Field ||
+		if g.Level != want[i].Level || !strings.HasPrefix(g.Msg, want[i].Msg+": line ") || g.Line != want[i].Line || g.Field != want[i].Field ||
 			(want[i].Error != "" && g.Error != want[i].Error) {
 			t.Errorf("record %d = %+v; want %+v", i, g, want[i])
 		}
+	}
+}
+
+// With Durable, lines are accepted only once it returned; when it fails,
+// every line Submit took is answered 503 and undone.
+func TestDurable(t *testing.T) {
+	var durable [][]string
+	var undone []string
+	fail := false
+	q := &queue{}
+	srv := newServer(t, Options{Submit: q.submit,
+		Durable: func(_ context.Context, ts []*txn.Txn) error {
+			var ids []string
+			for _, x := range ts {
+				if string(x.Raw) == "" {
+					t.Errorf("%s: no raw line", x.ID)
+				}
+				ids = append(ids, x.ID)
+			}
+			durable = append(durable, ids)
+			if fail {
+				return errors.New("disk full")
+			}
+			return nil
+		},
+		Undo: func(x *txn.Txn) { undone = append(undone, x.ID) }})
+	r := do(t, srv, "POST", "/v1/transactions", "", strings.NewReader(good1+"\n"+missUID+"\n"+good2))
+	if r.status != http.StatusBadRequest || len(durable) != 1 || strings.Join(durable[0], ",") != "t1,t2" {
+		t.Fatalf("status %d, durable %v; want 400 (one bad line), [t1 t2] in one call", r.status, durable)
+	}
+	fail = true
+	r = do(t, srv, "POST", "/v1/transactions", "", strings.NewReader(good1+"\n"+missUID+"\n"+good2))
+	var res Result
+	if err := json.Unmarshal(r.body, &res); err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || len(res.Accepted) != 0 ||
+		len(res.Rejected) != 3 || res.Rejected[0].Line != 1 || res.Rejected[2].Line != 3 ||
+		!strings.Contains(res.Rejected[2].Error, "disk full") || strings.Join(undone, ",") != "t1,t2" {
+		t.Fatalf("failing Durable: status %d, undone %v, answer %s", r.status, undone, r.body)
 	}
 }
 
