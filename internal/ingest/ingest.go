@@ -329,6 +329,8 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	res := Result{Accepted: []AcceptedLine{}, Rejected: []RejectedLine{}}
+	qw := &queueWait{parent: r.Context()}
+	defer qw.stop()
 	var staged []*txn.Txn // accepted by Submit, for Durable
 	var stagedAt []int    // their index in res.Accepted
 	rejected := 0
@@ -374,7 +376,7 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID, Duplicate: true})
 				continue
 			}
-			if err = h.submit(r.Context(), t); err == nil {
+			if err = h.submit(qw, t); err == nil {
 				staged, stagedAt = append(staged, t), append(stagedAt, len(res.Accepted))
 				res.Accepted = append(res.Accepted, AcceptedLine{Line: l.n, ID: t.ID})
 				continue
@@ -447,14 +449,47 @@ func (h *handler) transactions(w http.ResponseWriter, r *http.Request) {
 
 // submit hands t to Options.Submit, waiting at most QueueWait for room in
 // the queue.
-func (h *handler) submit(ctx context.Context, t *txn.Txn) error {
-	sctx, cancel := context.WithTimeout(ctx, h.opts.QueueWait)
-	defer cancel()
-	err := h.opts.Submit(sctx, t)
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+func (h *handler) submit(qw *queueWait, t *txn.Txn) error {
+	if qw.ctx == nil || qw.ctx.Err() != nil && qw.parent.Err() == nil {
+		qw.start(h.opts.QueueWait)
+	}
+	qw.timer.Reset(h.opts.QueueWait)
+	err := h.opts.Submit(qw.ctx, t)
+	qw.timer.Stop()
+	if err != nil && errors.Is(context.Cause(qw.ctx), errQueueWait) {
 		return fmt.Errorf("the queue is full (waited %s)", h.opts.QueueWait)
 	}
 	return err
+}
+
+// queueWait bounds one request's waits for room in the queue: one context
+// and one timer for all its lines (no allocation per line), the timer
+// armed only while a line is being submitted.
+type queueWait struct {
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+// errQueueWait is the cause of a queueWait's context when its timer fired.
+var errQueueWait = errors.New("waited too long for room in the queue")
+
+// start makes a fresh context (the first line, or after the timer fired
+// as a Submit returned in time), with its timer stopped.
+func (qw *queueWait) start(d time.Duration) {
+	qw.stop()
+	qw.ctx, qw.cancel = context.WithCancelCause(qw.parent)
+	cancel := qw.cancel
+	qw.timer = time.AfterFunc(d, func() { cancel(errQueueWait) })
+	qw.timer.Stop()
+}
+
+func (qw *queueWait) stop() {
+	if qw.cancel != nil {
+		qw.timer.Stop()
+		qw.cancel(nil)
+	}
 }
 
 // readBody reads the request body within BodyTimeout, holding its bytes
