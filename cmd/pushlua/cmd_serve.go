@@ -184,7 +184,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	m := metrics.New(prometheus.NewRegistry(), metrics.WithRuntimeCollectors())
 	stopStore := watchStore(ctx, st, m, log)
 	defer stopStore()
-	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m, UserQueueSize: set.userQueue}
+	durable, err := readDurableSettings(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		return 2
+	}
+	dataDir, err := c.dataDirPath(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		return 2
+	}
+	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m, UserQueueSize: set.userQueue,
+		PoisonAttempts: durable.poison}
 	if c.config != "" {
 		opts.Load = load
 	}
@@ -205,33 +216,40 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// The spool is read once serve owns its address: a second serve
 	// started by mistake stops above, before it reads a line.
-	sp, err := startSpool(ctx, set.spool, &c, cfg, eng, m, log)
+	// The write-ahead log first: what an earlier run accepted runs before
+	// anything new.
+	in, err := openIntake(ctx, dataDir, durable, set.userQueue, eng, m, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "pushlua serve:", err)
 		_ = ln.Close()
 		_ = eng.Close(context.WithoutCancel(ctx))
 		return 1
 	}
+	sp, err := startSpool(ctx, set.spool, &c, cfg, in, m, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "pushlua serve:", err)
+		_ = ln.Close()
+		in.Stop()
+		_ = eng.Close(context.WithoutCancel(ctx))
+		in.Close()
+		return 1
+	}
+	ids := txn.NewIDs()
+	ingestOpts := ingest.Options{
+		Ready:            func() (bool, string) { return in.ready(sp.ready(ready(eng))) },
+		AuthToken:        set.token,
+		MaxBodyBytes:     set.maxBody,
+		MaxInflightBytes: set.maxInflight,
+		BodyTimeout:      set.bodyTimeout,
+		AllowedHosts:     ingest.DefaultHosts(set.listen, ln.Addr(), set.allowedHosts),
+		Metrics:          m,
+		Logger:           log,
+		IDs:              ids,
+		Recent:           ingest.NewRecentIDs(ingest.DefaultRecentIDs), // a retried POST runs once
+	}
+	in.ingestOptions(&ingestOpts, ids)
 	srv := &http.Server{
-		Handler: ingest.New(ingest.Options{
-			Submit: func(ctx context.Context, t *txn.Txn) error {
-				err := eng.Submit(ctx, t, nil)
-				if errors.Is(err, pushrt.ErrUserQueueFull) {
-					return ingest.UserQueueFull(err)
-				}
-				return err
-			},
-			Ready:            func() (bool, string) { return sp.ready(ready(eng)) },
-			AuthToken:        set.token,
-			MaxBodyBytes:     set.maxBody,
-			MaxInflightBytes: set.maxInflight,
-			BodyTimeout:      set.bodyTimeout,
-			AllowedHosts:     ingest.DefaultHosts(set.listen, ln.Addr(), set.allowedHosts),
-			Metrics:          m,
-			Logger:           log,
-			IDs:              txn.NewIDs(),
-			Recent:           ingest.NewRecentIDs(ingest.DefaultRecentIDs), // a retried POST runs once
-		}),
+		Handler:           ingest.New(ingestOpts),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute, // idle keep-alive connections are closed, not held
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -281,12 +299,20 @@ loop:
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), set.drainTimeout)
 	defer cancel()
 	sp.Stop() // read no more spool lines; the engine drains the ones taken
+	in.Stop()
 	_ = srv.Shutdown(shutdownCtx)
 	if err := eng.Close(shutdownCtx); err != nil {
-		log.Error(err.Error())
-		code = 1
+		if durable.on {
+			// Nothing is lost: what did not run stays in the log (and
+			// in the forwarder's spool) for the next start.
+			log.Warn(err.Error() + " now; they stay in the write-ahead log and the spool")
+		} else {
+			log.Error(err.Error())
+			code = 1
+		}
 	}
 	sp.Close() // the watermarks after the drain
+	in.Close()
 	log.Info("stopped")
 	return code
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/spool"
-	"github.com/pushlua/pushlua/internal/txn"
-	pushrt "github.com/pushlua/pushlua/runtime"
 )
 
 // spoolSettings are serve's pushlua_spool* settings (docs/spool.md).
@@ -60,7 +57,7 @@ type serveSpool struct {
 // startSpool starts reading the spool of set (after the engine: every
 // line goes to eng), its offsets kept in the data directory's
 // spool-offsets.json.
-func startSpool(ctx context.Context, set spoolSettings, c *common, cfg *dconfig.Config, eng *pushrt.Engine, m *metrics.Metrics, log *slog.Logger) (*serveSpool, error) {
+func startSpool(ctx context.Context, set spoolSettings, c *common, cfg *dconfig.Config, in *intake, m *metrics.Metrics, log *slog.Logger) (*serveSpool, error) {
 	if set.dir == "" {
 		return &serveSpool{}, nil
 	}
@@ -71,7 +68,7 @@ func startSpool(ctx context.Context, set spoolSettings, c *common, cfg *dconfig.
 	r, err := spool.Start(ctx, spool.Options{
 		Dir:         set.dir,
 		OffsetsFile: filepath.Join(dataDir, "spool-offsets.json"),
-		Submit:      spoolSubmit(eng, m),
+		Submit:      in.submitSpooled,
 		Logger:      log,
 		StaleAfter:  set.staleAfter,
 		MaxAge:      set.maxAge,
@@ -89,33 +86,6 @@ func startSpool(ctx context.Context, set spoolSettings, c *common, cfg *dconfig.
 	}
 	log.Info("reading the spool " + set.dir)
 	return &serveSpool{r: r, log: log}, nil
-}
-
-// spoolSubmit hands a spool line to the engine. A full user lane
-// (pushlua_user_queue_size) is backpressure for the spool, not a
-// rejection: the line waits, and the lines after it, until there is room.
-func spoolSubmit(eng *pushrt.Engine, m *metrics.Metrics) spool.Submit {
-	return func(ctx context.Context, t *txn.Txn, done func(processed bool)) error {
-		wait := time.Millisecond
-		for {
-			err := eng.Submit(ctx, t, func(r pushrt.Result) { done(!r.Dropped) })
-			if err == nil {
-				m.Accepted(1)
-				return nil
-			}
-			if !errors.Is(err, pushrt.ErrUserQueueFull) {
-				return err
-			}
-			timer := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return ctx.Err()
-			case <-timer.C:
-			}
-			wait = min(2*wait, 50*time.Millisecond)
-		}
-	}
 }
 
 // Stop reads no more spool lines (the first step of shutting down).
