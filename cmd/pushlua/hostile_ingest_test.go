@@ -432,3 +432,20 @@ function dovecot_lua_notify_end_txn() end
 		t.Errorf("healthz after the flood: %d %s", code, body)
 	}
 }
+
+// The new settings are checked at start, naming the key.
+func TestHostileIngestSettings(t *testing.T) {
+	for _, tt := range []struct{ setting, want string }{
+		{"pushlua_max_inflight_bytes = 1000", "pushlua_max_inflight_bytes: 1000 is less than pushlua_max_body (10485760)"},
+		{"pushlua_max_inflight_bytes = lots", `pushlua_max_inflight_bytes: expected a positive number of bytes, got "lots"`},
+		{"pushlua_body_timeout = 0", `pushlua_body_timeout: must be more than 0, got "0"`},
+		{"pushlua_body_timeout = soon", "pushlua_body_timeout: "},
+		{"pushlua_user_queue_size = 0", `pushlua_user_queue_size: expected a positive integer, got "0"`},
+	} {
+		dir := writeFiles(t, map[string]string{"p.conf": tt.setting + "\nplugin {\n  push_notification_driver = dlog\n}\n"})
+		r := pushlua(t, dir, "", "serve", "-c", "p.conf", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%s: exit %d %q; want 2 and %q", tt.setting, r.code, r.stderr, tt.want)
+		}
+	}
+}
