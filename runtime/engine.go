@@ -119,8 +119,8 @@ type Options struct {
 	// pushlua_user_queue_size).
 	UserQueueSize int
 	// Budget limits each call into Lua; zero fields take the
-	// pushlua_handler_timeout / pushlua_handler_instructions settings,
-	// then DefaultBudget.
+	// pushlua_handler_timeout / pushlua_handler_instructions /
+	// pushlua_handler_memory settings, then DefaultBudget.
 	Budget Budget
 	// Preload adds Lua modules that scripts can require (package.preload),
 	// for embedders and test harnesses.
@@ -257,6 +257,16 @@ func engineSettings(cfg *dconfig.Config, b Budget) (Budget, bool, error) {
 			return b, false, fmt.Errorf("pushlua_handler_instructions: expected a positive integer, got %q", v)
 		}
 		b.Instructions = n
+	}
+	if v, ok := cfg.Settings["pushlua_handler_memory"]; ok && b.Memory == 0 {
+		n, err := parseSize(v)
+		if err == nil && n <= 0 {
+			err = fmt.Errorf("expected a positive size, got %q", v)
+		}
+		if err != nil {
+			return b, false, fmt.Errorf("pushlua_handler_memory: %w", err)
+		}
+		b.Memory = n
 	}
 	allow := false
 	if v, ok := cfg.Settings["pushlua_allow_exec"]; ok {
