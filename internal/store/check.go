@@ -111,12 +111,19 @@ func Check(path string, timeout time.Duration) (*Report, error) {
 }
 
 // checkFile reads the store file f (named path) and reports its state.
-func checkFile(f *os.File, path string) (*Report, error) {
+func checkFile(f *os.File, path string) (rep *Report, err error) {
+	defer func() {
+		// The walk recovers by itself; this catches a fault on the
+		// mapping outside it (the file shrank under the lock).
+		if r := recover(); r != nil {
+			rep, err = nil, fmt.Errorf("store: check %s: reading it failed: %v", path, r)
+		}
+	}()
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("store: check %s: %w", path, err)
 	}
-	rep := &Report{Path: path, Size: fi.Size()}
+	rep = &Report{Path: path, Size: fi.Size()}
 	if rep.Size == 0 {
 		return rep, nil // a new file: bbolt initialises it
 	}
