@@ -218,8 +218,23 @@ plugin {
 	if r := pushlua(t, dir, newMsgLine("forwarded", 3), "run", "-c", "fwd.conf", "--data-dir", filepath.Join(dir, "fwd-data")); r.code != 0 || strings.Contains(r.stderr, "pushlua forward:") {
 		t.Errorf("the forwarder: exit %d\n%s", r.code, r.stderr)
 	}
+	// The request exactly as Dovecot 2.3's dovecot.http sends the
+	// forwarder's POST (spec: "wire format of a Lua request"): the URL's
+	// host:port as Host, Expect: 100-continue.
+	dovecotBody := newMsgLine("dovecot", 4)
+	c, br := rawConn(t, s.addr, "POST /v1/transactions HTTP/1.1\r\nHost: "+s.addr+"\r\nDate: Sun, 29 Nov 2026 18:43:51 GMT\r\n"+
+		"User-Agent: dovecot-lua\r\nExpect: 100-continue\r\nContent-Length: "+strconv.Itoa(len(dovecotBody))+"\r\n"+
+		"Connection: Keep-Alive\r\nContent-Type: application/json\r\nAuthorization: Bearer "+hostileToken+"\r\n", "")
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 100 {
+		t.Fatalf("Dovecot's request: %v %v; want 100 Continue", resp, err)
+	}
+	io.WriteString(c, dovecotBody)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 202 {
+		t.Errorf("Dovecot's request: %v %v; want 202", resp, err)
+	}
 	s.waitLog(t, regexp.MustCompile(`Info: done sender 1\n`))
 	s.waitLog(t, regexp.MustCompile(`Info: done forwarded 3\n`))
+	s.waitLog(t, regexp.MustCompile(`Info: done dovecot 4\n`))
 
 	// --- item 8: cross-site requests and bad input; nothing of it runs.
 	accepted := s.metric(t, "pushlua_transactions_accepted_total")
