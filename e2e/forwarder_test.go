@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"github.com/pushlua/pushlua/internal/testutil"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +119,7 @@ func TestForwarderRoundTrip(t *testing.T) {
   pushlua_url = @URL@
   pushlua_token = s3cret
   pushlua_timeout_msecs = 5000
+  pushlua_status = all
 }
 `},
 		{"2.4", `push_notification pushlua {
@@ -127,6 +130,7 @@ func TestForwarderRoundTrip(t *testing.T) {
     token = s3cret
     timeout_msecs = 5000
     max_attempts = 2
+    status = all
   }
 }
 `},
@@ -200,8 +204,8 @@ func TestForwarderFailures(t *testing.T) {
 	eng, logs = newForwarderEngine(t, "plugin {\n  push_notification_driver = lua:file=forward.lua\n}\n")
 	runTxn(t, eng, in)
 	runTxn(t, eng, in)
-	wantLine(t, logs, "Error: pushlua forward: pushlua_url is not set")
-	if n := strings.Count(logs.String(), "pushlua_url is not set"); n != 1 {
+	wantLine(t, logs, "Error: pushlua forward: neither pushlua_spool nor pushlua_url is set")
+	if n := strings.Count(logs.String(), "nor pushlua_url is set"); n != 1 {
 		t.Errorf("missing URL logged %d times, want once per state:\n%s", n, logs)
 	}
 	for _, l := range []*syncBuffer{logs} {
@@ -230,8 +234,10 @@ func TestForwarderLua54(t *testing.T) {
 	for _, tc := range []struct {
 		mode, url, auth, settings string
 	}{
-		{"23", "http://127.0.0.1:1/v1/transactions", "Bearer t0k", "max_attempts=1,request_timeout_msecs=1500"},
-		{"24", "http://127.0.0.1:2/v1/transactions", "Bearer t24", "request_max_attempts=2,request_timeout=700ms"},
+		{"23", "http://127.0.0.1:1/v1/transactions", "Bearer t0k",
+			"connect_timeout_msecs=1500,max_attempts=1,request_absolute_timeout_msecs=1500,request_timeout_msecs=1500"},
+		{"24", "http://127.0.0.1:2/v1/transactions", "Bearer t24",
+			"connect_timeout=350ms,request_absolute_timeout=700ms,request_max_attempts=2,request_timeout=350ms"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			cmd := exec.Command(lua, "testdata/mock_dovecot.lua", script, tc.mode)
@@ -307,9 +313,25 @@ func TestForwarderLua54(t *testing.T) {
 			if got[2].Status != nil || got[3].Status != nil {
 				t.Errorf("status of a missing or deleted mailbox: %v %v", got[2].Status, got[3].Status)
 			}
+			// pushlua_status yes (2.3 here): the status of MessageNew's
+			// mailbox only; all (2.4 here): of every mailbox touched.
+			if _, ok := got[1].Status["INBOX"]; ok != (tc.mode == "24") {
+				t.Errorf("mode %s: status of the flag changes' mailbox: %v", tc.mode, got[1].Status)
+			}
+			prefix := strings.TrimSuffix(got[0].ID, "-h1")
+			if !regexp.MustCompile(`^\d+-\d+-[0-9a-f]{8}$`).MatchString(prefix) {
+				t.Errorf("id %q, want <pid>-<start ticks>-<rand>-h1", got[0].ID)
+			}
+			for i, x := range got {
+				if want := fmt.Sprintf("%s-h%d", prefix, i+1); x.ID != want {
+					t.Errorf("request %d: id %q, want %q", i, x.ID, want)
+				}
+			}
+			mock, _ := os.ReadFile("testdata/mock_dovecot.lua")
+			explodes := 1 + bytes.Count(mock[:bytes.Index(mock, []byte(`error("submit exploded")`))], []byte("\n"))
 			wantErrs := []string{
 				"ERROR pushlua forward: POST " + tc.url + " failed: 500 Mock reason",
-				"ERROR pushlua forward: testdata/mock_dovecot.lua:50: submit exploded",
+				fmt.Sprintf("ERROR pushlua forward: testdata/mock_dovecot.lua:%d: submit exploded", explodes),
 			}
 			if gotErrs := strings.Split(strings.TrimSpace(stderr.String()), "\n"); !reflect.DeepEqual(gotErrs, wantErrs) {
 				t.Errorf("errors logged:\n%s\nwant:\n%s", strings.Join(gotErrs, "\n"), strings.Join(wantErrs, "\n"))
@@ -421,3 +443,265 @@ func eventNames(x *txn.Txn) string {
 
 // syncBuffer collects logs of concurrent writers.
 type syncBuffer = testutil.Buffer
+
+// spoolLine is one line of a spool file.
+type spoolLine struct {
+	file   string // the file's name
+	offset int64  // where the line starts
+	txn    *txn.Txn
+}
+
+// readSpool reads every pl- file in dir: the lines of each (parsed; a
+// line pushlua rejects fails the test), the names of the .open and the
+// closed ones, and the file the process markers name.
+func readSpool(t *testing.T, dir string) (lines []spoolLine, open, closed, markers []string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, ".pl-"):
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			markers = append(markers, strings.TrimSuffix(string(b), "\n"))
+			continue
+		case !strings.HasPrefix(name, "pl-"):
+			t.Errorf("unexpected file %s in the spool", name)
+			continue
+		case strings.HasSuffix(name, ".open"):
+			open = append(open, name)
+		case strings.HasSuffix(name, ".jsonl"):
+			closed = append(closed, name)
+		}
+		if e.Type()&os.ModeSymlink != 0 {
+			continue // the test's /dev/full
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var off int64
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				t.Errorf("%s: a partial last line at %d: %q", name, off, data)
+				break
+			}
+			x, err := txn.Parse(data[:i], nil)
+			if err != nil {
+				t.Errorf("%s:%d: pushlua rejects the line: %v\n%s", name, off, err, data[:i])
+			} else {
+				lines = append(lines, spoolLine{file: name, offset: off, txn: x})
+			}
+			off += int64(i + 1)
+			data = data[i+1:]
+		}
+	}
+	return lines, open, closed, markers
+}
+
+// TestForwarderSpoolLua54 runs the forwarder's spool mode in the reference
+// Lua 5.4 as several Lua states of one process (testdata/spool_mock.lua):
+// the states append to one file per process, found through the process's
+// marker; every line is whole, parses, and has the id <file>-<offset>;
+// rotation closes full files; a failed write closes the file and falls back
+// to HTTP; a missing directory is logged once per process.
+func TestForwarderSpoolLua54(t *testing.T) {
+	lua, err := exec.LookPath("lua5.4")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("lua5.4 is not installed (.ci/run installs it)")
+		}
+		t.Skip("lua5.4 is not installed; apt-get install lua5.4 to run this test")
+	}
+	script := filepath.Join(t.TempDir(), "forward.lua")
+	if err := os.WriteFile(script, scripts.Forwarder(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	idOf := regexp.MustCompile(`^pl-(\d+-\d+-[0-9a-f]{8})\.(open|jsonl)$`)
+	for _, tc := range []struct {
+		scenario   string
+		missingDir bool
+		txns       int // transactions in the spool
+		check      func(t *testing.T, out string, lines []spoolLine, open, closed, markers []string)
+	}{
+		{scenario: "states", txns: 14, check: func(t *testing.T, out string, lines []spoolLine, open, closed, markers []string) {
+			if len(open) != 1 || len(closed) != 0 {
+				t.Errorf("files: open %v, closed %v; want one open file for the process", open, closed)
+			}
+			if strings.Contains(out, "POST") || strings.Contains(out, "ERROR") {
+				t.Errorf("output:\n%s", out)
+			}
+		}},
+		{scenario: "rotate", txns: 14, check: func(t *testing.T, out string, lines []spoolLine, open, closed, markers []string) {
+			if len(open) != 1 || len(closed) < 5 {
+				t.Errorf("files: open %v, closed %v; want rotation at 1500 bytes", open, closed)
+			}
+			for _, l := range lines {
+				if l.offset != 0 {
+					t.Errorf("%s: a second line at %d, past pushlua_spool_max_bytes", l.file, l.offset)
+				}
+			}
+			if strings.Contains(out, "POST") || strings.Contains(out, "ERROR") {
+				t.Errorf("output:\n%s", out)
+			}
+		}},
+		{scenario: "full", txns: 1, check: func(t *testing.T, out string, lines []spoolLine, open, closed, markers []string) {
+			if len(closed) != 1 || !strings.HasSuffix(closed[0], "-1700000000-0000abcd.jsonl") {
+				t.Errorf("closed files %v, want the one whose write failed (the mock's /dev/full)", closed)
+			}
+			if n := strings.Count(out, "ERROR pushlua forward: cannot use the spool directory "); n != 1 ||
+				!strings.Contains(out, "No space left on device; POSTing to pushlua_url instead (logged once per process)") {
+				t.Errorf("want one error naming ENOSPC and the fallback:\n%s", out)
+			}
+			posts := regexp.MustCompile(`(?m)^POST \{"id":"(\d+-\d+-[0-9a-f]{8})-h(\d)",`).FindAllStringSubmatch(out, -1)
+			if len(posts) != 2 || posts[0][1] != posts[1][1] || posts[0][2] != "1" || posts[1][2] != "2" {
+				t.Errorf("want two POSTs of one state with ids <prefix>-h1, -h2:\n%s", out)
+			}
+			if len(lines) == 1 && lines[0].txn.User.Username != "bob@example.com" {
+				t.Errorf("the next state's transaction: %+v", lines[0].txn.User)
+			}
+		}},
+		{scenario: "nodir", missingDir: true, check: func(t *testing.T, out string, lines []spoolLine, open, closed, markers []string) {
+			if n := strings.Count(out, "ERROR"); n != 1 || !strings.Contains(out, "No such file or directory; POSTing to pushlua_url instead") {
+				t.Errorf("want one error for three Lua states of the process:\n%s", out)
+			}
+			ids := regexp.MustCompile(`(?m)^POST \{"id":"([^"]+)"`).FindAllStringSubmatch(out, -1)
+			if len(ids) != 3 || ids[0][1] == ids[1][1] || ids[1][1] == ids[2][1] || ids[0][1] == ids[2][1] {
+				t.Errorf("want three POSTs with distinct ids:\n%s", out)
+			}
+		}},
+		{scenario: "nourl", missingDir: true, check: func(t *testing.T, out string, lines []spoolLine, open, closed, markers []string) {
+			if n := strings.Count(out, "ERROR"); n != 1 || !strings.Contains(out, "transactions are lost (no pushlua_url)") ||
+				strings.Contains(out, "POST") {
+				t.Errorf("want one error and no POST:\n%s", out)
+			}
+		}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "spool")
+			if !tc.missingDir {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(lua, "testdata/spool_mock.lua", script, tc.scenario, dir)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil || !strings.HasSuffix(stdout.String(), "DONE\n") {
+				t.Fatalf("lua5.4: %v\n%s\n%s", err, stdout.String(), stderr.String())
+			}
+			var lines []spoolLine
+			var open, closed, markers []string
+			if !tc.missingDir {
+				lines, open, closed, markers = readSpool(t, dir)
+				if len(markers) != 1 || len(open) != 1 || markers[0]+".open" != open[0] {
+					t.Errorf("markers %v, open files %v: want one marker naming the open file", markers, open)
+				}
+			}
+			if len(lines) != tc.txns {
+				t.Errorf("%d lines in the spool, want %d", len(lines), tc.txns)
+			}
+			seen := map[string]bool{}
+			for _, l := range lines {
+				m := idOf.FindStringSubmatch(l.file)
+				if want := fmt.Sprintf("%s-%d", m[1], l.offset); l.txn.ID != want {
+					t.Errorf("%s:%d: id %q, want %q", l.file, l.offset, l.txn.ID, want)
+				}
+				if sid := l.txn.User.SessionID; seen[sid] {
+					t.Errorf("transaction %s twice", sid)
+				} else {
+					seen[sid] = true
+				}
+				if len(l.txn.Events) != 1 || l.txn.Status["INBOX"].UIDValidity != 7 || l.txn.Metadata[metadataKey] == nil {
+					t.Errorf("%s:%d: %+v", l.file, l.offset, l.txn)
+				}
+			}
+			tc.check(t, stdout.String(), lines, open, closed, markers)
+		})
+	}
+}
+
+// TestForwarderStatusModes runs the forwarder in pushlua's engine under
+// each pushlua_status: yes sends the status of MessageNew's mailbox only
+// and the METADATA as Dovecot's ox driver would see it (a value is kept for
+// metadata_cache_secs per session, an unset key is read again); no sends
+// neither; all sends both, fresh, for every transaction.
+func TestForwarderStatusModes(t *testing.T) {
+	input := []string{
+		// session s1: a delivery, then a flag change after the METADATA changed
+		`{"user": {"username": "alice@example.com", "service": "lmtp", "session_id": "s1"},
+		  "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1}, {"name": "MessageNew", "mailbox": "Work", "uid": 1}],
+		  "status": {"INBOX": {"messages": 1, "unseen": 1, "uidvalidity": 7, "uidnext": 2}, "Work": {"uidvalidity": 8}},
+		  "metadata": {"/private/vendor/vendor.dovecot/http-notify": "user=1"}}`,
+		`{"user": {"username": "alice@example.com", "service": "lmtp", "session_id": "s1"},
+		  "events": [{"name": "FlagsSet", "mailbox": "INBOX", "uid": 1, "flags": ["\\Seen"]}],
+		  "status": {"INBOX": {"messages": 1, "uidvalidity": 7, "uidnext": 2}},
+		  "metadata": {"/private/vendor/vendor.dovecot/http-notify": "user=2"}}`,
+		// session s2 reads it afresh
+		`{"user": {"username": "alice@example.com", "service": "imap", "session_id": "s2"},
+		  "events": [{"name": "MailboxCreate", "mailbox": "Work2"}],
+		  "status": {"Work2": {"uidvalidity": 9}}}`,
+		// session s3: unset is not kept
+		`{"user": {"username": "alice@example.com", "service": "imap", "session_id": "s3"},
+		  "events": [{"name": "MailboxCreate", "mailbox": "Work3"}],
+		  "metadata": {"/private/vendor/vendor.dovecot/http-notify": null}}`,
+		`{"user": {"username": "alice@example.com", "service": "imap", "session_id": "s3"},
+		  "events": [{"name": "MailboxSubscribe", "mailbox": "Work3"}],
+		  "metadata": {"/private/vendor/vendor.dovecot/http-notify": "user=3"}}`,
+	}
+	for _, tc := range []struct {
+		mode   string
+		status []string // the mailboxes with a status, per transaction
+		md     []string // the METADATA sent ("-": none, "null": unset)
+	}{
+		{"yes", []string{"INBOX Work", "", "", "", ""}, []string{"user=1", "user=1", "user=2", "null", "user=3"}},
+		{"all", []string{"INBOX Work", "INBOX", "Work2", "Work3", "Work3"}, []string{"user=1", "user=2", "user=2", "null", "user=3"}},
+		{"no", []string{"", "", "", "", ""}, []string{"-", "-", "-", "-", "-"}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			recv := startReceiver(t, "")
+			eng, logs := newForwarderEngine(t, "plugin {\n  push_notification_driver = lua:file=forward.lua\n  pushlua_url = "+
+				recv.URL+"\n  pushlua_status = "+tc.mode+"\n}\n")
+			for i, line := range input {
+				in, err := txn.Parse([]byte(line), nil)
+				if err != nil {
+					t.Fatalf("input %d: %v", i, err)
+				}
+				runTxn(t, eng, in)
+			}
+			posts := recv.waitPosts(len(input), 5*time.Second)
+			if len(posts) != len(input) {
+				t.Fatalf("%d POSTs, want %d\n%s", len(posts), len(input), logs)
+			}
+			for i, p := range posts {
+				checkPost(t, p, "")
+				if p.Err != nil {
+					continue
+				}
+				var boxes []string
+				for box := range p.Txn.Status {
+					boxes = append(boxes, box)
+				}
+				sort.Strings(boxes)
+				md := "-"
+				if v, ok := p.Txn.Metadata[metadataKey]; ok && v == nil {
+					md = "null"
+				} else if ok {
+					md = *v
+				}
+				if got := strings.Join(boxes, " "); got != tc.status[i] || md != tc.md[i] {
+					t.Errorf("transaction %d: status of %q, metadata %s; want %q, %s\n%s", i, got, md, tc.status[i], tc.md[i], p.Body)
+				}
+			}
+			if s := logs.String(); strings.Contains(s, "Error") {
+				t.Errorf("errors logged:\n%s", s)
+			}
+		})
+	}
+}

@@ -1,7 +1,7 @@
 -- mock_dovecot.lua FORWARD_LUA MODE -- runs scripts/dovecot/forward.lua in
 -- the reference Lua 5.4 interpreter against a mock of Dovecot 2.3's (MODE
--- "23") or 2.4's (MODE "24") Lua API, with every number a float as Dovecot
--- pushes them. For each request the forwarder submits it prints two lines:
+-- "23", pushlua_status yes) or 2.4's (MODE "24", status all) Lua API, with
+-- every number a float as Dovecot pushes them. For each request the forwarder submits it prints two lines:
 --   REQUEST <method> <url> <Content-Type> <Authorization> <client settings>
 --   <body>
 -- and dovecot.i_error lines go to stderr as "ERROR <message>".
@@ -33,7 +33,8 @@ dovecot = {
     client = function(set)
       for k in pairs(set) do
         -- 2.4 rejects keys that are no http_client_* setting
-        if is24 and k ~= "request_timeout" and k ~= "request_max_attempts" then
+        if is24 and k ~= "request_timeout" and k ~= "request_absolute_timeout" and
+            k ~= "connect_timeout" and k ~= "request_max_attempts" then
           error("Invalid HTTP client setting: " .. k .. " is unknown setting")
         end
       end
@@ -90,6 +91,11 @@ local user_mt = { __index = {
       return st
     end
     box.free = function() end
+    box.metadata_get = function(_, k)
+      -- user:metadata_get's key as the INBOX attribute it reads
+      assert(name == "INBOX" and k == "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify")
+      return metadata
+    end
     return box
   end,
 }, __name = "struct mail_user" }
@@ -104,7 +110,7 @@ end
 
 if is24 then
   assert(script_init({ url = "http://127.0.0.1:2/v1/transactions", token = "t24",
-                       timeout_msecs = "700", max_attempts = "2" }) == 0)
+                       timeout_msecs = "700", max_attempts = "2", status = "all" }) == 0)
 else
   assert(script_init() == 0)
 end

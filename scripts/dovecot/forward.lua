@@ -1,506 +1,669 @@
--- forward.lua -- a Dovecot push-notification Lua driver that forwards every
--- push-notification transaction to pushlua (POST /v1/transactions), in
--- pushlua's transaction format (docs/transactions.md): the mail user, the
--- events exactly as Dovecot hands them to Lua, a status snapshot of every
--- mailbox the transaction touched, and the user's
--- /private/vendor/vendor.dovecot/http-notify server METADATA.
+-- forward.lua -- Dovecot's side of pushlua: a push-notification Lua driver
+-- that hands every committed transaction to pushlua in pushlua's format
+-- (docs/transactions.md). It runs INSIDE Dovecot's mail processes (imap,
+-- lmtp; Lua 5.3/5.4), not in pushlua, and never raises into Dovecot: every
+-- failure is logged as "Error: pushlua forward: ..." and mail goes on.
 --
--- It runs INSIDE Dovecot's mail processes (imap, lmtp), not in pushlua.
+-- Two ways to hand over (docs/spool.md):
+--  * spool (recommended): with pushlua_spool = DIR each transaction is
+--    appended as one JSON line to a file in DIR (one file per mail process,
+--    one write(2) per line) and nothing waits on the network. pushlua serve
+--    with the same pushlua_spool reads it, and catches up after a stop.
+--    When DIR cannot be written the forwarder logs that once per process
+--    and POSTs to pushlua_url instead (if set).
+--  * HTTP: without pushlua_spool each transaction is one synchronous POST
+--    to pushlua_url; the IMAP reply or LMTP delivery waits for it, at most
+--    pushlua_timeout_msecs (absolute, retries included). Transactions sent
+--    while pushlua is down are lost. Every line and POST carries a stable
+--    "id" so that pushlua recognizes one it sees twice.
 --
--- Installation, Dovecot 2.3 (dovecot.conf):
+-- Dovecot 2.3 (dovecot.conf; 2.4: the same names without pushlua_ in the
+-- driver's lua_settings { }, untested against a 2.4 binary):
 --
---   protocol imap { mail_plugins = $mail_plugins notify push_notification push_notification_lua }
---   protocol lmtp { mail_plugins = $mail_plugins notify push_notification push_notification_lua }
---   imap_metadata = yes                               # optional: METADATA for the gate key
---   mail_attribute_dict = file:%h/dovecot-attributes
+--   mail_plugins = $mail_plugins notify push_notification push_notification_lua
 --   plugin {
 --     push_notification_driver = lua:file=/etc/dovecot/pushlua-forward.lua
---     pushlua_url = http://127.0.0.1:8787/v1/transactions    # required
---     pushlua_token = <secret>          # optional: "Authorization: Bearer <secret>"
---     pushlua_timeout_msecs = 2000      # optional: per attempt (default 2000)
---     pushlua_max_attempts = 1          # optional: attempts on timeouts (default 1)
+--     pushlua_spool = /var/spool/pushlua   # owned by the mail uid, 0770
+--     pushlua_url = http://127.0.0.1:8787/v1/transactions  # without a spool,
+--                                          # or as its fallback
+--     pushlua_token = <secret>             # "Authorization: Bearer <secret>"
+--     pushlua_timeout_msecs = 2000         # HTTP: the most a POST may take
+--     pushlua_max_attempts = 1             # HTTP: attempts within it
+--     pushlua_spool_max_bytes = 16777216   # a file is closed at this size
+--     pushlua_status = yes                 # yes | all | no (below)
+--     pushlua_metadata_cache_secs = 60     # the ox driver's cache_lifetime
 --   }
 --
--- Installation, Dovecot 2.4 (untested against a 2.4 binary; from its source):
+-- What is looked up in Dovecot (the costly part), by pushlua_status:
+--  * yes (default): what the bundled ox driver needs to say what Dovecot's
+--    own ox driver says: the status of each mailbox with a MessageNew (its
+--    unseen count), and the /private/vendor/vendor.dovecot/http-notify
+--    METADATA, read as the ox driver reads it (at most once per
+--    metadata_cache_secs per session while it is set) and sent with every
+--    transaction.
+--  * all: the status of every mailbox the transaction touched and a fresh
+--    METADATA read per transaction, for scripts that read other mailboxes.
+--  * no: neither (pushlua answers mailbox:status() and metadata_get() from
+--    its store, or live from doveadm when pushlua_doveadm_url is set).
 --
---   mail_plugins { notify = yes; push_notification = yes; push_notification_lua = yes }
---   push_notification pushlua {
---     driver = lua
---     lua_file = /etc/dovecot/pushlua-forward.lua
---     lua_settings {
---       url = http://127.0.0.1:8787/v1/transactions
---       token = <secret>
---       timeout_msecs = 2000
---       max_attempts = 1
---     }
---   }
---
--- The script must be readable by the mail processes' uid. Each committed
--- transaction is one synchronous POST (Content-Type: application/json, one
--- JSON object) made in dovecot_lua_notify_end_txn: the IMAP reply or the
--- LMTP DATA reply waits for it, which is why the timeout is short. Every
--- failure (bad settings, an unreachable pushlua, a non-2xx answer) is logged
--- as "Error: pushlua forward: ..." and never raised: mail is delivered and
--- IMAP commands succeed whatever happens here. A failed POST is not queued
--- or retried beyond max_attempts: that transaction is lost for pushlua.
---
--- What the forwarder cannot see, or sees differently:
---   * anything Dovecot does not run through the push-notification plugins:
---     mail delivered or changed by something else (another MDA writing the
---     maildir, a protocol or doveadm/dsync without these mail_plugins);
---   * events before Sieve placement: with LMTP + Sieve it sees only the
---     final MessageNew in the mailbox Sieve chose; discarded, redirected or
---     rejected mail produces no event at all;
---   * rolled-back transactions (end_txn(ctx, false)) are not forwarded;
---   * IMAP MOVE arrives as two independent transactions (MessageAppend in
---     the destination, then MessageExpunge in the source: Dovecot begins
---     them interleaved); nothing ties them together;
---   * one transaction per POST: no batching and no ordering guarantee
---     across users beyond the order the mail processes post in;
---   * the status snapshot is taken at end_txn, so a concurrent session may
---     already have changed the mailbox; a mailbox deleted in the
---     transaction (or whose status fails) has no status entry;
---   * with other push_notification drivers configured next to it, Dovecot
---     shares event data between drivers (mailbox events arrive once per
---     driver, keyword lists doubled): the forwarder sends what it gets, so
---     configure it as the only driver and run the others in pushlua;
---   * the mail_user's mail_debug flag (not part of pushlua's format).
+-- What the forwarder cannot see: events Dovecot does not run through the
+-- push-notification plugins (other MDAs, doveadm without these plugins);
+-- mail Sieve discards, rejects or redirects; rolled-back transactions; the
+-- raw Subject header (Dovecot 2.3's Lua gets only the decoded subject, so
+-- pushlua's ox sends that where Dovecot's ox sends the raw header). Configure
+-- it as the only Lua driver: Dovecot shares event data between drivers.
 
-local METADATA_KEY = "/private/vendor/vendor.dovecot/http-notify"
-local DEFAULT_TIMEOUT_MSECS = 2000
-local DEFAULT_MAX_ATTEMPTS = 1
-local MAX_DEPTH = 16
+local KEY = "/private/vendor/vendor.dovecot/http-notify"
+-- KEY as an INBOX attribute (user:metadata_get rewrites KEY to this).
+local INBOX_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify"
+local MAX_LINE = 1048576
 
--- The 2.4 lua_settings table (script_init's argument); nil on Dovecot 2.3,
--- which calls script_init with no argument.
-local settings24 = nil
--- Configuration problems are logged once per Lua state (one per user
--- session), not once per transaction.
-local warned = {}
+local format, find, gsub, sub, concat = string.format, string.find, string.gsub, string.sub, table.concat
+local toint = math.tointeger or function(n) if n == math.floor(n) then return n end end
+
+local set24           -- Dovecot 2.4's lua_settings (script_init's argument)
+local conf            -- this state's settings, read at its first transaction
+local proc            -- this process: { pid =, ticks = } from /proc/self/stat
+local spool           -- the spool file in use: { f =, base =, path = }
+local spool_retry = 0 -- os.time() before which a failed spool is not tried
+local client          -- the HTTP client
+local md, md_at, md_sid -- the METADATA value, when, and for which session (mode yes)
+local http_id        -- "<pid>-<ticks>-<rand>-h": ids of this state's POSTs
+local seq = 0         -- transactions POSTed by this state
+local logged = {}
 
 local function log_error(msg)
   pcall(dovecot.i_error, "pushlua forward: " .. tostring(msg))
 end
 
-local function log_error_once(key, msg)
-  if not warned[key] then
-    warned[key] = true
+local function log_once(key, msg)
+  if not logged[key] then
+    logged[key] = true
     log_error(msg)
   end
 end
 
----------------------------------------------------------------------------
--- JSON encoding (Dovecot's Lua has no JSON module)
----------------------------------------------------------------------------
-
-local ESCAPES = {
-  ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
-  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
-}
-
-local function escape_char(c)
-  local e = ESCAPES[c]
-  if e ~= nil then
-    return e
+-- log_once_per_process logs msg unless a Lua state of this process already
+-- did: an LMTP process makes a state per delivery, and states share nothing
+-- but the process, so the mark is the C locale's LC_MONETARY category (no
+-- part of Dovecot or Lua uses it), switched to C.UTF-8 while LC_CTYPE stays.
+local function log_once_per_process(key, msg)
+  if logged[key] then
+    return
   end
+  logged[key] = true
+  local ok, cur, ctype = pcall(function()
+    return os.setlocale(nil, "monetary"), os.setlocale(nil, "ctype")
+  end)
+  if ok and cur == "C.UTF-8" and ctype ~= cur then
+    return
+  end
+  if ok and ctype ~= "C.UTF-8" then
+    pcall(os.setlocale, "C.UTF-8", "monetary")
+  end
+  log_error(msg)
+end
+
+---------------------------------------------------------------------------
+-- JSON (Dovecot's Lua has none)
+---------------------------------------------------------------------------
+
+local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+              ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+
+local function esc(c)
   local b = string.byte(c)
-  if b < 0x20 or b == 0x7f then
-    return string.format("\\u%04x", b)
-  end
-  return c -- a %c match outside ASCII (not in C's iscntrl, but be safe)
+  return ESC[c] or (b < 32 or b == 127) and format("\\u%04x", b) or c
 end
 
--- Bytes >= 0x80 are passed through unchanged: Dovecot's strings are UTF-8
--- (decoded subjects, display names); the receiver validates.
-local function json_string(s)
-  return '"' .. (string.gsub(s, '[%c"\\]', escape_char)) .. '"'
+-- Bytes >= 0x80 pass through: Dovecot's strings are UTF-8, pushlua checks.
+local function str(s)
+  if find(s, '[%c"\\]') then
+    s = gsub(s, '[%c"\\]', esc)
+  end
+  return '"' .. s .. '"'
 end
 
--- Every number Dovecot hands to Lua 5.3/5.4 is a float (uid = 1.0): print
--- whole numbers without ".0".
-local function json_number(n)
-  if n ~= n or n == math.huge or n == -math.huge then
-    return "null"
+-- key: '"k":', remembered (events have a handful of distinct keys).
+local keys = {}
+local function key(k)
+  local j = keys[k]
+  if j == nil then
+    j = str(k) .. ":"
+    keys[k] = j
   end
-  if n == math.floor(n) and n >= -2^63 and n < 2^63 then
-    return string.format("%d", n)
-  end
-  return string.format("%.17g", n)
+  return j
 end
 
--- is_array reports whether t is a sequence 1..n (the empty table is an
--- empty array: Dovecot's empty flags/keywords lists).
-local function is_array(t)
-  local n = 0
-  for k in next, t do
-    if type(k) ~= "number" or k < 1 or k ~= math.floor(k) then
-      return false
-    end
-    n = n + 1
+-- Dovecot pushes every number as a float (uid = 1.0): whole ones are
+-- printed as integers.
+local function num(n)
+  local i = toint(n)
+  if i then
+    return format("%d", i)
+  elseif n == n and n ~= math.huge and n ~= -math.huge then
+    return format("%.17g", n)
   end
-  for i = 1, n do
-    if rawget(t, i) == nil then
-      return false
-    end
-  end
-  return true
+  return "null"
 end
 
-local encode
+local val
 
--- encode_table returns the JSON text of a plain table. Tables with a
--- metatable are Dovecot objects (mail_user, mailbox, event): not data.
-local function encode_table(t, depth)
-  if getmetatable(t) ~= nil or depth > MAX_DEPTH then
+-- A table with a metatable is a Dovecot object (user, mailbox): not data.
+-- Dovecot's own tables are arrays of strings; {} is an empty array.
+local function tbl(t)
+  if getmetatable(t) ~= nil then
     return nil
   end
-  local parts = {}
-  if is_array(t) then
+  local p, n = {}, 0
+  if t[1] ~= nil or next(t) == nil then
     for i = 1, #t do
-      parts[i] = encode(rawget(t, i), depth + 1) or "null"
+      p[i] = val(t[i]) or "null"
     end
-    return "[" .. table.concat(parts, ",") .. "]"
+    return "[" .. concat(p, ",") .. "]"
   end
-  for k, v in next, t do
-    local kt = type(k)
-    if kt == "string" or kt == "number" then
-      local ev = encode(v, depth + 1)
-      if ev ~= nil then
-        local ks = kt == "string" and k or json_number(k)
-        parts[#parts + 1] = json_string(ks) .. ":" .. ev
-      end
+  for k, v in pairs(t) do
+    local e = type(k) == "string" and val(v)
+    if e then
+      n = n + 1
+      p[n] = key(k) .. e
     end
   end
-  return "{" .. table.concat(parts, ",") .. "}"
+  return "{" .. concat(p, ",") .. "}"
 end
 
--- encode returns the JSON text of v, or nil for values JSON cannot carry
--- (functions, userdata, objects), which are left out.
-encode = function(v, depth)
+val = function(v)
   local t = type(v)
   if t == "string" then
-    return json_string(v)
+    return str(v)
   elseif t == "number" then
-    return json_number(v)
+    return num(v)
   elseif t == "boolean" then
     return v and "true" or "false"
   elseif t == "table" then
-    return encode_table(v, depth or 0)
+    return tbl(v)
   end
-  return nil
-end
-
--- json_object builds {"k":v,...} from a list of {key, json_text} pairs,
--- keeping their order.
-local function json_object(pairs_list)
-  local parts = {}
-  for _, p in ipairs(pairs_list) do
-    parts[#parts + 1] = json_string(p[1]) .. ":" .. p[2]
-  end
-  return "{" .. table.concat(parts, ",") .. "}"
 end
 
 ---------------------------------------------------------------------------
 -- settings
 ---------------------------------------------------------------------------
 
--- setting returns a forwarder setting: 2.4's lua_settings key (name, or
--- pushlua_<name>), else 2.3's plugin setting pushlua_<name>.
+-- setting: 2.4's lua_settings key (name, or pushlua_<name>), else 2.3's
+-- plugin setting pushlua_<name>; nil when unset or empty.
 local function setting(user, name)
-  if settings24 ~= nil then
-    local v = settings24[name]
+  local v
+  if set24 ~= nil then
+    v = set24[name]
     if v == nil then
-      v = settings24["pushlua_" .. name]
-    end
-    if v ~= nil then
-      return tostring(v)
+      v = set24["pushlua_" .. name]
     end
   end
-  if user ~= nil then
-    local ok, v = pcall(function() return user:plugin_getenv("pushlua_" .. name) end)
-    if ok and v ~= nil then
-      return tostring(v)
+  if v == nil then
+    local ok, r = pcall(user.plugin_getenv, user, "pushlua_" .. name)
+    if ok then
+      v = r
     end
   end
-  return nil
+  if v ~= nil and v ~= "" then
+    return tostring(v)
+  end
 end
 
 local function number_setting(user, name, default, min)
   local s = setting(user, name)
-  if s == nil or s == "" then
-    return default
-  end
   local n = tonumber(s)
-  if n == nil or n ~= math.floor(n) or n < min then
-    log_error_once(name, "invalid pushlua_" .. name .. " '" .. s .. "', using " .. default)
-    return default
+  if s ~= nil and (n == nil or n ~= math.floor(n) or n < min) then
+    log_once(name, "invalid pushlua_" .. name .. " '" .. s .. "', using " .. default)
+    n = nil
   end
-  return math.floor(n)
+  return n and math.floor(n) or default
+end
+
+local function read_conf(user)
+  local c = {
+    url = setting(user, "url"),
+    token = setting(user, "token"),
+    timeout = number_setting(user, "timeout_msecs", 2000, 1),
+    attempts = number_setting(user, "max_attempts", 1, 1),
+    spool = setting(user, "spool"),
+    max_bytes = number_setting(user, "spool_max_bytes", 16777216, 1),
+    status = setting(user, "status") or "yes",
+    md_secs = number_setting(user, "metadata_cache_secs", 60, 0),
+  }
+  if c.token ~= nil and find(c.token, "[%z\r\n]") then
+    -- Dovecot's http client panics on CR/LF in a header value.
+    log_once("token", "pushlua_token contains a line break or NUL; not sent")
+    c.token = nil
+  end
+  if c.status ~= "yes" and c.status ~= "all" and c.status ~= "no" then
+    log_once("status", "invalid pushlua_status '" .. c.status .. "' (yes, all or no), using yes")
+    c.status = "yes"
+  end
+  if c.spool ~= nil then
+    c.spool = gsub(c.spool, "/+$", "")
+  end
+  return c
 end
 
 ---------------------------------------------------------------------------
--- collecting the transaction
+-- the transaction
 ---------------------------------------------------------------------------
 
-local USER_STRINGS = { "username", "service", "session_id", "home" }
-local USER_NUMBERS = { "uid", "gid", "session_create_time" }
-local USER_BOOLEANS = { "admin", "anonymous", "autocreated", "nonexistent",
-                        "fuzzy_search", "dsyncing", "session_restored" }
+local USER_FIELDS = { "username", "service", "session_id", "home", "uid", "gid",
+  "session_create_time", "admin", "anonymous", "autocreated", "nonexistent",
+  "fuzzy_search", "dsyncing", "session_restored" }
 
--- user_json is the "user" object: the mail_user fields pushlua's format
--- knows (mail_debug is not one of them).
+-- user_json: the mail_user fields of pushlua's format (not mail_debug).
 local function user_json(user)
-  local fields = {}
-  for _, k in ipairs(USER_STRINGS) do
+  local p, n = {}, 0
+  for _, k in ipairs(USER_FIELDS) do
     local v = user[k]
-    if type(v) == "string" then
-      fields[#fields + 1] = { k, json_string(v) }
+    local t = type(v)
+    if t == "string" or t == "boolean" or (t == "number" and v >= 0) then
+      n = n + 1
+      p[n] = key(k) .. val(v)
     end
   end
-  for _, k in ipairs(USER_NUMBERS) do
-    local v = user[k]
-    if type(v) == "number" and v >= 0 then
-      fields[#fields + 1] = { k, json_number(v) }
-    end
-  end
-  for _, k in ipairs(USER_BOOLEANS) do
-    local v = user[k]
-    if type(v) == "boolean" then
-      fields[#fields + 1] = { k, v and "true" or "false" }
-    end
-  end
-  return json_object(fields)
+  return "{" .. concat(p, ",") .. "}"
 end
 
 function script_init(settings)
   if type(settings) == "table" then
-    settings24 = {}
+    set24 = {}
     for k, v in pairs(settings) do
-      settings24[k] = v
+      set24[k] = v
     end
   end
   return 0
 end
 
+function script_deinit()
+  -- The file stays .open: later Lua states of this process append to it
+  -- (docs/spool.md: pushlua closes it once the process is gone).
+  if spool then
+    pcall(spool.f.close, spool.f)
+    spool = nil
+  end
+end
+
 function dovecot_lua_notify_begin_txn(user)
   -- The user object stays in ctx only: Dovecot releases ctx after end_txn
   -- (a user kept in a global crashes the process at session end).
-  return { user = user, events = {}, boxes = {}, seen = {}, deleted = {} }
+  return { user = user, ev = {}, boxes = {}, seen = {}, deleted = {}, new = {} }
 end
 
--- collect keeps one event: its JSON text (every field Dovecot gave, arrays
--- as arrays, absent fields absent) and the mailbox it touched.
-local function collect(ctx, event)
-  local ok, err = pcall(function()
-    if type(ctx) ~= "table" or type(event) ~= "table" then
-      return
+-- collect keeps one event's JSON (every field Dovecot gave) and the
+-- mailbox it touched.
+local function collect(ctx, e)
+  if type(ctx) ~= "table" or type(e) ~= "table" or ctx.ev == nil then
+    return
+  end
+  local j = tbl(e)
+  if j == nil then
+    return
+  end
+  ctx.ev[#ctx.ev + 1] = j
+  local box = e.mailbox
+  if type(box) == "string" then
+    ctx.deleted[box] = e.name == "MailboxDelete" or nil
+    if not ctx.seen[box] then
+      ctx.seen[box] = true
+      ctx.boxes[#ctx.boxes + 1] = box
     end
-    local text = encode(event)
-    if text == nil then
-      return
+    if e.name == "MessageNew" then
+      ctx.new[box] = true
     end
-    ctx.events[#ctx.events + 1] = text
-    local box = event.mailbox
-    if type(box) == "string" then
-      if event.name == "MailboxDelete" then
-        ctx.deleted[box] = true
-      else
-        ctx.deleted[box] = nil
-      end
-      if not ctx.seen[box] then
-        ctx.seen[box] = true
-        ctx.boxes[#ctx.boxes + 1] = box
-      end
-    end
-  end)
+  end
+end
+
+local function handler(ctx, e)
+  local ok, err = pcall(collect, ctx, e)
   if not ok then
     log_error("collecting an event failed: " .. tostring(err))
   end
 end
 
-function dovecot_lua_notify_event_message_new(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_message_append(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_message_expunge(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_message_read(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_message_trash(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_flags_set(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_flags_clear(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_mailbox_create(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_mailbox_delete(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_mailbox_rename(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_mailbox_subscribe(ctx, event) collect(ctx, event) end
-function dovecot_lua_notify_event_mailbox_unsubscribe(ctx, event) collect(ctx, event) end
+for _, name in ipairs({ "message_new", "message_append", "message_expunge", "message_read",
+    "message_trash", "flags_set", "flags_clear", "mailbox_create", "mailbox_delete",
+    "mailbox_rename", "mailbox_subscribe", "mailbox_unsubscribe" }) do
+  _G["dovecot_lua_notify_event_" .. name] = handler
+end
 
--- The status fields of pushlua's format (it rejects others; "mailbox",
--- the vname, is the key).
-local STATUS_FIELDS = {
-  "messages", "recent", "unseen", "uidvalidity", "uidnext",
-  "first_unseen_seq", "first_recent_uid", "highest_modseq",
-  "highest_pvt_modseq", "permanent_flags", "flags", "keywords",
-  "permanent_keywords", "allow_new_keywords", "nonpermanent_modseqs",
-  "no_modseq_tracking", "have_guids", "have_save_guids", "have_only_guid128",
-}
+-- The status fields of pushlua's format ("mailbox", the vname, is the key).
+local STATUS_FIELDS = { "messages", "recent", "unseen", "uidvalidity", "uidnext",
+  "first_unseen_seq", "first_recent_uid", "highest_modseq", "highest_pvt_modseq",
+  "permanent_flags", "flags", "keywords", "permanent_keywords", "allow_new_keywords",
+  "nonpermanent_modseqs", "no_modseq_tracking", "have_guids", "have_save_guids",
+  "have_only_guid128" }
 
--- mailbox_status returns the JSON status of one mailbox, or nil when it
--- cannot be read (deleted, no namespace, ...). The mailbox is allocated,
--- synced so that this transaction's changes show, asked and freed, as the
--- reference recordings did (spec/traces). Not MAILBOX_FLAG_READONLY: a
+-- status_json returns the status of one mailbox (allocated, synced so that
+-- this transaction shows, asked, freed), or nil when it cannot be read; and,
+-- when with_md is set and the mailbox is INBOX, ok and the METADATA value
+-- read through the same open mailbox. Not MAILBOX_FLAG_READONLY: a
 -- read-only box reports no permanent flags or keywords.
-local function mailbox_status(user, name)
+local function status_json(user, name, with_md)
   local S = dovecot.storage
-  local ok, box = pcall(function() return user:mailbox(name) end)
+  local ok, box = pcall(user.mailbox, user, name)
   if not ok or type(box) ~= "table" then
     return nil
   end
-  local st
-  ok = pcall(function() box:sync() end)
+  local st, md_ok, value
+  ok = pcall(box.sync, box)
   if ok then
-    ok, st = pcall(function()
-      return box:status(S.STATUS_MESSAGES, S.STATUS_RECENT, S.STATUS_UIDNEXT,
-        S.STATUS_UIDVALIDITY, S.STATUS_UNSEEN, S.STATUS_FIRST_UNSEEN_SEQ,
-        S.STATUS_KEYWORDS, S.STATUS_HIGHESTMODSEQ, S.STATUS_PERMANENT_FLAGS,
-        S.STATUS_FIRST_RECENT_UID, S.STATUS_HIGHESTPVTMODSEQ)
-    end)
+    ok, st = pcall(box.status, box, S.STATUS_MESSAGES, S.STATUS_RECENT, S.STATUS_UIDNEXT,
+      S.STATUS_UIDVALIDITY, S.STATUS_UNSEEN, S.STATUS_FIRST_UNSEEN_SEQ, S.STATUS_KEYWORDS,
+      S.STATUS_HIGHESTMODSEQ, S.STATUS_PERMANENT_FLAGS, S.STATUS_FIRST_RECENT_UID,
+      S.STATUS_HIGHESTPVTMODSEQ)
+    if with_md and name == "INBOX" then
+      md_ok, value = pcall(box.metadata_get, box, INBOX_KEY)
+    end
   end
-  pcall(function() box:free() end)
+  pcall(box.free, box)
   if not ok or type(st) ~= "table" then
-    return nil
+    return nil, md_ok, value
   end
-  local fields = {}
+  local p, n = {}, 0
   for _, k in ipairs(STATUS_FIELDS) do
     local v = st[k]
-    local vt = type(v)
-    if vt == "boolean" or (vt == "number" and v >= 0) then
-      fields[#fields + 1] = { k, encode(v) }
-    elseif vt == "table" then
-      local ev = encode(v)
-      if ev ~= nil and ev:sub(1, 1) == "[" then
-        fields[#fields + 1] = { k, ev }
-      end
+    local t = type(v)
+    if t == "boolean" or (t == "number" and v >= 0) or (t == "table" and getmetatable(v) == nil) then
+      n = n + 1
+      p[n] = key(k) .. val(v)
     end
   end
-  return json_object(fields)
+  return "{" .. concat(p, ",") .. "}", md_ok, value
 end
 
--- transaction_json builds the transaction object pushlua ingests.
-local function transaction_json(ctx)
+-- body builds the transaction (without its id) as pushlua ingests it.
+local function body(c, ctx)
   local user = ctx.user
-  local fields = {
-    { "user", user_json(user) },
-    { "success", "true" },
-    { "events", "[" .. table.concat(ctx.events, ",") .. "]" },
-  }
-  local status = {}
-  for _, box in ipairs(ctx.boxes) do
-    if not ctx.deleted[box] then
-      local st = mailbox_status(user, box)
-      if st ~= nil then
-        status[#status + 1] = { box, st }
+  local out = { '{"user":', user_json(user), ',"success":true,"events":[', concat(ctx.ev, ","), "]" }
+  local now = os.time()
+  -- The METADATA: mode yes reads it when Dovecot's ox driver would (it
+  -- keeps a value, not its absence, for md_secs per session: in Dovecot a
+  -- Lua state serves one session), mode all every time.
+  local sid = user.session_id or user.username
+  local want_md = c.status == "all" or
+    (c.status == "yes" and not (md_sid == sid and md_at and md_at + c.md_secs > now))
+  local md_ok, value
+  local st, n = {}, 0
+  for _, box in ipairs(c.status ~= "no" and ctx.boxes or {}) do
+    if (c.status == "all" and not ctx.deleted[box]) or ctx.new[box] then
+      local j, ok, v = status_json(user, box, want_md and md_ok == nil)
+      if ok ~= nil then
+        md_ok, value = ok, v
+      end
+      if j then
+        n = n + 1
+        st[n] = str(box) .. ":" .. j
       end
     end
   end
-  if #status > 0 then
-    fields[#fields + 1] = { "status", json_object(status) }
+  if n > 0 then
+    out[#out + 1] = ',"status":{' .. concat(st, ",") .. "}"
   end
-  -- JSON null when unset, so that pushlua's store unsets it too; left out
-  -- when it cannot be read.
-  local ok, value = pcall(function() return user:metadata_get(METADATA_KEY) end)
-  if ok and (value == nil or type(value) == "string") then
-    local v = value == nil and "null" or json_string(value)
-    fields[#fields + 1] = { "metadata", json_object({ { METADATA_KEY, v } }) }
+  if want_md and md_ok == nil then
+    md_ok, value = pcall(user.metadata_get, user, KEY)
   end
-  return json_object(fields)
-end
-
----------------------------------------------------------------------------
--- sending
----------------------------------------------------------------------------
-
--- new_client makes a dovecot.http client with the settings names of the
--- running Dovecot: 2.3 takes typed *_msecs keys and ignores unknown ones,
--- 2.4 maps each key k onto its setting http_client_k and rejects unknown
--- ones.
-local function new_client(timeout_msecs, max_attempts)
-  local tries
-  if settings24 ~= nil then
-    tries = {
-      { request_timeout = tostring(timeout_msecs) .. "ms",
-        request_max_attempts = tostring(max_attempts) },
-      { request_timeout_msecs = timeout_msecs, max_attempts = max_attempts },
-    }
-  else
-    tries = {
-      { request_timeout_msecs = timeout_msecs, max_attempts = max_attempts },
-      { request_timeout = tostring(timeout_msecs) .. "ms",
-        request_max_attempts = tostring(max_attempts) },
-    }
-  end
-  local last
-  for _, set in ipairs(tries) do
-    local ok, client = pcall(dovecot.http.client, set)
-    if ok and client ~= nil then
-      return client
+  if c.status == "yes" then
+    if not want_md then
+      md_ok, value = true, md -- what the ox driver has cached
+    elseif md_ok then
+      md, md_at, md_sid = value, value ~= nil and now or nil, sid
     end
-    last = client
   end
-  log_error_once("client", "HTTP client settings rejected (" .. tostring(last) ..
-    "), using the defaults")
-  return dovecot.http.client({})
+  -- null when unset, so that pushlua unsets it too; left out when it
+  -- cannot be read.
+  if md_ok and (value == nil or type(value) == "string") then
+    out[#out + 1] = ',"metadata":{"' .. KEY .. '":' .. (value == nil and "null" or str(value)) .. "}"
+  end
+  out[#out + 1] = "}"
+  return concat(out)
 end
 
--- safe_url is the URL without its userinfo, for log lines.
-local function safe_url(url)
-  return (string.gsub(url, "^(%a[%w+.-]*://)[^/@]*@", "%1"))
+---------------------------------------------------------------------------
+-- the spool (docs/spool.md)
+---------------------------------------------------------------------------
+
+-- process reads this process's pid and start time (in clock ticks since
+-- boot) from /proc/self/stat, once per state.
+local function process()
+  if proc == nil then
+    proc = false
+    local f = io.open("/proc/self/stat", "r")
+    if f then
+      local s = f:read("*l") or ""
+      f:close()
+      local pid, rest = string.match(s, "^(%d+) .*%) (.*)$")
+      local i = 2 -- rest starts with field 3
+      for tok in string.gmatch(rest or "", "%S+") do
+        i = i + 1
+        if i == 22 then
+          proc = { pid = pid, ticks = tok }
+          break
+        end
+      end
+    end
+    if _VERSION ~= "Lua 5.4" then -- 5.4 seeds every state randomly
+      math.randomseed(os.time() + math.floor(os.clock() * 1e6) + (proc and tonumber(proc.ticks) or 0))
+    end
+  end
+  return proc
 end
 
-local function post(url, token, timeout_msecs, max_attempts, body)
-  local client = new_client(timeout_msecs, max_attempts)
-  local req = client:request({ url = url, method = "POST" })
+local function rand8()
+  return format("%04x%04x", math.random(0, 65535), math.random(0, 65535))
+end
+
+-- Writes are unbuffered: one f:write of a whole line is one write(2)
+-- (glibc ignores setvbuf's size without a buffer of ours, and would split
+-- a line longer than its 4 KiB buffer).
+local function use(f, base, path)
+  f:setvbuf("no")
+  return { f = f, base = base, path = path }
+end
+
+-- The marker DIR/.pl-<pid>-<ticks> names the file this process appends
+-- to, so that every Lua state of the process continues it.
+local function marker(c, p)
+  return c.spool .. "/.pl-" .. p.pid .. "-" .. p.ticks
+end
+
+-- current opens the file the marker names, if it is still .open.
+local function current(c, p)
+  local m = io.open(marker(c, p), "r")
+  if m == nil then
+    return nil
+  end
+  local base = m:read("*l")
+  m:close()
+  if base == nil or not find(base, "^pl%-%d+%-%d+%-%x+$") then
+    return nil
+  end
+  local path = c.spool .. "/" .. base .. ".open"
+  local f = io.open(path, "r+")
+  return f and use(f, base, path)
+end
+
+-- create starts a new file and points the marker at it.
+local function create(c, p)
+  local base = format("pl-%s-%d-%s", p.pid, os.time(), rand8())
+  local path = c.spool .. "/" .. base .. ".open"
+  local f, err = io.open(path, "a")
+  if f == nil then
+    return nil, err
+  end
+  local m = io.open(marker(c, p), "w")
+  if m then
+    m:write(base, "\n")
+    m:close()
+  end
+  return use(f, base, path)
+end
+
+local function close(s)
+  s.f:close()
+  os.rename(s.path, sub(s.path, 1, -6) .. ".jsonl")
+end
+
+-- to_spool appends the transaction as one line; true when it is there.
+local function to_spool(c, text)
+  if os.time() < spool_retry then
+    return false
+  end
+  local p = process()
+  if not p then
+    log_once_per_process("spool", "cannot read /proc/self/stat: the spool needs Linux; " ..
+      (c.url and "POSTing to pushlua_url instead" or "transactions are lost (no pushlua_url)"))
+    spool_retry = math.huge
+    return false
+  end
+  local err
+  if spool == nil then
+    spool = current(c, p)
+    if spool == nil then
+      spool, err = create(c, p)
+    end
+  end
+  for _ = 1, 3 do
+    if spool == nil then
+      break
+    end
+    local pos
+    pos, err = spool.f:seek("end")
+    if pos == nil then
+      err = spool.path .. ": " .. tostring(err)
+      break
+    end
+    if pos > 0 and pos + #text + 64 > c.max_bytes then
+      -- Full: continue the file another state of this process started,
+      -- else close this one and start the next.
+      local s = current(c, p)
+      if s and s.base ~= spool.base then
+        spool.f:close()
+        spool = s
+      else
+        if s then
+          s.f:close()
+        end
+        local new
+        new, err = create(c, p)
+        close(spool)
+        spool = new
+      end
+    else
+      local ok
+      ok, err = spool.f:write('{"id":"' .. sub(spool.base, 4) .. "-" .. pos .. '",' .. sub(text, 2) .. "\n")
+      if ok then
+        return true
+      end
+      err = "writing " .. spool.path .. ": " .. tostring(err)
+      -- A write that failed may have left part of the line: close the
+      -- file, so that its last line is the crash case pushlua skips.
+      pcall(close, spool)
+      spool = nil
+    end
+  end
+  if spool then
+    pcall(spool.f.close, spool.f)
+    spool = nil
+  end
+  spool_retry = os.time() + 60
+  log_once_per_process("spool", "cannot use the spool directory " .. c.spool .. ": " ..
+    tostring(err) .. "; " .. (c.url and "POSTing to pushlua_url instead" or
+    "transactions are lost (no pushlua_url)") .. " (logged once per process)")
+  return false
+end
+
+---------------------------------------------------------------------------
+-- HTTP
+---------------------------------------------------------------------------
+
+-- http_client: the settings names of the running Dovecot (2.3 takes typed
+-- *_msecs keys and ignores unknown ones, 2.4 maps k to http_client_k and
+-- rejects unknown ones). The absolute timeout bounds the whole request,
+-- retries, connects and a stale keep-alive connection included.
+local function http_client(c)
+  if client then
+    return client
+  end
+  local each = math.max(1, math.floor(c.timeout / c.attempts))
+  local t23 = { request_absolute_timeout_msecs = c.timeout, request_timeout_msecs = each,
+                connect_timeout_msecs = each, max_attempts = c.attempts }
+  local t24 = { request_absolute_timeout = c.timeout .. "ms", request_timeout = each .. "ms",
+                connect_timeout = each .. "ms", request_max_attempts = tostring(c.attempts) }
+  local last
+  for _, set in ipairs(set24 and { t24, t23 } or { t23, t24 }) do
+    local ok, cl = pcall(dovecot.http.client, set)
+    if ok and cl ~= nil then
+      client = cl
+      return cl
+    end
+    last = cl
+  end
+  log_once("client", "HTTP client settings rejected (" .. tostring(last) .. "), using the defaults")
+  client = dovecot.http.client({})
+  return client
+end
+
+-- post sends one transaction. Dovecot 2.3's Lua sends every payload with
+-- "Expect: 100-continue" (2.4's does not); pushlua answers 100 at once and
+-- the absolute timeout bounds the wait for a frozen one.
+local function post(c, text)
+  if http_id == nil then
+    local p = process() or { pid = "0", ticks = "0" }
+    http_id = p.pid .. "-" .. p.ticks .. "-" .. rand8() .. "-h"
+  end
+  seq = seq + 1
+  local id = http_id .. seq
+  local req = http_client(c):request({ url = c.url, method = "POST" })
   req:add_header("Content-Type", "application/json")
-  if token ~= nil and token ~= "" then
-    req:add_header("Authorization", "Bearer " .. token)
+  if c.token then
+    req:add_header("Authorization", "Bearer " .. c.token)
   end
-  req:set_payload(body)
+  req:set_payload('{"id":"' .. id .. '",' .. sub(text, 2))
   local resp = req:submit()
   local status = resp:status()
   if type(status) ~= "number" or status < 200 or status > 299 then
-    local reason = ""
-    pcall(function() reason = resp:reason() end)
-    log_error("POST " .. safe_url(url) .. " failed: " .. tostring(status) ..
-      " " .. tostring(reason))
+    local ok, reason = pcall(resp.reason, resp)
+    log_error("POST " .. gsub(c.url, "^(%a[%w+.-]*://)[^/@]*@", "%1") .. " failed: " ..
+      tostring(status) .. " " .. (ok and tostring(reason) or ""))
   end
 end
 
 local function forward(ctx, success)
-  if success ~= true then
+  if success ~= true or type(ctx) ~= "table" or ctx.user == nil then
     return -- rolled back: nothing happened
   end
-  if type(ctx) ~= "table" or ctx.user == nil then
-    return
-  end
-  local user = ctx.user
-  local url = setting(user, "url")
-  if url == nil or url == "" then
-    log_error_once("url", "pushlua_url is not set (2.3: plugin { pushlua_url = ... }, " ..
+  conf = conf or read_conf(ctx.user)
+  local c = conf
+  if c.spool == nil and c.url == nil then
+    log_once("url", "neither pushlua_spool nor pushlua_url is set (2.3: plugin { pushlua_url = ... }, " ..
       "2.4: lua_settings { url = ... }); transactions are not forwarded")
     return
   end
-  local token = setting(user, "token")
-  if token ~= nil and (string.find(token, "[\r\n]") or string.find(token, "\0", 1, true)) then
-    -- Dovecot's http client asserts (panics) on CR/LF in a header value.
-    log_error_once("token", "pushlua_token contains a line break or NUL; not sent")
-    token = nil
+  local text = body(c, ctx)
+  if c.spool then
+    if #text < MAX_LINE - 64 then
+      if to_spool(c, text) then
+        return
+      end
+    else
+      log_error("a transaction of " .. #text .. " bytes is over the spool's line limit; " ..
+        (c.url and "POSTing it" or "it is lost (no pushlua_url)"))
+    end
+    if c.url == nil then
+      return
+    end
   end
-  local timeout_msecs = number_setting(user, "timeout_msecs", DEFAULT_TIMEOUT_MSECS, 1)
-  local max_attempts = number_setting(user, "max_attempts", DEFAULT_MAX_ATTEMPTS, 1)
-  local body = transaction_json(ctx)
-  post(url, token, timeout_msecs, max_attempts, body)
+  post(c, text)
 end
 
 function dovecot_lua_notify_end_txn(ctx, success)
   local ok, err = pcall(forward, ctx, success)
   if not ok then
-    log_error(tostring(err))
+    log_error(err)
   end
   if type(ctx) == "table" then
     ctx.user = nil
