@@ -61,7 +61,8 @@ type Result struct {
 	// Calls counts calls into Lua; Errors counts failed calls and driver
 	// errors logged at Error level.
 	Calls, Errors int
-	// Dropped is set when Close gave up before the transaction ran.
+	// Dropped is set when Close gave up before the transaction ran or
+	// canceled it while it ran (the drain timeout).
 	Dropped bool
 	// Poison says why the last run counts toward giving up on the
 	// transaction: a handler exceeded its budget or crashed the worker
@@ -700,6 +701,16 @@ func (e *Engine) runPoisoned(j job, i int) Result {
 		}
 		e.log.Warn(fmt.Sprintf("running the transaction again (attempt %d of %d): %s", attempt+1, e.opts.PoisonAttempts, firstLine(res.Poison)),
 			logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
+	}
+	if j.ctx.Err() != nil {
+		// Close canceled it while it ran (the drain timeout): it did not
+		// finish, so it counts as not run, and a log that holds it runs
+		// it again at the next start.
+		res.Dropped = true
+		e.mu.Lock()
+		e.dropped++
+		e.mu.Unlock()
+		return res
 	}
 	if d, ok := e.opts.Observer.(interface{ TxnDead() }); ok && res.Dead {
 		d.TxnDead()

@@ -204,6 +204,7 @@ function dovecot_lua_notify_event_message_new(user, e) dovecot.i_info(user.usern
 function dovecot_lua_notify_end_txn() end
 `}, func(o *Options) {
 		o.Jobs = 1
+		o.PoisonAttempts = 1 // no second run (TestPoisonAttempts)
 		o.Inspect = func(string, *lua.State) {
 			if calls.Add(1) == 1 {
 				panic("inspect exploded")

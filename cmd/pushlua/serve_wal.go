@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,9 +105,12 @@ type intake struct {
 	wal       *wal.Log
 	walReader *spool.Reader
 	walDir    string
-	appended  atomic.Int64 // lines accepted into the log (and found there at start)
-	submitted atomic.Int64 // log lines handed to the engine
-	dropped   atomic.Int64 // transactions the engine did not run (drain timeout)
+	maxBytes  int64
+	appended  atomic.Int64    // lines accepted into the log (and found there at start)
+	submitted atomic.Int64    // log lines handed to the engine
+	dropped   atomic.Int64    // transactions the engine did not run (drain timeout)
+	counted   map[string]bool // segments whose lines count as accepted already (the backlog at start)
+	ours      string          // this process's segment names start so
 }
 
 // openIntake opens the dead-letter area and, with durability on, the
@@ -123,20 +128,28 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 	if !set.on {
 		return in, nil
 	}
-	in.walDir = walDir(dataDir)
+	in.walDir, in.maxBytes = walDir(dataDir), set.maxBytes
+	in.ours = fmt.Sprintf("pl-%d-", os.Getpid())
 	offsets := filepath.Join(dataDir, "wal-offsets.json")
-	wl, err := wal.Open(wal.Options{Dir: in.walDir, MaxBytes: set.maxBytes, Logger: log, OnCommit: in.notify})
+	// The log's own bound is the disk's: intake.full bounds the backlog.
+	wl, err := wal.Open(wal.Options{Dir: in.walDir, MaxBytes: 1 << 62, Logger: log, OnCommit: in.notify})
 	if err != nil {
 		return nil, err
 	}
-	backlog, err := spool.Pending(in.walDir, offsets)
+	// What an earlier run accepted and did not finish is accepted again
+	// here: the accounting of this run includes it.
+	files, err := spool.PendingFiles(in.walDir, offsets)
 	if err != nil {
 		_ = wl.Close()
 		return nil, err
 	}
+	backlog := 0
+	in.counted = map[string]bool{}
+	for stem, n := range files {
+		backlog += n
+		in.counted[stem] = true
+	}
 	in.wal = wl
-	// What an earlier run accepted and did not finish is accepted again
-	// here: the accounting of this run includes it.
 	in.appended.Store(int64(backlog))
 	m.Accepted(backlog)
 	if backlog > 0 {
@@ -182,6 +195,13 @@ func (in *intake) stats() metrics.QueueStats {
 	return metrics.QueueStats{InFlight: running, Queued: queued - running + int(unread)}
 }
 
+// full reports whether the log holds pushlua_wal_max_bytes of
+// transactions not processed yet (processed ones wait only for their
+// segment to be closed and deleted, and do not count).
+func (in *intake) full() bool {
+	return in.wal.Size() >= in.maxBytes && in.walReader.Stats().DepthBytes >= in.maxBytes
+}
+
 // ingestOptions sets ingest's way into the engine; ids is ingest's id
 // source.
 func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
@@ -196,7 +216,7 @@ func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
 		return
 	}
 	o.Submit = func(_ context.Context, t *txn.Txn) error {
-		if in.wal.Full() {
+		if in.full() {
 			return fmt.Errorf("%w (pushlua_wal_max_bytes): processing is behind", wal.ErrFull)
 		}
 		return in.pend.reserve(t.User.Username)
@@ -255,6 +275,12 @@ func (in *intake) submitLogged(ctx context.Context, t *txn.Txn, done func(proces
 	})
 	if err == nil {
 		in.submitted.Add(1)
+		if stem := strings.TrimSuffix(strings.TrimSuffix(t.Input, ".jsonl"), ".open"); !strings.HasPrefix(stem, in.ours) && !in.counted[stem] {
+			// Written by another process while this one runs: a
+			// transaction pushlua dlq replay put back.
+			in.appended.Add(1)
+			in.m.Accepted(1)
+		}
 	}
 	return err
 }
@@ -349,8 +375,8 @@ func (in *intake) ready(ok bool, reason string) (bool, string) {
 	if !ok || in.wal == nil {
 		return ok, reason
 	}
-	if in.wal.Full() {
-		return false, reason + fmt.Sprintf("; the write-ahead log is full (%d bytes, pushlua_wal_max_bytes): ingest answers 503", in.wal.Size())
+	if in.full() {
+		return false, reason + fmt.Sprintf("; the write-ahead log is full (%d bytes to process, pushlua_wal_max_bytes): ingest answers 503", in.walReader.Stats().DepthBytes)
 	}
 	if lag, why := in.walReader.Lagging(); lag {
 		return false, reason + "; " + why
