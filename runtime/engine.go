@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushlua/pushlua/bindings"
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/doveadm"
 	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/store"
@@ -754,6 +755,9 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	res = Result{Txn: t, Version: v.name()}
 	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
 		log: v.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+	if v.live {
+		r.ctx = doveadm.WithTxn(ctx, &doveadm.Txn{Status: t.Status, Metadata: t.Metadata, Logger: r.log})
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			res.Errors++

@@ -60,6 +60,7 @@ type version struct {
 	refs    sync.WaitGroup
 	log     *slog.Logger // the engine's, with the version attribute
 	label   string       // "v3 (1a2b3c4d)"
+	live    bool         // the scripts' store asks doveadm (pushlua_doveadm_url)
 }
 
 func (v *version) name() string { return v.label }
@@ -73,7 +74,10 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 	}
 	opts := e.opts
 	opts.Config = cfg
-	v := &version{cfg: cfg}
+	if opts.Store, err = liveStore(cfg, e.opts.Store); err != nil {
+		return nil, err
+	}
+	v := &version{cfg: cfg, live: opts.Store != e.opts.Store}
 	v.drivers, v.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
 	v.slots = make([][]driverInstance, e.opts.Jobs)
 	for i := range v.slots {
