@@ -10,6 +10,12 @@
 //     pushlua receives. It needs the dovecot-core, dovecot-imapd and
 //     dovecot-lmtpd packages: without them it fails when $CI is set and is
 //     skipped otherwise. E2E_DUMP=1 logs every forwarded transaction.
+//   - doveadm_test.go asks the same real Dovecot's doveadm HTTP API through
+//     internal/doveadm and pushlua's engine (pushlua_doveadm_url): the live
+//     status and METADATA a script reads for a transaction without a
+//     snapshot. -update rewrites the exchanges it records into
+//     internal/doveadm/testdata/dovecot-2.3.json, which that package's
+//     tests replay.
 //
 // receiver_test.go is the pushlua side of both: an HTTP server that takes
 // POST /v1/transactions and parses every body with the transaction parser.

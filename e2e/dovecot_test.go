@@ -428,6 +428,7 @@ func replayInPushlua(t *testing.T, pushlua string, posts []post) {
 type dovecotInstance struct {
 	dir, conf          string
 	imapAddr, lmtpAddr string
+	doveadmAddr        string // doveadm's HTTP API (key e2eDoveadmKey)
 	mailUID, mailGID   uint32
 	cmd                *exec.Cmd
 	output             *syncBuffer
@@ -476,7 +477,7 @@ func startDovecot(t *testing.T, bin, url string) *dovecotInstance {
 		"conf/forward.lua":  string(scripts.Forwarder()),
 	}
 	d := &dovecotInstance{dir: dir, conf: filepath.Join(dir, "conf", "dovecot.conf"),
-		imapAddr: freeAddr(t), lmtpAddr: freeAddr(t), mailUID: uint32(uid), mailGID: uint32(gid),
+		imapAddr: freeAddr(t), lmtpAddr: freeAddr(t), doveadmAddr: freeAddr(t), mailUID: uint32(uid), mailGID: uint32(gid),
 		output: &syncBuffer{}, exited: make(chan struct{})}
 	files["conf/dovecot.conf"] = dovecotConf(d, url)
 	for name, content := range files {
@@ -545,9 +546,11 @@ func reachableTempDir() string {
 func dovecotConf(d *dovecotInstance, url string) string {
 	imapHost, imapPort, _ := net.SplitHostPort(d.imapAddr)
 	lmtpHost, lmtpPort, _ := net.SplitHostPort(d.lmtpAddr)
+	doveadmHost, doveadmPort, _ := net.SplitHostPort(d.doveadmAddr)
 	r := strings.NewReplacer("@DIR@", d.dir, "@UID@", fmt.Sprint(d.mailUID), "@GID@", fmt.Sprint(d.mailGID),
 		"@IMAP_HOST@", imapHost, "@IMAP_PORT@", imapPort, "@LMTP_HOST@", lmtpHost, "@LMTP_PORT@", lmtpPort,
-		"@URL@", url, "@TOKEN@", e2eToken)
+		"@URL@", url, "@TOKEN@", e2eToken,
+		"@DOVEADM_HOST@", doveadmHost, "@DOVEADM_PORT@", doveadmPort, "@DOVEADM_KEY@", e2eDoveadmKey)
 	return r.Replace(`# pushlua end-to-end test instance (generated)
 instance_name = pushlua-e2e
 base_dir = @DIR@/base
@@ -604,6 +607,13 @@ service lmtp {
   inet_listener lmtp {
     address = @LMTP_HOST@
     port = @LMTP_PORT@
+  }
+}
+doveadm_api_key = @DOVEADM_KEY@
+service doveadm {
+  inet_listener http {
+    address = @DOVEADM_HOST@
+    port = @DOVEADM_PORT@
   }
 }
 
