@@ -2,15 +2,22 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +58,37 @@ func newDovecotWith(t *testing.T, bin string, url string, extra ...string) (*dov
 	return d, spool
 }
 
-// makeSpool creates dir for d's mail processes (see spoolDir).
+// mailSpool makes a directory every user can reach with a spool in it
+// for the mail processes' uid (nobody, as startDovecot's), before Dovecot
+// or pushlua start.
+func mailSpool(t *testing.T) (dir, spool string) {
+	t.Helper()
+	dir, err := os.MkdirTemp(reachableTempDir(), "pushlua-spool-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	spool = filepath.Join(dir, "spool")
+	if err := os.Mkdir(spool, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(spool, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir, spool
+}
+
+// makeSpool creates dir for d's mail processes: owned by their uid, mode
+// 0770, as README's "Connecting Dovecot" says.
 func makeSpool(t *testing.T, d *dovecotInstance, dir string) {
 	t.Helper()
 	if err := os.Mkdir(dir, 0o770); err != nil {
@@ -62,10 +99,10 @@ func makeSpool(t *testing.T, d *dovecotInstance, dir string) {
 	}
 }
 
-// serveWith starts `pushlua serve` in dir with conf (plus the recording
-// script testdata/record.lua, which writes dir/records.jsonl), keeping its
-// data in dir/data so that a restart resumes.
-func serveWith(t *testing.T, bin, dir, conf string) *pushluaServe {
+// serveWith starts `pushlua serve` in dir with conf and args (plus the
+// recording script testdata/record.lua, which writes dir/records.jsonl),
+// keeping its data in dir/data so that a restart resumes.
+func serveWith(t *testing.T, bin, dir, conf string, args ...string) *pushluaServe {
 	t.Helper()
 	src, err := os.ReadFile("testdata/record.lua")
 	if err != nil {
@@ -81,8 +118,8 @@ func serveWith(t *testing.T, bin, dir, conf string) *pushluaServe {
 			t.Fatal(err)
 		}
 	}
-	s.cmd = exec.Command(bin, "serve", "-c", filepath.Join(dir, "pushlua.conf"), "--listen", "127.0.0.1:0",
-		"--data-dir", filepath.Join(dir, "data"))
+	s.cmd = exec.Command(bin, append([]string{"serve", "-c", filepath.Join(dir, "pushlua.conf"), "--listen", "127.0.0.1:0",
+		"--data-dir", filepath.Join(dir, "data")}, args...)...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -464,4 +501,219 @@ func TestDovecotFrozenPushlua(t *testing.T) {
 	if log := dc.log(); !strings.Contains(log, "Error: pushlua forward: POST") || !strings.Contains(log, "failed: 9008") {
 		t.Errorf("want the timed-out POSTs logged (9008):%s", dc.logExcerpt())
 	}
+}
+
+// sinkRequest is one request an OX sink got.
+type sinkRequest struct {
+	Method, URI string
+	Header      http.Header
+	Body        []byte
+}
+
+// oxSink records every request and answers 204, as OX's REST endpoint.
+type oxSink struct {
+	Addr string
+	mu   sync.Mutex
+	reqs []sinkRequest
+}
+
+func startSink(t *testing.T) *oxSink {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &oxSink{Addr: ln.Addr().String()}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := r.Header.Clone()
+		h.Set("Host", r.Host)
+		s.mu.Lock()
+		s.reqs = append(s.reqs, sinkRequest{Method: r.Method, URI: r.RequestURI, Header: h, Body: body})
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return s
+}
+
+func (s *oxSink) requests() []sinkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sinkRequest(nil), s.reqs...)
+}
+
+// wait waits until the sink has n requests (or 30 s passed), then a little
+// longer so that an extra one would show.
+func (s *oxSink) wait(n int) []sinkRequest {
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.requests()) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	return s.requests()
+}
+
+const (
+	rfc2047Raw     = "=?utf-8?b?R3LDvMOfZSBhdXMgS8O2bG4g4oCTIOKckyDwn5iA?="
+	rfc2047Decoded = "Grüße aus Köln – ✓ 😀"
+)
+
+const msgRFC2047 = `From: =?iso-8859-1?q?J=F6rg_M=FCller?= <joerg@example.org>
+To: Alice <alice@example.com>
+Subject: ` + rfc2047Raw + `
+Date: Fri, 29 Nov 2024 12:00:00 +0000
+Message-ID: <rfc2047-1@example.org>
+
+An encoded subject.
+`
+
+const msgHTML = `From: Html Sender <html@example.org>
+To: Alice <alice@example.com>
+Subject: HTML only
+Date: Sat, 30 Nov 2024 09:30:00 +0200
+Message-ID: <html-1@example.org>
+MIME-Version: 1.0
+Content-Type: text/html; charset=utf-8
+
+<html><body><p>Hello&nbsp;<b>Alice</b>,</p><blockquote>quoted</blockquote><p>this is "HTML" only.</p></body></html>
+`
+
+// TestOXSideBySide: one real Dovecot runs its native ox driver (to sink A)
+// and the forwarder, whose transactions pushlua's bundled ox driver turns
+// into requests to sink B. For plain, RFC 2047 and HTML-only messages, with
+// the METADATA gate set, changed and unset, both sinks get the same
+// requests: method, target, headers (but Host's port and Date) and body
+// bytes, but for one known difference: Dovecot 2.3's Lua API gives the
+// forwarder only the decoded Subject, so pushlua sends that where Dovecot
+// sends the raw header. Through the spool (pushlua frozen for part of the
+// run: nothing is lost) and through HTTP with user_from_metadata.
+func TestOXSideBySide(t *testing.T) {
+	bin := requireDovecot(t)
+	b := <-buildPushlua(t)
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	for _, tc := range []struct {
+		name, args string
+		spool      bool
+	}{
+		{"spool", "", true},
+		{"http_user_from_metadata", " user_from_metadata", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			native, viaPushlua := startSink(t), startSink(t)
+			oxURL := func(s *oxSink) string {
+				return "ox:url=http://login:pass@" + s.Addr + "/preliminary/http-notify/v1/notify" + tc.args
+			}
+			dir, spool := mailSpool(t)
+			conf := "pushlua_auth_token = " + e2eToken + "\nplugin {\n  push_notification_driver = " + oxURL(viaPushlua) + "\n}\n"
+			extra := []string{"push_notification_driver2 = " + oxURL(native)}
+			if tc.spool {
+				conf = "pushlua_spool = " + spool + "\n" + conf
+				extra = append(extra, "pushlua_spool = "+spool)
+			}
+			// One Lua state runs every transaction, so that what the ox
+			// driver keeps between transactions shows.
+			serve := serveWith(t, b.path, filepath.Join(dir, "serve"), conf, "-j", "1")
+			dc := startDovecot(t, bin, pluginSettings(serve.URL, extra...))
+			deliver := func(msg string) { lmtpDeliver(t, dc.lmtpAddr, []string{"alice@example.com"}, msg) }
+			imap := dialIMAP(t, dc.imapAddr)
+			imap.ok(t, `LOGIN "alice@example.com" "alicepass"`)
+			setGate := func(v string) { imap.ok(t, `SETMETADATA "" (`+metadataKey+" "+v+`)`) }
+
+			deliver(msgPlain) // no gate yet: nothing
+			setGate(`"user=ox-alice@1"`)
+			deliver(msgPlain)
+			deliver(msgRFC2047)
+			if tc.spool {
+				if err := serve.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deliver(msgHTML)
+			setGate("\"user=ox-alice@2\tx=y\"")
+			deliver(msgPlain)
+			setGate("NIL") // unset: nothing
+			deliver(msgPlain)
+			if tc.spool {
+				_ = serve.cmd.Process.Signal(syscall.SIGCONT)
+			}
+			setGate(`"user=ox-alice@3"`)
+			deliver(msgHTML)
+			lmtpDeliver(t, dc.lmtpAddr, []string{"bob@example.com"}, msgPlain) // bob has no gate
+			imap.logout(t)
+
+			const want = 5
+			a, p := native.wait(want), viaPushlua.wait(want)
+			if len(a) != want || len(p) != want {
+				for i := range a {
+					t.Logf("native  %d: %s", i, a[i].Body)
+				}
+				for i := range p {
+					t.Logf("pushlua %d: %s", i, p[i].Body)
+				}
+				t.Fatalf("native ox sent %d requests, pushlua's %d; want %d each\npushlua serve:\n%s", len(a), len(p), want, serve.logText())
+			}
+			sort.SliceStable(p, func(i, j int) bool { return oxUID(p[i].Body) < oxUID(p[j].Body) })
+			sawRaw := false
+			for i := range a {
+				na, np := a[i], p[i]
+				if na.Method != np.Method || na.URI != np.URI {
+					t.Errorf("request %d: native %s %s, pushlua %s %s", i, na.Method, na.URI, np.Method, np.URI)
+				}
+				for _, r := range []struct {
+					req  sinkRequest
+					sink *oxSink
+				}{{na, native}, {np, viaPushlua}} {
+					if h := r.req.Header.Get("Host"); h != r.sink.Addr {
+						t.Errorf("request %d: Host %q, want %q", i, h, r.sink.Addr)
+					}
+				}
+				ha, hp := na.Header.Clone(), np.Header.Clone()
+				body := na.Body
+				if bytes.Contains(body, []byte(`"subject":"`+rfc2047Raw+`"`)) {
+					// The known difference, and the Content-Length it makes.
+					sawRaw = true
+					body = bytes.Replace(body, []byte(rfc2047Raw), []byte(rfc2047Decoded), 1)
+					ha.Set("Content-Length", strconv.Itoa(len(body)))
+				}
+				for _, h := range []http.Header{ha, hp} {
+					h.Del("Host")
+					h.Del("Date")
+				}
+				if !reflect.DeepEqual(ha, hp) {
+					t.Errorf("request %d headers:\nnative %v\npushlua %v", i, ha, hp)
+				}
+				if !bytes.Equal(body, np.Body) {
+					t.Errorf("request %d body:\nnative  %s\npushlua %s", i, na.Body, np.Body)
+				}
+			}
+			if !sawRaw {
+				t.Errorf("Dovecot's ox did not send the raw encoded Subject")
+			}
+			dc.stop(t)
+			if s := serve.logText(); strings.Contains(s, "Error") {
+				t.Errorf("pushlua serve logged errors:\n%s", s)
+			}
+			if t.Failed() {
+				for i := range a {
+					t.Logf("native  %d: %s", i, a[i].Body)
+				}
+				for i := range p {
+					t.Logf("pushlua %d: %s", i, p[i].Body)
+				}
+			}
+		})
+	}
+}
+
+// oxUID is the imap-uid of an OX notification body.
+func oxUID(body []byte) float64 {
+	var v struct {
+		UID float64 `json:"imap-uid"`
+	}
+	_ = json.Unmarshal(body, &v)
+	return v.UID
 }

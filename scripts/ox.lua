@@ -15,8 +15,8 @@
 --
 -- The gate is the user's server METADATA
 -- /private/vendor/vendor.dovecot/http-notify, TAB-separated key=value pairs
--- of which user= names the OX user. Successful lookups are cached per user
--- for cache_lifetime.
+-- of which user= names the OX user. Successful lookups are cached per
+-- session for cache_lifetime.
 local pushlua = require "pushlua"
 
 local METADATA_KEY = "/private/vendor/vendor.dovecot/http-notify"
@@ -109,10 +109,18 @@ local function metadata_user(value)
   return user
 end
 
--- The METADATA value, cached per user while it is fresh.
+-- The METADATA value, cached while it is fresh per session, as Dovecot
+-- keeps it per driver instance, that is per mail user session: every LMTP
+-- delivery reads it afresh. (A transaction without a session id is cached
+-- per user.) Expired entries are dropped now and then.
+local cached = 0
 local function lookup(user)
   local now = os.time()
-  local hit = cache[user.username]
+  local key = user.session_id
+  if key == nil or key == "" then
+    key = user.username
+  end
+  local hit = cache[key]
   if hit ~= nil and hit.at + config.cache_lifetime > now then
     return hit.value
   end
@@ -125,7 +133,18 @@ local function lookup(user)
     log:log_debug("Skipped because not active (" .. INTERNAL_KEY .. " METADATA not set)")
     return nil
   end
-  cache[user.username] = { value = value, at = now }
+  cache[key] = { value = value, at = now }
+  cached = cached + 1
+  if cached > 1000 then
+    cached = 0
+    for k, e in pairs(cache) do
+      if e.at + config.cache_lifetime <= now then
+        cache[k] = nil
+      else
+        cached = cached + 1
+      end
+    end
+  end
   return value
 end
 
