@@ -110,6 +110,7 @@ type intake struct {
 	submitted atomic.Int64    // log lines handed to the engine
 	dropped   atomic.Int64    // transactions the engine did not run (drain timeout)
 	counted   map[string]bool // segments whose lines count as accepted already (the backlog at start)
+	decoded   decodedLines    // transactions ingest decoded, by their log line
 	ours      string          // this process's segment names start so
 }
 
@@ -159,6 +160,7 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 		Dir:         in.walDir,
 		OffsetsFile: offsets,
 		Submit:      in.submitLogged,
+		Parse:       in.decoded.parse,
 		Logger:      log,
 		OnDelete:    func(string) { _ = wl.Recount() },
 		// The log's segments are this process's: one left open by a
@@ -226,7 +228,11 @@ func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
 		for i, t := range ts {
 			lines[i] = walLine(t, ids)
 		}
+		// The log's reader gets these transactions as decoded here (it
+		// may read the lines before Append returns).
+		in.decoded.put(lines, ts)
 		if err := in.wal.Append(ctx, lines...); err != nil {
+			in.decoded.drop(lines)
 			if !errors.Is(err, wal.ErrFull) && !errors.Is(err, context.Canceled) {
 				in.log.Error("write-ahead log: " + err.Error())
 			}
@@ -382,4 +388,50 @@ func (in *intake) ready(ok bool, reason string) (bool, string) {
 		return false, reason + "; " + why
 	}
 	return ok, reason
+}
+
+// decodedLines hands the transactions ingest decoded to the log's reader,
+// keyed by their line, so that a line written and read by this process is
+// decoded once. A line not found (written by an earlier run, or more than
+// maxDecoded waiting) is decoded again.
+type decodedLines struct {
+	mu sync.Mutex
+	m  map[string]*txn.Txn
+}
+
+const maxDecoded = 4096
+
+func (d *decodedLines) put(lines [][]byte, ts []*txn.Txn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[string]*txn.Txn{}
+	}
+	for i, line := range lines {
+		if len(d.m) >= maxDecoded {
+			return
+		}
+		d.m[string(line)] = ts[i]
+	}
+}
+
+func (d *decodedLines) drop(lines [][]byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, line := range lines {
+		delete(d.m, string(line))
+	}
+}
+
+func (d *decodedLines) parse(line []byte, ids *txn.IDs) (*txn.Txn, error) {
+	d.mu.Lock()
+	t, ok := d.m[string(line)]
+	if ok {
+		delete(d.m, string(line))
+	}
+	d.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	return txn.Parse(line, ids)
 }

@@ -221,7 +221,11 @@ func (r *Reader) line(ctx context.Context, f *file, name string, data []byte, en
 		r.pushDone(f, end, f.readLine, false)
 		return nil
 	}
-	t, err := txn.Parse(data, r.ids)
+	parse := r.opts.Parse
+	if parse == nil {
+		parse = txn.Parse
+	}
+	t, err := parse(data, r.ids)
 	if err != nil {
 		var le *txn.LineError
 		if !errors.As(err, &le) {

@@ -79,6 +79,10 @@ type Options struct {
 	OnDelete func(name string)
 	// Now is the clock for ages; default time.Now.
 	Now func() time.Time
+	// Parse decodes a line; default txn.Parse. pushlua serve's own log
+	// hands over the transactions ingest decoded already instead of
+	// decoding the line again.
+	Parse func(line []byte, ids *txn.IDs) (*txn.Txn, error)
 }
 
 // Stats describe the spool's backlog.
