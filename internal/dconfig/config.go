@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,72 @@ type Config struct {
 	// Warnings holds non-fatal findings, each starting with "file:line: ".
 	Warnings []string
 
+	// PluginSections lists where each top-level plugin { } section opens.
+	PluginSections []Position
+
+	// Ignored lists the pushlua_* settings written inside a section whose
+	// contents pushlua ignores (service, protocol, ...), where pushlua
+	// never reads them; Lint reports them.
+	Ignored []Placed
+
 	dir string // absolute directory that relative paths are resolved in
+
+	// settingPos and pluginPos say where each top-level and plugin
+	// setting was last set.
+	settingPos, pluginPos map[string]Position
+}
+
+// Position is where a setting was set: a file and line, or a command-line
+// override (-o).
+type Position struct {
+	File     string
+	Line     int
+	Override string // the "-o key=value" argument; File and Line are then empty
+}
+
+// String returns "file:line", "file", or "-o key=value".
+func (p Position) String() string {
+	switch {
+	case p.Override != "":
+		return "-o " + p.Override
+	case p.Line > 0:
+		return p.File + ":" + strconv.Itoa(p.Line)
+	default:
+		return p.File
+	}
+}
+
+// Placed is a setting and where it was written.
+type Placed struct {
+	Key     string
+	Section string // the section it was written in ("service imap"); "" for none
+	Pos     Position
+}
+
+// SettingPos returns where the top-level setting key was last set.
+func (c *Config) SettingPos(key string) (Position, bool) {
+	p, ok := c.settingPos[key]
+	return p, ok
+}
+
+// PluginPos returns where the plugin setting key was last set.
+func (c *Config) PluginPos(key string) (Position, bool) {
+	p, ok := c.pluginPos[key]
+	return p, ok
+}
+
+func (c *Config) setSettingPos(key string, pos Position) {
+	if c.settingPos == nil {
+		c.settingPos = map[string]Position{}
+	}
+	c.settingPos[key] = pos
+}
+
+func (c *Config) setPluginPos(key string, pos Position) {
+	if c.pluginPos == nil {
+		c.pluginPos = map[string]Position{}
+	}
+	c.pluginPos[key] = pos
 }
 
 // FilterSection is the name of Dovecot 2.4's push-notification blocks.
@@ -170,6 +236,7 @@ func (c *Config) Override(kv string) error {
 			return fmt.Errorf("override %q: empty plugin setting name", kv)
 		}
 		c.Plugin[name] = value
+		c.setPluginPos(name, Position{Override: kv})
 	case key == "mail_debug":
 		b, err := ParseBool(value)
 		if err != nil {
@@ -177,12 +244,18 @@ func (c *Config) Override(kv string) error {
 		}
 		c.Settings[key] = value
 		c.MailDebug = b
-	case strings.HasPrefix(key, "pushlua_"):
+		c.setSettingPos(key, Position{Override: kv})
+	case strings.HasPrefix(key, pushluaPrefix):
 		c.Settings[key] = value
+		c.setSettingPos(key, Position{Override: kv})
 	default:
 		c.Plugin[key] = value
+		c.setPluginPos(key, Position{Override: kv})
 	}
 	return nil
 }
 
-const pluginPrefix = "plugin/"
+const (
+	pluginPrefix  = "plugin/"
+	pushluaPrefix = "pushlua_"
+)

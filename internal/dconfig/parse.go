@@ -182,7 +182,7 @@ func (p *parser) statement(line, display, dir string, n int) error {
 		if key == "" {
 			return errors.New(`missing key before "="`)
 		}
-		return p.keyValue(key, strings.TrimLeft(rest[1:], whitespace), dir)
+		return p.keyValue(key, strings.TrimLeft(rest[1:], whitespace), dir, Position{File: display, Line: n})
 	}
 
 	if key == "}" {
@@ -238,6 +238,7 @@ func (p *parser) open(name, arg, display string, n int) {
 	switch {
 	case ctx == ctxTop && name == "plugin":
 		f.plugin = true
+		p.cfg.PluginSections = append(p.cfg.PluginSections, Position{File: display, Line: n})
 	case ctx == ctxTop && name == FilterSection:
 		f.filter = &Filter{Name: arg, File: display, Line: n, Settings: map[string]string{}, LuaSettings: map[string]string{}}
 		p.cfg.Filters = append(p.cfg.Filters, f.filter)
@@ -252,10 +253,15 @@ func (p *parser) open(name, arg, display string, n int) {
 	p.stack = append(p.stack, f)
 }
 
-// keyValue applies "key = v" (v with whitespace after "=" removed).
-func (p *parser) keyValue(key, v, dir string) error {
+// keyValue applies "key = v" (v with whitespace after "=" removed); pos
+// is where it is written.
+func (p *parser) keyValue(key, v, dir string, pos Position) error {
 	ctx := p.context()
 	if ctx == ctxIgnored {
+		if strings.HasPrefix(key, pushluaPrefix) {
+			f := p.stack[0]
+			p.cfg.Ignored = append(p.cfg.Ignored, Placed{Key: key, Section: f.title(), Pos: pos})
+		}
 		return nil
 	}
 	switch {
@@ -282,6 +288,7 @@ func (p *parser) keyValue(key, v, dir string) error {
 	switch ctx {
 	case ctxPlugin:
 		p.cfg.Plugin[key] = v
+		p.cfg.setPluginPos(key, pos)
 		return nil
 	case ctxFilter:
 		p.stack[0].filter.Settings[key] = v
@@ -292,6 +299,7 @@ func (p *parser) keyValue(key, v, dir string) error {
 	}
 	if name, ok := strings.CutPrefix(key, pluginPrefix); ok && name != "" {
 		p.cfg.Plugin[name] = v
+		p.cfg.setPluginPos(name, pos)
 		return nil
 	}
 	if key == "mail_debug" {
@@ -302,6 +310,7 @@ func (p *parser) keyValue(key, v, dir string) error {
 		p.cfg.MailDebug = b
 	}
 	p.cfg.Settings[key] = v
+	p.cfg.setSettingPos(key, pos)
 	return nil
 }
 
