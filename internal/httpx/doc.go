@@ -23,6 +23,12 @@
 //     rules of net/http.
 //   - Proxies are used only when Request.Proxy says so; the environment
 //     (HTTP_PROXY...) is ignored.
+//   - Request.TLS gives a request its own TLS options (CA file or
+//     directory, no verification, client certificate); requests with equal
+//     options share one pool, built on first use.
+//   - A request logs only to its own Request.Logger (debug lines: each
+//     retry and the outcome), which callers set when their debug logging is
+//     on, with the transaction's logger; nothing is logged client-wide.
 //   - Errors are *Error values whose Kind is one of the sentinel errors
 //     (ErrTimeout, ErrConnectRefused, ...), so callers map them with
 //     errors.Is to LuaSocket strings or Dovecot's 9000+ statuses.

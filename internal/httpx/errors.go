@@ -39,7 +39,7 @@ var (
 	// ErrTooManyRedirects: more than Request.MaxRedirects redirects.
 	ErrTooManyRedirects = errors.New("too many redirects")
 	// ErrInvalidRequest: the request cannot be sent (bad URL, scheme,
-	// method or header).
+	// method or header, or TLS options whose files cannot be loaded).
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrCanceled: the context was canceled (not by its deadline).
 	ErrCanceled = errors.New("canceled")
@@ -99,6 +99,7 @@ func retryable(kind error) bool {
 // classify returns the kind of err; parent is the context given to Do.
 func classify(parent context.Context, err error) error {
 	var ate *attemptTimeoutError
+	var tce *tlsConfigError
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	var netErr net.Error
@@ -112,6 +113,8 @@ func classify(parent context.Context, err error) error {
 		return nil
 	case errors.As(err, &ate):
 		return ErrTimeout
+	case errors.As(err, &tce):
+		return ErrInvalidRequest
 	case parent.Err() != nil:
 		if errors.Is(parent.Err(), context.DeadlineExceeded) {
 			return ErrTimeout

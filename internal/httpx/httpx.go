@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -23,9 +27,9 @@ import (
 // Options configures a Client. The zero value of each field means its
 // documented default.
 type Options struct {
-	// Logger receives retryablehttp's messages about each request, retry
-	// and failure, all at debug level (callers report the errors they get
-	// themselves). Default: discard.
+	// Logger is no longer used: a request's debug lines go to its own
+	// Request.Logger, so that they carry the transaction's user and id and
+	// appear only when the caller's debug logging is on.
 	Logger *slog.Logger
 	// MaxIdleConnsPerHost is the number of idle keep-alive connections kept
 	// per host. Default 16.
@@ -65,6 +69,11 @@ type Client struct {
 	transport *http.Transport
 	retry     *retryablehttp.Client
 	maxBody   int64
+
+	// tlsTransports are the pools of the requests with their own TLS
+	// options (Request.TLS), built on first use.
+	tlsMu         sync.Mutex
+	tlsTransports map[TLS]*http.Transport
 }
 
 // New returns a Client configured by opts.
@@ -90,9 +99,6 @@ func New(opts Options) *Client {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
 	tlsConf := opts.TLSConfig
 	if tlsConf == nil {
 		tlsConf = &tls.Config{}
@@ -115,27 +121,36 @@ func New(opts Options) *Client {
 		// A non-nil empty map turns HTTP/2 off.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
+	c := &Client{transport: t, maxBody: opts.MaxBody}
 	hc := &http.Client{
 		// attemptTransport has no CloseIdleConnections, so retryablehttp's
 		// calls to it after a failure do not empty the shared pool.
-		Transport:     &attemptTransport{base: t},
+		Transport:     &attemptTransport{base: t, client: c},
 		CheckRedirect: checkRedirect,
 	}
-	rc := &retryablehttp.Client{
-		HTTPClient:   hc,
-		Logger:       debugLogger{opts.Logger},
-		RetryWaitMin: opts.RetryWaitMin,
-		RetryWaitMax: opts.RetryWaitMax,
-		RetryMax:     math.MaxInt32, // limited per request in checkRetry
-		CheckRetry:   checkRetry,
-		Backoff:      retryablehttp.DefaultBackoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	// No client-wide logger: each request logs to its own (Request.Logger).
+	c.retry = &retryablehttp.Client{
+		HTTPClient:     hc,
+		RequestLogHook: logRetry,
+		RetryWaitMin:   opts.RetryWaitMin,
+		RetryWaitMax:   opts.RetryWaitMax,
+		RetryMax:       math.MaxInt32, // limited per request in checkRetry
+		CheckRetry:     checkRetry,
+		Backoff:        retryablehttp.DefaultBackoff,
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
 	}
-	return &Client{transport: t, retry: rc, maxBody: opts.MaxBody}
+	return c
 }
 
-// CloseIdleConnections closes the pool's idle connections (at shutdown).
-func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+// CloseIdleConnections closes the pools' idle connections (at shutdown).
+func (c *Client) CloseIdleConnections() {
+	c.transport.CloseIdleConnections()
+	c.tlsMu.Lock()
+	defer c.tlsMu.Unlock()
+	for _, t := range c.tlsTransports {
+		t.CloseIdleConnections()
+	}
+}
 
 // Request is one HTTP request.
 type Request struct {
@@ -170,6 +185,31 @@ type Request struct {
 	// Proxy is the URL of an HTTP proxy to send the request through; "" for
 	// none.
 	Proxy string
+	// TLS, when set, replaces the client's TLS configuration for this
+	// request (LuaSec's verify and cafile, dovecot.http's ssl settings).
+	// Requests with equal TLS options share one connection pool.
+	TLS *TLS
+	// Logger, when set, receives debug lines about this request: each
+	// retry and the outcome. Callers set it when their debug logging is on
+	// (mail_debug, dovecot.http's debug setting), with the transaction's
+	// logger so that the lines carry its user and id. nil: no lines.
+	Logger *slog.Logger
+}
+
+// TLS are the TLS options of one request. The zero value is Go's defaults
+// with the system roots.
+type TLS struct {
+	// CAFile and CAPath name PEM files of the certificates to trust (a
+	// file, and a directory whose files are all read) instead of the
+	// system roots.
+	CAFile, CAPath string
+	// Insecure skips the verification of the server's certificate.
+	Insecure bool
+	// CertFile and KeyFile are the client certificate and its key (PEM).
+	CertFile, KeyFile string
+	// MinVersion is the lowest TLS version (tls.VersionTLS12...); 0:
+	// Go's default.
+	MinVersion uint16
 }
 
 // Response is the answer to a Request.
@@ -216,6 +256,9 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, fail(ErrInvalidRequest, fmt.Errorf("invalid method %q", method), 0)
 	}
 	st := &state{
+		tls:            r.TLS,
+		logger:         r.Logger,
+		method:         method,
 		timeout:        r.Timeout,
 		connectTimeout: r.ConnectTimeout,
 		maxAttempts:    max(r.MaxAttempts, 1),
@@ -286,12 +329,22 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 	req.SetResponseHandler(st.readBody)
 
+	start := time.Now()
 	resp, err := c.retry.Do(req)
 	if resp != nil {
 		resp.Body.Close()
 	}
 	if err != nil {
-		return nil, fail(classify(ctx, err), err, st.attempts)
+		kind := classify(ctx, err)
+		if st.logger != nil {
+			st.logger.Debug("http: request failed", "method", method, "url", redactURL(r.URL),
+				"error", kind.Error(), "attempts", st.attempts, "duration", time.Since(start))
+		}
+		return nil, fail(kind, err, st.attempts)
+	}
+	if st.logger != nil {
+		st.logger.Debug("http: request", "method", method, "url", redactURL(r.URL),
+			"status", resp.StatusCode, "attempts", st.attempts, "duration", time.Since(start))
 	}
 	reason := strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))
 	reason = strings.TrimPrefix(reason, " ")
@@ -326,6 +379,9 @@ type state struct {
 	maxRedirects            int
 	proxy                   *url.URL
 	maxBody                 int64
+	tls                     *TLS
+	logger                  *slog.Logger
+	method                  string
 
 	attempts int
 	deadline time.Time // of the current attempt
@@ -420,15 +476,24 @@ func dialer(custom func(ctx context.Context, network, addr string) (net.Conn, er
 }
 
 // attemptTransport counts attempts and gives each one its own deadline,
-// which also bounds the reading of the response body.
+// which also bounds the reading of the response body; a request with its
+// own TLS options goes through the pool of those options.
 type attemptTransport struct {
-	base http.RoundTripper
+	base   *http.Transport
+	client *Client
 }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := stateFrom(req.Context())
 	if st == nil {
 		return t.base.RoundTrip(req)
+	}
+	base := t.base
+	if st.tls != nil {
+		var err error
+		if base, err = t.client.tlsTransport(*st.tls); err != nil {
+			return nil, &tlsConfigError{err}
+		}
 	}
 	parent := req.Context()
 	if req.Response == nil { // not a redirect: a new attempt
@@ -444,7 +509,7 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if !st.deadline.IsZero() {
 		ctx, cancel = context.WithDeadline(parent, st.deadline)
 	}
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	resp, err := base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		err = markTimeout(ctx, parent, err)
 		cancel()
@@ -483,13 +548,87 @@ func (b *attemptBody) Close() error {
 	return err
 }
 
-// debugLogger feeds retryablehttp's messages to slog at debug level.
-type debugLogger struct{ l *slog.Logger }
+// logRetry is retryablehttp's hook before each attempt: a retry is logged
+// to the request's own logger.
+func logRetry(_ retryablehttp.Logger, req *http.Request, retry int) {
+	if st := stateFrom(req.Context()); st != nil && st.logger != nil && retry > 0 {
+		st.logger.Debug("http: retrying request", "method", st.method, "url", redactURL(req.URL.String()),
+			"attempt", retry+1)
+	}
+}
 
-func (d debugLogger) Error(msg string, kv ...any) { d.l.Debug("http: "+msg, kv...) }
-func (d debugLogger) Info(msg string, kv ...any)  { d.l.Debug("http: "+msg, kv...) }
-func (d debugLogger) Debug(msg string, kv ...any) { d.l.Debug("http: "+msg, kv...) }
-func (d debugLogger) Warn(msg string, kv ...any)  { d.l.Debug("http: "+msg, kv...) }
+// tlsTransport returns the pool of the requests with TLS options o.
+func (c *Client) tlsTransport(o TLS) (*http.Transport, error) {
+	c.tlsMu.Lock()
+	defer c.tlsMu.Unlock()
+	if t, ok := c.tlsTransports[o]; ok {
+		return t, nil
+	}
+	conf, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	t := c.transport.Clone()
+	conf.NextProtos = []string{"http/1.1"}
+	t.TLSClientConfig = conf
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	if c.tlsTransports == nil {
+		c.tlsTransports = map[TLS]*http.Transport{}
+	}
+	c.tlsTransports[o] = t
+	return t, nil
+}
+
+// config builds the *tls.Config of o.
+func (o TLS) config() (*tls.Config, error) {
+	conf := &tls.Config{InsecureSkipVerify: o.Insecure, MinVersion: o.MinVersion} //nolint:gosec // the script asked for it
+	if o.CAFile != "" || o.CAPath != "" {
+		pool := x509.NewCertPool()
+		var files []string
+		if o.CAFile != "" {
+			files = append(files, o.CAFile)
+		}
+		if o.CAPath != "" {
+			entries, err := os.ReadDir(o.CAPath)
+			if err != nil {
+				return nil, fmt.Errorf("CA path: %w", err)
+			}
+			for _, e := range entries {
+				if !e.IsDir() {
+					files = append(files, filepath.Join(o.CAPath, e.Name()))
+				}
+			}
+		}
+		for _, f := range files {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("CA file: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) && f == o.CAFile {
+				return nil, fmt.Errorf("CA file %s: no PEM certificate in it", f)
+			}
+		}
+		conf.RootCAs = pool
+	}
+	if o.CertFile != "" || o.KeyFile != "" {
+		key := o.KeyFile
+		if key == "" {
+			key = o.CertFile
+		}
+		cert, err := tls.LoadX509KeyPair(o.CertFile, key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
+}
+
+// tlsConfigError is a request's TLS options that cannot be loaded.
+type tlsConfigError struct{ err error }
+
+func (e *tlsConfigError) Error() string { return e.err.Error() }
+func (e *tlsConfigError) Unwrap() error { return e.err }
 
 // redactURL removes the password from a URL for messages.
 func redactURL(raw string) string {
