@@ -37,6 +37,8 @@ var floatNumber = regexp.MustCompile(`[:\[,]-?[0-9]+\.0[,}\]]`)
 // committed transaction names the status of exactly the mailboxes its
 // events leave existing and the METADATA key, so that what the forwarder
 // reads back from pushlua's store is the input again.
+// (In Dovecot a Lua state serves one mail user session: the forwarder
+// builds the user object once per username and session id.)
 var roundTripInput = []string{
 	`{"user": {"username": "alice@example.com", "service": "lmtp", "session_id": "s1", "home": "/home/alice", "uid": 1000, "gid": 1000, "session_create_time": 1764000000},
 	  "events": [{"name": "MailboxCreate", "mailbox": "INBOX"}],
@@ -59,7 +61,7 @@ var roundTripInput = []string{
 	              "from": "", "to": "", "from_address": "", "from_display_name": "", "to_address": "", "to_display_name": "", "flags": [], "keywords": [], "snippet": "body"}],
 	  "status": {"INBOX": {"messages": 2, "recent": 2, "unseen": 2, "highest_modseq": 5, "uidvalidity": 1795978712, "uidnext": 3}},
 	  "metadata": {"/private/vendor/vendor.dovecot/http-notify": "user=11@3"}}`,
-	`{"user": {"username": "alice@example.com", "service": "imap", "session_id": "s3", "admin": true, "anonymous": true, "autocreated": true, "nonexistent": true, "fuzzy_search": true, "dsyncing": true, "session_restored": true},
+	`{"user": {"username": "alice@example.com", "service": "imap", "session_id": "s3-flags", "admin": true, "anonymous": true, "autocreated": true, "nonexistent": true, "fuzzy_search": true, "dsyncing": true, "session_restored": true},
 	  "events": [{"name": "FlagsClear", "mailbox": "INBOX", "uid": 1, "uid_validity": 1795978712, "flags": [], "flags_old": ["\\Recent"], "keywords": [], "keywords_old": []},
 	             {"name": "FlagsSet", "mailbox": "INBOX", "uid": 1, "uid_validity": 1795978712, "flags": ["\\Seen"], "keywords": []},
 	             {"name": "MessageRead", "mailbox": "INBOX", "uid": 1, "uid_validity": 1795978712},

@@ -14,8 +14,8 @@
 --  * HTTP: without pushlua_spool each transaction is one synchronous POST
 --    to pushlua_url; the IMAP reply or LMTP delivery waits for it, at most
 --    pushlua_timeout_msecs (absolute, retries included). Transactions sent
---    while pushlua is down are lost. Every line and POST carries a stable
---    "id" so that pushlua recognizes one it sees twice.
+--    while pushlua is down are lost.
+-- Every line and POST carries a stable "id" (pushlua can tell a duplicate).
 --
 -- Dovecot 2.3 (dovecot.conf; 2.4: the same names without pushlua_ in the
 -- driver's lua_settings { }, untested against a 2.4 binary):
@@ -38,9 +38,8 @@
 --  * yes (default): what the bundled ox driver needs to say what Dovecot's
 --    own ox driver says: the status of each mailbox with a MessageNew (its
 --    unseen count), and the /private/vendor/vendor.dovecot/http-notify
---    METADATA, read as the ox driver reads it (at most once per
---    metadata_cache_secs per session while it is set) and sent with every
---    transaction.
+--    METADATA, read as the ox driver reads it (a value is kept for
+--    metadata_cache_secs per session) and sent with every transaction.
 --  * all: the status of every mailbox the transaction touched and a fresh
 --    METADATA read per transaction, for scripts that read other mailboxes.
 --  * no: neither (pushlua answers mailbox:status() and metadata_get() from
@@ -50,63 +49,41 @@
 -- push-notification plugins (other MDAs, doveadm without these plugins);
 -- mail Sieve discards, rejects or redirects; rolled-back transactions; the
 -- raw Subject header (Dovecot 2.3's Lua gets only the decoded subject, so
--- pushlua's ox sends that where Dovecot's ox sends the raw header). Configure
--- it as the only Lua driver: Dovecot shares event data between drivers.
+-- pushlua's ox sends that where Dovecot's ox sends the raw header).
+-- Configure it as the only Lua driver: Dovecot shares event data between
+-- drivers.
+--
+-- Dovecot compiles this file for every Lua state, which is one per mail
+-- user: an LMTP delivery makes one per recipient. Code that only failures,
+-- rotation, a process's first file and the HTTP path need is therefore
+-- kept in a string (COLD below) and compiled on first use.
 
 local KEY = "/private/vendor/vendor.dovecot/http-notify"
--- KEY as an INBOX attribute (user:metadata_get rewrites KEY to this).
+-- KEY as the INBOX attribute user:metadata_get reads.
 local INBOX_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify"
-local MAX_LINE = 1048576
 
 local format, find, gsub, sub, concat = string.format, string.find, string.gsub, string.sub, table.concat
 local toint = math.tointeger or function(n) if n == math.floor(n) then return n end end
 
-local set24           -- Dovecot 2.4's lua_settings (script_init's argument)
-local conf            -- this state's settings, read at its first transaction
-local proc            -- this process: { pid =, ticks = } from /proc/self/stat
-local spool           -- the spool file in use: { f =, base =, path = }
-local spool_retry = 0 -- os.time() before which a failed spool is not tried
-local client          -- the HTTP client
-local md, md_at, md_sid -- the METADATA value, when, and for which session (mode yes)
-local http_id        -- "<pid>-<ticks>-<rand>-h": ids of this state's POSTs
-local seq = 0         -- transactions POSTed by this state
-local logged = {}
+-- S is this Lua state's (one session's) state, shared with the cold code:
+-- set24 (2.4's lua_settings), conf, proc ({pid, ticks} of the process),
+-- spool (the file in use: {f, base, path}), retry (os.time() before which a
+-- failed spool is not tried again), md/md_at/md_sid (the METADATA read),
+-- user_key/user_json, and the cold code's own fields.
+local S = { retry = 0, logged = {} }
 
 local function log_error(msg)
   pcall(dovecot.i_error, "pushlua forward: " .. tostring(msg))
 end
 
 local function log_once(key, msg)
-  if not logged[key] then
-    logged[key] = true
+  if not S.logged[key] then
+    S.logged[key] = true
     log_error(msg)
   end
 end
 
--- log_once_per_process logs msg unless a Lua state of this process already
--- did: an LMTP process makes a state per delivery, and states share nothing
--- but the process, so the mark is the C locale's LC_MONETARY category (no
--- part of Dovecot or Lua uses it), switched to C.UTF-8 while LC_CTYPE stays.
-local function log_once_per_process(key, msg)
-  if logged[key] then
-    return
-  end
-  logged[key] = true
-  local ok, cur, ctype = pcall(function()
-    return os.setlocale(nil, "monetary"), os.setlocale(nil, "ctype")
-  end)
-  if ok and cur == "C.UTF-8" and ctype ~= cur then
-    return
-  end
-  if ok and ctype ~= "C.UTF-8" then
-    pcall(os.setlocale, "C.UTF-8", "monetary")
-  end
-  log_error(msg)
-end
-
----------------------------------------------------------------------------
--- JSON (Dovecot's Lua has none)
----------------------------------------------------------------------------
+-- JSON (Dovecot's Lua has none) ------------------------------------------
 
 local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
               ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -124,17 +101,6 @@ local function str(s)
   return '"' .. s .. '"'
 end
 
--- key: '"k":', remembered (events have a handful of distinct keys).
-local keys = {}
-local function key(k)
-  local j = keys[k]
-  if j == nil then
-    j = str(k) .. ":"
-    keys[k] = j
-  end
-  return j
-end
-
 -- Dovecot pushes every number as a float (uid = 1.0): whole ones are
 -- printed as integers.
 local function num(n)
@@ -147,6 +113,7 @@ local function num(n)
   return "null"
 end
 
+local keys = {} -- '"k":' of the few distinct keys
 local val
 
 -- A table with a metatable is a Dovecot object (user, mailbox): not data.
@@ -165,8 +132,13 @@ local function tbl(t)
   for k, v in pairs(t) do
     local e = type(k) == "string" and val(v)
     if e then
+      local kj = keys[k]
+      if kj == nil then
+        kj = str(k) .. ":"
+        keys[k] = kj
+      end
       n = n + 1
-      p[n] = key(k) .. e
+      p[n] = kj .. e
     end
   end
   return "{" .. concat(p, ",") .. "}"
@@ -185,18 +157,32 @@ val = function(v)
   end
 end
 
----------------------------------------------------------------------------
--- settings
----------------------------------------------------------------------------
+-- fields is the JSON object of t's fields named in list (the ones of
+-- pushlua's format) that hold data.
+local function fields(t, list)
+  local p, n = {}, 0
+  for _, k in ipairs(list) do
+    local v = t[k]
+    local vt = type(v)
+    if vt == "string" or vt == "boolean" or (vt == "number" and v >= 0) or
+        (vt == "table" and getmetatable(v) == nil) then
+      n = n + 1
+      p[n] = '"' .. k .. '":' .. val(v)
+    end
+  end
+  return "{" .. concat(p, ",") .. "}"
+end
+
+-- settings ------------------------------------------------------------------
 
 -- setting: 2.4's lua_settings key (name, or pushlua_<name>), else 2.3's
 -- plugin setting pushlua_<name>; nil when unset or empty.
 local function setting(user, name)
   local v
-  if set24 ~= nil then
-    v = set24[name]
+  if S.set24 ~= nil then
+    v = S.set24[name]
     if v == nil then
-      v = set24["pushlua_" .. name]
+      v = S.set24["pushlua_" .. name]
     end
   end
   if v == nil then
@@ -210,7 +196,7 @@ local function setting(user, name)
   end
 end
 
-local function number_setting(user, name, default, min)
+local function number(user, name, default, min)
   local s = setting(user, name)
   local n = tonumber(s)
   if s ~= nil and (n == nil or n ~= math.floor(n) or n < min) then
@@ -224,12 +210,12 @@ local function read_conf(user)
   local c = {
     url = setting(user, "url"),
     token = setting(user, "token"),
-    timeout = number_setting(user, "timeout_msecs", 2000, 1),
-    attempts = number_setting(user, "max_attempts", 1, 1),
+    timeout = number(user, "timeout_msecs", 2000, 1),
+    attempts = number(user, "max_attempts", 1, 1),
     spool = setting(user, "spool"),
-    max_bytes = number_setting(user, "spool_max_bytes", 16777216, 1),
+    max_bytes = number(user, "spool_max_bytes", 16777216, 1),
     status = setting(user, "status") or "yes",
-    md_secs = number_setting(user, "metadata_cache_secs", 60, 0),
+    md_secs = number(user, "metadata_cache_secs", 60, 0),
   }
   if c.token ~= nil and find(c.token, "[%z\r\n]") then
     -- Dovecot's http client panics on CR/LF in a header value.
@@ -246,33 +232,13 @@ local function read_conf(user)
   return c
 end
 
----------------------------------------------------------------------------
--- the transaction
----------------------------------------------------------------------------
-
-local USER_FIELDS = { "username", "service", "session_id", "home", "uid", "gid",
-  "session_create_time", "admin", "anonymous", "autocreated", "nonexistent",
-  "fuzzy_search", "dsyncing", "session_restored" }
-
--- user_json: the mail_user fields of pushlua's format (not mail_debug).
-local function user_json(user)
-  local p, n = {}, 0
-  for _, k in ipairs(USER_FIELDS) do
-    local v = user[k]
-    local t = type(v)
-    if t == "string" or t == "boolean" or (t == "number" and v >= 0) then
-      n = n + 1
-      p[n] = key(k) .. val(v)
-    end
-  end
-  return "{" .. concat(p, ",") .. "}"
-end
+-- the transaction -----------------------------------------------------------
 
 function script_init(settings)
   if type(settings) == "table" then
-    set24 = {}
+    S.set24 = {}
     for k, v in pairs(settings) do
-      set24[k] = v
+      S.set24[k] = v
     end
   end
   return 0
@@ -281,9 +247,9 @@ end
 function script_deinit()
   -- The file stays .open: later Lua states of this process append to it
   -- (docs/spool.md: pushlua closes it once the process is gone).
-  if spool then
-    pcall(spool.f.close, spool.f)
-    spool = nil
+  if S.spool then
+    pcall(S.spool.f.close, S.spool.f)
+    S.spool = nil
   end
 end
 
@@ -330,7 +296,10 @@ for _, name in ipairs({ "message_new", "message_append", "message_expunge", "mes
   _G["dovecot_lua_notify_event_" .. name] = handler
 end
 
--- The status fields of pushlua's format ("mailbox", the vname, is the key).
+-- The user and status fields of pushlua's format.
+local USER_FIELDS = { "username", "service", "session_id", "home", "uid", "gid",
+  "session_create_time", "admin", "anonymous", "autocreated", "nonexistent",
+  "fuzzy_search", "dsyncing", "session_restored" }
 local STATUS_FIELDS = { "messages", "recent", "unseen", "uidvalidity", "uidnext",
   "first_unseen_seq", "first_recent_uid", "highest_modseq", "highest_pvt_modseq",
   "permanent_flags", "flags", "keywords", "permanent_keywords", "allow_new_keywords",
@@ -343,7 +312,7 @@ local STATUS_FIELDS = { "messages", "recent", "unseen", "uidvalidity", "uidnext"
 -- read through the same open mailbox. Not MAILBOX_FLAG_READONLY: a
 -- read-only box reports no permanent flags or keywords.
 local function status_json(user, name, with_md)
-  local S = dovecot.storage
+  local D = dovecot.storage
   local ok, box = pcall(user.mailbox, user, name)
   if not ok or type(box) ~= "table" then
     return nil
@@ -351,10 +320,10 @@ local function status_json(user, name, with_md)
   local st, md_ok, value
   ok = pcall(box.sync, box)
   if ok then
-    ok, st = pcall(box.status, box, S.STATUS_MESSAGES, S.STATUS_RECENT, S.STATUS_UIDNEXT,
-      S.STATUS_UIDVALIDITY, S.STATUS_UNSEEN, S.STATUS_FIRST_UNSEEN_SEQ, S.STATUS_KEYWORDS,
-      S.STATUS_HIGHESTMODSEQ, S.STATUS_PERMANENT_FLAGS, S.STATUS_FIRST_RECENT_UID,
-      S.STATUS_HIGHESTPVTMODSEQ)
+    ok, st = pcall(box.status, box, D.STATUS_MESSAGES, D.STATUS_RECENT, D.STATUS_UIDNEXT,
+      D.STATUS_UIDVALIDITY, D.STATUS_UNSEEN, D.STATUS_FIRST_UNSEEN_SEQ, D.STATUS_KEYWORDS,
+      D.STATUS_HIGHESTMODSEQ, D.STATUS_PERMANENT_FLAGS, D.STATUS_FIRST_RECENT_UID,
+      D.STATUS_HIGHESTPVTMODSEQ)
     if with_md and name == "INBOX" then
       md_ok, value = pcall(box.metadata_get, box, INBOX_KEY)
     end
@@ -363,40 +332,39 @@ local function status_json(user, name, with_md)
   if not ok or type(st) ~= "table" then
     return nil, md_ok, value
   end
-  local p, n = {}, 0
-  for _, k in ipairs(STATUS_FIELDS) do
-    local v = st[k]
-    local t = type(v)
-    if t == "boolean" or (t == "number" and v >= 0) or (t == "table" and getmetatable(v) == nil) then
-      n = n + 1
-      p[n] = key(k) .. val(v)
-    end
-  end
-  return "{" .. concat(p, ",") .. "}", md_ok, value
+  return fields(st, STATUS_FIELDS), md_ok, value
 end
 
 -- body builds the transaction (without its id) as pushlua ingests it.
 local function body(c, ctx)
   local user = ctx.user
-  local out = { '{"user":', user_json(user), ',"success":true,"events":[', concat(ctx.ev, ","), "]" }
+  local sid = user.session_id or user.username
+  -- In Dovecot a Lua state serves one mail user, so the user object is the
+  -- same every time (the key is for pushlua's own tests, which run many).
+  local ukey = tostring(user.username) .. "\n" .. tostring(sid)
+  if S.user_key ~= ukey then
+    S.user_key, S.user_json = ukey, fields(user, USER_FIELDS)
+  end
+  local out = { '{"user":', S.user_json, ',"success":true,"events":[', concat(ctx.ev, ","), "]" }
   local now = os.time()
   -- The METADATA: mode yes reads it when Dovecot's ox driver would (it
-  -- keeps a value, not its absence, for md_secs per session: in Dovecot a
-  -- Lua state serves one session), mode all every time.
-  local sid = user.session_id or user.username
+  -- keeps a value, not its absence, for md_secs per session), mode all
+  -- every time.
   local want_md = c.status == "all" or
-    (c.status == "yes" and not (md_sid == sid and md_at and md_at + c.md_secs > now))
+    (c.status == "yes" and not (S.md_sid == sid and S.md_at and S.md_at + c.md_secs > now))
   local md_ok, value
   local st, n = {}, 0
-  for _, box in ipairs(c.status ~= "no" and ctx.boxes or {}) do
-    if (c.status == "all" and not ctx.deleted[box]) or ctx.new[box] then
-      local j, ok, v = status_json(user, box, want_md and md_ok == nil)
-      if ok ~= nil then
-        md_ok, value = ok, v
-      end
-      if j then
-        n = n + 1
-        st[n] = str(box) .. ":" .. j
+  if c.status ~= "no" then
+    for _, box in ipairs(ctx.boxes) do
+      if ctx.new[box] or (c.status == "all" and not ctx.deleted[box]) then
+        local j, ok, v = status_json(user, box, want_md and md_ok == nil)
+        if ok ~= nil then
+          md_ok, value = ok, v
+        end
+        if j then
+          n = n + 1
+          st[n] = str(box) .. ":" .. j
+        end
       end
     end
   end
@@ -408,9 +376,9 @@ local function body(c, ctx)
   end
   if c.status == "yes" then
     if not want_md then
-      md_ok, value = true, md -- what the ox driver has cached
+      md_ok, value = true, S.md -- what the ox driver has kept
     elseif md_ok then
-      md, md_at, md_sid = value, value ~= nil and now or nil, sid
+      S.md, S.md_at, S.md_sid = value, value ~= nil and now or nil, sid
     end
   end
   -- null when unset, so that pushlua unsets it too; left out when it
@@ -422,43 +390,33 @@ local function body(c, ctx)
   return concat(out)
 end
 
----------------------------------------------------------------------------
--- the spool (docs/spool.md)
----------------------------------------------------------------------------
+-- the spool (docs/spool.md) ------------------------------------------------
 
--- process reads this process's pid and start time (in clock ticks since
--- boot) from /proc/self/stat, once per state.
+-- process reads this process's pid and start time (clock ticks since boot)
+-- from /proc/self/stat, once per state; false when it cannot.
 local function process()
-  if proc == nil then
-    proc = false
+  if S.proc == nil then
+    S.proc = false
     local f = io.open("/proc/self/stat", "r")
     if f then
-      local s = f:read("*l") or ""
+      local pid, rest = string.match(f:read("*l") or "", "^(%d+) .*%) (.*)$")
       f:close()
-      local pid, rest = string.match(s, "^(%d+) .*%) (.*)$")
       local i = 2 -- rest starts with field 3
       for tok in string.gmatch(rest or "", "%S+") do
         i = i + 1
         if i == 22 then
-          proc = { pid = pid, ticks = tok }
+          S.proc = { pid = pid, ticks = tok }
           break
         end
       end
     end
-    if _VERSION ~= "Lua 5.4" then -- 5.4 seeds every state randomly
-      math.randomseed(os.time() + math.floor(os.clock() * 1e6) + (proc and tonumber(proc.ticks) or 0))
-    end
   end
-  return proc
-end
-
-local function rand8()
-  return format("%04x%04x", math.random(0, 65535), math.random(0, 65535))
+  return S.proc
 end
 
 -- Writes are unbuffered: one f:write of a whole line is one write(2)
--- (glibc ignores setvbuf's size without a buffer of ours, and would split
--- a line longer than its 4 KiB buffer).
+-- (glibc ignores setvbuf's size unless given a buffer, and splits a line
+-- longer than its 4 KiB one).
 local function use(f, base, path)
   f:setvbuf("no")
   return { f = f, base = base, path = path }
@@ -486,8 +444,118 @@ local function current(c, p)
   return f and use(f, base, path)
 end
 
--- create starts a new file and points the marker at it.
-local function create(c, p)
+local cold
+
+-- to_spool appends the transaction as one line; true when it is there.
+local function to_spool(c, text)
+  if os.time() < S.retry then
+    return false
+  end
+  local p = process()
+  if not p then
+    return cold().fail(c, "cannot read /proc/self/stat (the spool needs Linux)")
+  end
+  local err
+  if S.spool == nil then
+    S.spool = current(c, p)
+    if S.spool == nil then
+      S.spool, err = cold().create(c, p)
+    end
+  end
+  for _ = 1, 3 do
+    local s = S.spool
+    if s == nil then
+      break
+    end
+    local pos
+    pos, err = s.f:seek("end")
+    if pos == nil then
+      err = s.path .. ": " .. tostring(err)
+      break
+    end
+    if pos > 0 and pos + #text + 64 > c.max_bytes then
+      err = cold().full(c, p)
+    else
+      local ok
+      ok, err = s.f:write('{"id":"' .. sub(s.base, 4) .. "-" .. pos .. '",' .. sub(text, 2) .. "\n")
+      if ok then
+        return true
+      end
+      err = "writing " .. s.path .. ": " .. tostring(err)
+      cold().close(s, true)
+      break
+    end
+  end
+  return cold().fail(c, err)
+end
+
+local function forward(ctx, success)
+  if success ~= true or type(ctx) ~= "table" or ctx.user == nil then
+    return -- rolled back: nothing happened
+  end
+  S.conf = S.conf or read_conf(ctx.user)
+  local c = S.conf
+  if c.spool == nil and c.url == nil then
+    log_once("url", "neither pushlua_spool nor pushlua_url is set (2.3: plugin { pushlua_url = ... }, " ..
+      "2.4: lua_settings { url = ... }); transactions are not forwarded")
+    return
+  end
+  local text = body(c, ctx)
+  local too_long = c.spool ~= nil and #text > 1048000 -- the spool's lines end at 1 MiB
+  if c.spool and not too_long and to_spool(c, text) then
+    return
+  end
+  cold().post(c, text, too_long)
+end
+
+function dovecot_lua_notify_end_txn(ctx, success)
+  local ok, err = pcall(forward, ctx, success)
+  if not ok then
+    log_error(err)
+  end
+  if type(ctx) == "table" then
+    ctx.user = nil
+  end
+end
+
+-- the cold code ---------------------------------------------------------------
+
+local COLD = [==[
+local S, use, marker, current, log_error, log_once = ...
+local format, sub = string.format, string.sub
+local C = {}
+
+local function rand8()
+  return format("%04x%04x", math.random(0, 65535), math.random(0, 65535))
+end
+if _VERSION ~= "Lua 5.4" then -- 5.4 seeds every state randomly
+  math.randomseed(os.time() + math.floor(os.clock() * 1e6) + (S.proc and tonumber(S.proc.ticks) or 0))
+end
+
+-- log_once_per_process logs msg unless a Lua state of this process already
+-- did: an LMTP process makes a state per delivery, and states share nothing
+-- but the process, so the mark is the C library's LC_MONETARY locale
+-- category (nothing in Dovecot or Lua uses it), switched to C.UTF-8 while
+-- LC_CTYPE is not. One mark: for one message.
+local function log_once_per_process(key, msg)
+  if S.logged[key] then
+    return
+  end
+  S.logged[key] = true
+  local ok, cur, ctype = pcall(function()
+    return os.setlocale(nil, "monetary"), os.setlocale(nil, "ctype")
+  end)
+  if ok and cur == "C.UTF-8" and ctype ~= cur then
+    return
+  end
+  if ok and ctype ~= "C.UTF-8" then
+    pcall(os.setlocale, "C.UTF-8", "monetary")
+  end
+  log_error(msg)
+end
+
+-- create starts a new file and points the process's marker at it.
+function C.create(c, p)
   local base = format("pl-%s-%d-%s", p.pid, os.time(), rand8())
   local path = c.spool .. "/" .. base .. ".open"
   local f, err = io.open(path, "a")
@@ -502,91 +570,56 @@ local function create(c, p)
   return use(f, base, path)
 end
 
-local function close(s)
-  s.f:close()
+-- close closes a file: renamed to .jsonl, pushlua reads it to its end and
+-- deletes it (a last line without its "\n", left by a write that failed,
+-- is skipped).
+function C.close(s, failed)
+  pcall(s.f.close, s.f)
   os.rename(s.path, sub(s.path, 1, -6) .. ".jsonl")
+  if failed then
+    S.spool = nil
+  end
 end
 
--- to_spool appends the transaction as one line; true when it is there.
-local function to_spool(c, text)
-  if os.time() < spool_retry then
-    return false
+-- full: the file reached pushlua_spool_max_bytes. Continue the one another
+-- state of this process started since, else close it and start the next.
+function C.full(c, p)
+  local s = current(c, p)
+  if s and s.base ~= S.spool.base then
+    pcall(S.spool.f.close, S.spool.f)
+    S.spool = s
+    return
   end
-  local p = process()
-  if not p then
-    log_once_per_process("spool", "cannot read /proc/self/stat: the spool needs Linux; " ..
-      (c.url and "POSTing to pushlua_url instead" or "transactions are lost (no pushlua_url)"))
-    spool_retry = math.huge
-    return false
+  if s then
+    s.f:close()
   end
-  local err
-  if spool == nil then
-    spool = current(c, p)
-    if spool == nil then
-      spool, err = create(c, p)
-    end
+  local new, err = C.create(c, p)
+  C.close(S.spool)
+  S.spool = new
+  return err
+end
+
+-- fail: the spool cannot be used; try again in a minute, say so once per
+-- process.
+function C.fail(c, err)
+  if S.spool then
+    pcall(S.spool.f.close, S.spool.f)
+    S.spool = nil
   end
-  for _ = 1, 3 do
-    if spool == nil then
-      break
-    end
-    local pos
-    pos, err = spool.f:seek("end")
-    if pos == nil then
-      err = spool.path .. ": " .. tostring(err)
-      break
-    end
-    if pos > 0 and pos + #text + 64 > c.max_bytes then
-      -- Full: continue the file another state of this process started,
-      -- else close this one and start the next.
-      local s = current(c, p)
-      if s and s.base ~= spool.base then
-        spool.f:close()
-        spool = s
-      else
-        if s then
-          s.f:close()
-        end
-        local new
-        new, err = create(c, p)
-        close(spool)
-        spool = new
-      end
-    else
-      local ok
-      ok, err = spool.f:write('{"id":"' .. sub(spool.base, 4) .. "-" .. pos .. '",' .. sub(text, 2) .. "\n")
-      if ok then
-        return true
-      end
-      err = "writing " .. spool.path .. ": " .. tostring(err)
-      -- A write that failed may have left part of the line: close the
-      -- file, so that its last line is the crash case pushlua skips.
-      pcall(close, spool)
-      spool = nil
-    end
-  end
-  if spool then
-    pcall(spool.f.close, spool.f)
-    spool = nil
-  end
-  spool_retry = os.time() + 60
+  S.retry = os.time() + 60
   log_once_per_process("spool", "cannot use the spool directory " .. c.spool .. ": " ..
     tostring(err) .. "; " .. (c.url and "POSTing to pushlua_url instead" or
     "transactions are lost (no pushlua_url)") .. " (logged once per process)")
   return false
 end
 
----------------------------------------------------------------------------
--- HTTP
----------------------------------------------------------------------------
-
--- http_client: the settings names of the running Dovecot (2.3 takes typed
+-- client: the settings names of the running Dovecot (2.3 takes typed
 -- *_msecs keys and ignores unknown ones, 2.4 maps k to http_client_k and
--- rejects unknown ones). The absolute timeout bounds the whole request,
+-- rejects unknown ones). The absolute timeout bounds the whole request:
 -- retries, connects and a stale keep-alive connection included.
-local function http_client(c)
-  if client then
-    return client
+local function client(c)
+  if S.client then
+    return S.client
   end
   local each = math.max(1, math.floor(c.timeout / c.attempts))
   local t23 = { request_absolute_timeout_msecs = c.timeout, request_timeout_msecs = each,
@@ -594,78 +627,59 @@ local function http_client(c)
   local t24 = { request_absolute_timeout = c.timeout .. "ms", request_timeout = each .. "ms",
                 connect_timeout = each .. "ms", request_max_attempts = tostring(c.attempts) }
   local last
-  for _, set in ipairs(set24 and { t24, t23 } or { t23, t24 }) do
+  for _, set in ipairs(S.set24 and { t24, t23 } or { t23, t24 }) do
     local ok, cl = pcall(dovecot.http.client, set)
     if ok and cl ~= nil then
-      client = cl
+      S.client = cl
       return cl
     end
     last = cl
   end
   log_once("client", "HTTP client settings rejected (" .. tostring(last) .. "), using the defaults")
-  client = dovecot.http.client({})
-  return client
+  S.client = dovecot.http.client({})
+  return S.client
 end
 
--- post sends one transaction. Dovecot 2.3's Lua sends every payload with
--- "Expect: 100-continue" (2.4's does not); pushlua answers 100 at once and
--- the absolute timeout bounds the wait for a frozen one.
-local function post(c, text)
-  if http_id == nil then
-    local p = process() or { pid = "0", ticks = "0" }
-    http_id = p.pid .. "-" .. p.ticks .. "-" .. rand8() .. "-h"
+-- post sends one transaction (ids <pid>-<ticks>-<rand>-h<n>). Dovecot
+-- 2.3's Lua sends every payload with "Expect: 100-continue" (2.4's does
+-- not); pushlua answers 100 at once, and the absolute timeout bounds the
+-- wait for a frozen one.
+function C.post(c, text, too_long)
+  if too_long then
+    log_error("a transaction of " .. #text .. " bytes is over the spool's 1 MiB line limit; " ..
+      (c.url and "POSTing it" or "it is lost (no pushlua_url)"))
   end
-  seq = seq + 1
-  local id = http_id .. seq
-  local req = http_client(c):request({ url = c.url, method = "POST" })
+  if c.url == nil then
+    return
+  end
+  if S.http_id == nil then
+    local p = S.proc or { pid = "0", ticks = "0" }
+    S.http_id, S.seq = p.pid .. "-" .. p.ticks .. "-" .. rand8() .. "-h", 0
+  end
+  S.seq = S.seq + 1
+  local req = client(c):request({ url = c.url, method = "POST" })
   req:add_header("Content-Type", "application/json")
   if c.token then
     req:add_header("Authorization", "Bearer " .. c.token)
   end
-  req:set_payload('{"id":"' .. id .. '",' .. sub(text, 2))
+  req:set_payload('{"id":"' .. S.http_id .. S.seq .. '",' .. sub(text, 2))
   local resp = req:submit()
   local status = resp:status()
   if type(status) ~= "number" or status < 200 or status > 299 then
     local ok, reason = pcall(resp.reason, resp)
-    log_error("POST " .. gsub(c.url, "^(%a[%w+.-]*://)[^/@]*@", "%1") .. " failed: " ..
+    log_error("POST " .. string.gsub(c.url, "^(%a[%w+.-]*://)[^/@]*@", "%1") .. " failed: " ..
       tostring(status) .. " " .. (ok and tostring(reason) or ""))
   end
 end
 
-local function forward(ctx, success)
-  if success ~= true or type(ctx) ~= "table" or ctx.user == nil then
-    return -- rolled back: nothing happened
-  end
-  conf = conf or read_conf(ctx.user)
-  local c = conf
-  if c.spool == nil and c.url == nil then
-    log_once("url", "neither pushlua_spool nor pushlua_url is set (2.3: plugin { pushlua_url = ... }, " ..
-      "2.4: lua_settings { url = ... }); transactions are not forwarded")
-    return
-  end
-  local text = body(c, ctx)
-  if c.spool then
-    if #text < MAX_LINE - 64 then
-      if to_spool(c, text) then
-        return
-      end
-    else
-      log_error("a transaction of " .. #text .. " bytes is over the spool's line limit; " ..
-        (c.url and "POSTing it" or "it is lost (no pushlua_url)"))
-    end
-    if c.url == nil then
-      return
-    end
-  end
-  post(c, text)
-end
+return C
+]==]
 
-function dovecot_lua_notify_end_txn(ctx, success)
-  local ok, err = pcall(forward, ctx, success)
-  if not ok then
-    log_error(err)
+cold = function()
+  if S.cold == nil then
+    process()
+    local f = assert((loadstring or load)(COLD, "=forward.lua (cold part)"))
+    S.cold = f(S, use, marker, current, log_error, log_once)
   end
-  if type(ctx) == "table" then
-    ctx.user = nil
-  end
+  return S.cold
 end
