@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -16,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/txn"
@@ -593,37 +591,27 @@ type line struct {
 	data []byte
 }
 
-// split cuts a body into transactions: the whole body when it is one JSON
-// object (a pretty-printed transaction), else its non-blank lines.
+// split cuts a body into transactions as every reader of transactions
+// does (txn.Split): the whole body when it is one JSON object (a
+// pretty-printed transaction), else its non-blank lines.
 func split(body []byte) []line {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil
-	}
-	if trimmed[0] == '{' && json.Valid(trimmed) {
-		start := len(body) - len(bytes.TrimLeft(body, " \t\r\n"))
-		return []line{{n: 1 + bytes.Count(body[:start], []byte("\n")), off: start, data: trimmed}}
-	}
-	var out []line
-	off := 0
-	for n := 1; off < len(body); n++ {
-		l, _, _ := bytes.Cut(body[off:], []byte("\n"))
-		if len(bytes.TrimSpace(l)) > 0 {
-			out = append(out, line{n: n, off: off, data: l})
-		}
-		off += len(l) + 1
+	chunks := txn.Split(body)
+	out := make([]line, len(chunks))
+	for i, c := range chunks {
+		out[i] = line{n: c.Line, off: c.Offset, data: c.Data}
 	}
 	return out
 }
 
+// parseLine is txn.ParseChunk: too long, invalid UTF-8 (a *utf8Error, so
+// that the answer names the byte offset) or what txn.Parse rejects.
 func parseLine(l line, ids *txn.IDs) (*txn.Txn, error) {
-	if len(l.data) > txn.MaxLine {
-		return nil, &txn.LineError{Err: fmt.Errorf("line longer than %d bytes", txn.MaxLine)}
+	t, err := txn.ParseChunk(txn.Chunk{Line: l.n, Offset: l.off, Data: l.data}, ids)
+	var ue *txn.UTF8Error
+	if errors.As(err, &ue) {
+		return nil, &utf8Error{line: ue.Line, offset: ue.Offset}
 	}
-	if !utf8.Valid(l.data) {
-		return nil, badUTF8(l)
-	}
-	return txn.Parse(l.data, ids)
+	return t, err
 }
 
 // utf8Error is invalid UTF-8 in a body: JSON decoders would turn it into
@@ -633,20 +621,7 @@ type utf8Error struct {
 }
 
 func (e *utf8Error) Error() string {
-	return fmt.Sprintf("invalid UTF-8 at line %d, byte offset %d", e.line, e.offset)
-}
-
-// badUTF8 locates the first invalid UTF-8 sequence of l.
-func badUTF8(l line) *utf8Error {
-	i := 0
-	for i < len(l.data) {
-		r, size := utf8.DecodeRune(l.data[i:])
-		if r == utf8.RuneError && size <= 1 {
-			break
-		}
-		i += size
-	}
-	return &utf8Error{line: l.n + bytes.Count(l.data[:i], []byte("\n")), offset: l.off + i}
+	return (&txn.UTF8Error{Line: e.line, Offset: e.offset}).Error()
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

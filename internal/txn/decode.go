@@ -43,13 +43,17 @@ func (e *LineError) Error() string {
 
 func (e *LineError) Unwrap() error { return e.Err }
 
-// Reader reads transactions from JSON Lines input. A bad line yields a
-// *LineError from Next and reading goes on with the next line.
+// Reader reads transactions from JSON Lines input, or from an input that
+// is one pretty-printed JSON object: what Split accepts, read as a stream.
+// A bad line yields a *LineError from Next and reading goes on with the
+// next line.
 type Reader struct {
 	name string
 	r    *bufio.Reader
 	line int
+	off  int // bytes read before the current line
 	ids  *IDs
+	seen bool // a non-blank line was read
 }
 
 // NewReader reads transactions from r, which is called name in errors.
@@ -61,9 +65,11 @@ func NewReader(name string, r io.Reader, ids *IDs) *Reader {
 	return &Reader{name: name, r: bufio.NewReaderSize(r, 64<<10), ids: ids}
 }
 
-// Next returns the next transaction, a *LineError for a bad line, or io.EOF.
+// Next returns the next transaction, a *LineError for a bad line (invalid
+// UTF-8 included, as ParseChunk rejects it), or io.EOF.
 func (rd *Reader) Next() (*Txn, error) {
 	for {
+		start := rd.off
 		line, err := rd.readLine()
 		if err != nil {
 			return nil, err
@@ -71,18 +77,47 @@ func (rd *Reader) Next() (*Txn, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		t, err := Parse(line, rd.ids)
+		first := rd.line
+		if !rd.seen {
+			rd.seen = true
+			if whole, ok := rd.wholeObject(line); ok {
+				line = whole
+			}
+		}
+		t, err := ParseChunk(Chunk{Line: first, Offset: start, Data: line}, rd.ids)
 		if err != nil {
 			var le *LineError
 			if errors.As(err, &le) {
-				le.Input, le.Line = rd.name, rd.line
+				le.Input, le.Line = rd.name, first
 				return nil, le
 			}
-			return nil, &LineError{Input: rd.name, Line: rd.line, Err: err}
+			return nil, &LineError{Input: rd.name, Line: first, Err: err}
 		}
-		t.Input, t.Line = rd.name, rd.line
+		t.Input, t.Line = rd.name, first
 		return t, nil
 	}
+}
+
+// wholeObject is Split's whole-input case for a stream: when the first
+// non-blank line starts a JSON object it does not finish, the rest of the
+// input (up to MaxLine bytes in all) is read, and when the whole is one
+// JSON object it is the only transaction. Otherwise what was read is put
+// back and the input is read line by line.
+func (rd *Reader) wholeObject(first []byte) ([]byte, bool) {
+	trimmed := bytes.TrimSpace(first)
+	if trimmed[0] != '{' || json.Valid(trimmed) {
+		return nil, false
+	}
+	rest, err := io.ReadAll(io.LimitReader(rd.r, int64(MaxLine+1-len(first))))
+	whole := append(append([]byte(nil), first...), rest...)
+	if err == nil && len(whole) <= MaxLine && IsWholeObject(bytes.TrimSpace(whole)) {
+		// Fewer bytes than the limit: the input ended.
+		rd.line += bytes.Count(rest, []byte("\n"))
+		rd.off += len(rest)
+		return bytes.TrimSpace(whole), true
+	}
+	rd.r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(rest), rd.r), 64<<10)
+	return nil, false
 }
 
 func (rd *Reader) readLine() ([]byte, error) {
@@ -92,20 +127,26 @@ func (rd *Reader) readLine() ([]byte, error) {
 		buf = append(buf, chunk...)
 		if len(buf) > MaxLine {
 			// Skip the rest of the line, then report it.
+			n := len(buf)
 			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = rd.r.ReadSlice('\n')
+				var more []byte
+				more, err = rd.r.ReadSlice('\n')
+				n += len(more)
 			}
 			rd.line++
+			rd.off += n
 			return nil, &LineError{Input: rd.name, Line: rd.line, Err: fmt.Errorf("line longer than %d bytes", MaxLine)}
 		}
 		switch {
 		case err == nil:
 			rd.line++
+			rd.off += len(buf)
 			return buf, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case errors.Is(err, io.EOF) && len(buf) > 0:
 			rd.line++
+			rd.off += len(buf)
 			return buf, nil
 		default:
 			return nil, err
