@@ -28,6 +28,7 @@ func openSocket(l *lua.State, env *Env) {
 	preload(l, "socket.headers", openSocketHeaders)
 	preload(l, "socket.url", openSocketURL)
 	preload(l, "socket.http", func(l *lua.State) int { return openSocketHTTP(l, env) })
+	preload(l, "ssl.https", func(l *lua.State) int { return openSSLHTTPS(l, env) })
 	preload(l, "ltn12", openLTN12)
 	preload(l, "mime.core", openMimeCore)
 	preload(l, "mime", openMime)
@@ -55,9 +56,11 @@ func socketCoreFunctions(env *Env) []lua.RegistryFunction {
 			}
 			t := time.NewTimer(d)
 			defer t.Stop()
+			ctx, cancel := env.blockingCtx()
+			defer cancel()
 			select {
 			case <-t.C:
-			case <-env.ctx().Done():
+			case <-ctx.Done():
 				// The runtime's hook raises the deadline error as soon as
 				// Lua runs again.
 			}

@@ -84,9 +84,12 @@ func openSocketHTTP(l *lua.State, env *Env) int {
 	return 1
 }
 
-// httpClient is the socket.http module of one state.
+// httpClient is the socket.http module of one state, or its ssl.https.
 type httpClient struct {
 	env *Env
+	// https marks ssl.https's request: every call is made over TLS, and
+	// upvalue 2 is the ssl.https module (its TIMEOUT).
+	https bool
 }
 
 // httpFallback is the client used when the Env has none (tools, tests).
@@ -122,6 +125,8 @@ type httpCall struct {
 	// locationHint is the location that led to this call: the response
 	// headers get it when they have no location of their own.
 	locationHint string
+	// tls are ssl.https's TLS options (nil: the shared client's).
+	tls *httpx.TLS
 }
 
 func (c *httpCall) hasSource() bool { return c.source != 0 || c.hasBody }
@@ -136,7 +141,7 @@ func (f *httpFailure) Error() string { return f.msg }
 func (h *httpClient) request(l *lua.State) int {
 	l.CheckStack(24)
 	if l.TypeOf(1) == lua.TypeString {
-		return h.simpleRequest(l)
+		return h.simpleRequest(l, nil)
 	}
 	lua.CheckType(l, 1, lua.TypeTable)
 	l.SetTop(1)
@@ -156,10 +161,13 @@ func (h *httpClient) request(l *lua.State) int {
 
 // simpleRequest is request(url [, body]) → body, code, headers, status:
 // a GET, or with a body a form POST.
-func (h *httpClient) simpleRequest(l *lua.State) int {
+func (h *httpClient) simpleRequest(l *lua.State, adjust func(*httpCall)) int {
 	u, _ := l.ToString(1)
 	l.SetTop(2)
 	call := &httpCall{url: u, hasURL: true, parts: httpParts(u), maxRedirects: 5}
+	if adjust != nil {
+		adjust(call)
+	}
 	if !l.IsNil(2) {
 		body, ok := sockString(l, 2)
 		if !ok {
@@ -265,7 +273,7 @@ func (c *httpCall) redirect(location string) *httpCall {
 		url: next, hasURL: true, parts: httpParts(next),
 		headers: c.headers, sink: c.sink, proxy: c.proxy,
 		maxRedirects: c.maxRedirects, nRedirects: c.nRedirects + 1,
-		locationHint: location,
+		locationHint: location, tls: c.tls,
 	}
 }
 
@@ -369,11 +377,16 @@ func (h *httpClient) once(l *lua.State, call *httpCall) (next *httpCall, code in
 		Body:        body,
 		Chunked:     hasBody && !hasLength,
 		MaxAttempts: 1,
+		TLS:         call.tls,
 	}
 	for _, f := range headers {
 		req.Header = append(req.Header, [2]string{canonicHeader(f.name), f.value})
 	}
-	req.Timeout = h.timeout(l, mod)
+	if h.https {
+		req.Timeout = h.timeout(l, lua.UpValueIndex(2))
+	} else {
+		req.Timeout = h.timeout(l, mod)
+	}
 	req.ConnectTimeout = req.Timeout
 	if proxy != "" {
 		if req.Proxy, err = httpProxyURL(proxy); err != nil {
@@ -381,16 +394,10 @@ func (h *httpClient) once(l *lua.State, call *httpCall) (next *httpCall, code in
 		}
 	}
 
-	start := time.Now()
-	resp, err := h.client().Do(h.env.ctx(), req)
+	resp, err := h.do(req)
 	if err != nil {
-		msg := luasocketError(err)
-		h.env.logger().Debug("socket.http request failed", "method", method, "url", httpRedact(target),
-			"error", err, "duration", time.Since(start))
-		return nil, 0, "", &httpFailure{msg}
+		return nil, 0, "", &httpFailure{luasocketError(err)}
 	}
-	h.env.logger().Debug("socket.http request", "method", method, "url", httpRedact(target),
-		"status", resp.Status, "duration", time.Since(start))
 
 	status = resp.Proto + " " + strconv.Itoa(resp.Status)
 	if resp.Reason != "" {
@@ -412,6 +419,17 @@ func (h *httpClient) once(l *lua.State, call *httpCall) (next *httpCall, code in
 		l.SetField(-2, "location")
 	}
 	return nil, resp.Status, status, nil
+}
+
+// do sends req within what is left of the call's time (Env.Deadline),
+// logging it when mail_debug is on.
+func (h *httpClient) do(req *httpx.Request) (*httpx.Response, error) {
+	ctx, cancel := h.env.blockingCtx()
+	defer cancel()
+	if h.env.Debug {
+		req.Logger = h.env.logger()
+	}
+	return h.client().Do(ctx, req)
 }
 
 // httpHeader is one request header field with its lower-case name.
@@ -543,14 +561,16 @@ func httpProxyURL(proxy string) (string, error) {
 // timeout reads http.TIMEOUT: seconds; nil or negative means none.
 func (h *httpClient) timeout(l *lua.State, mod int) time.Duration {
 	l.Field(mod, "TIMEOUT")
-	defer l.Pop(1)
 	if l.IsNil(-1) {
+		l.Pop(1)
 		return 0
 	}
 	n, ok := l.ToNumber(-1)
 	if !ok {
+		// No deferred Pop: it would pop the error value Errorf pushes.
 		lua.Errorf(l, "bad argument #1 to 'settimeout' (number expected, got %s)", lua.TypeNameOf(l, -1))
 	}
+	l.Pop(1)
 	if n < 0 || math.IsNaN(n) {
 		return 0
 	}
@@ -697,6 +717,9 @@ func sockPumpStep(l *lua.State) int {
 
 // luasocketError is the message LuaSocket gives for a failed request.
 func luasocketError(err error) string {
+	if msg := httpsError(err); msg != "" {
+		return msg
+	}
 	var dnsErr *net.DNSError
 	var errno syscall.Errno
 	switch {

@@ -26,6 +26,15 @@ type Env struct {
 	Ctx context.Context
 	// Logger logs for the current call.
 	Logger *slog.Logger
+	// Deadline is when the blocking functions of the current call
+	// (socket.http, ssl.https, socket.sleep: DNS, connect, TLS, the
+	// exchange) must have returned; zero means no limit but Ctx. The
+	// runtime sets it a little before the end of the call's time budget,
+	// so that the script still has time to handle the "timeout".
+	Deadline time.Time
+	// Debug is Dovecot's mail_debug: whether the modules write their debug
+	// lines (socket.http's requests).
+	Debug bool
 	// HTTP sends every HTTP request (socket.http); shared by all states.
 	HTTP *httpx.Client
 	// Now is the clock of os.time, os.date and socket.gettime; default
@@ -47,6 +56,15 @@ func (e *Env) ctx() context.Context {
 		return context.Background()
 	}
 	return e.Ctx
+}
+
+// blockingCtx returns the context of a blocking function: Ctx, ended at
+// Deadline.
+func (e *Env) blockingCtx() (context.Context, context.CancelFunc) {
+	if e.Deadline.IsZero() {
+		return e.ctx(), func() {}
+	}
+	return context.WithDeadline(e.ctx(), e.Deadline)
 }
 
 func (e *Env) now() time.Time {
