@@ -7,7 +7,9 @@ package bindings
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"time"
 
 	lua "github.com/Shopify/go-lua"
 
@@ -37,9 +39,24 @@ type Env struct {
 	// Driver is the push-notification driver the state runs as
 	// (require "pushlua").driver.
 	Driver DriverInfo
+	// Settings24 marks a script configured with Dovecot 2.4's syntax (a
+	// push_notification NAME { } block): dovecot.http.client takes 2.4's
+	// setting names only and fails on an unknown one, and set_payload has
+	// 2.4's optional sync argument, as in 2.4.
+	Settings24 bool
 
 	// Ctx is the context of the current call.
 	Ctx context.Context
+	// Deadline is when the blocking functions of the current call
+	// (dovecot.http's submit: DNS, connect, TLS, the exchange) must have
+	// returned; zero means no limit but Ctx. The runtime sets it a little
+	// before the end of the call's time budget, so that the script still
+	// has time to handle the failure (status 9008).
+	Deadline time.Time
+	// Charge, when set, charges n bytes that the binding fname makes for
+	// the script (an HTTP response body) to the call's memory budget, and
+	// raises the budget's error in l when they do not fit.
+	Charge func(l *lua.State, fname string, n int64)
 	// Logger logs for the current call; the runtime scopes it to the
 	// transaction's user and id (logx.KeyUser, logx.KeyTxn).
 	Logger *slog.Logger
@@ -50,6 +67,26 @@ func (e *Env) ctx() context.Context {
 		return context.Background()
 	}
 	return e.Ctx
+}
+
+// errCallBudget is the cause of the context blockingCtx returns once
+// Deadline has passed.
+var errCallBudget = errors.New("the call's time budget is used up")
+
+// blockingCtx returns the context of a blocking function: Ctx, ended at
+// Deadline with the cause errCallBudget.
+func (e *Env) blockingCtx() (context.Context, context.CancelFunc) {
+	if e.Deadline.IsZero() {
+		return e.ctx(), func() {}
+	}
+	return context.WithDeadlineCause(e.ctx(), e.Deadline, errCallBudget)
+}
+
+// charge charges n bytes made by fname to the call's memory budget.
+func (e *Env) charge(l *lua.State, fname string, n int64) {
+	if e.Charge != nil {
+		e.Charge(l, fname, n)
+	}
 }
 
 func (e *Env) logger() *slog.Logger {

@@ -69,6 +69,7 @@ package bindings
 
 import (
 	"context"
+	stdtls "crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -79,6 +80,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +89,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/luax"
 )
@@ -184,6 +187,14 @@ type httpSettings struct {
 
 	proxy       *dovecotURL
 	eventParent *event
+
+	// Dovecot 2.4's per-method overrides (read: GET and HEAD, write: PUT
+	// and POST, delete: DELETE); zero means the client-wide value.
+	readMaxAttempts, writeMaxAttempts, deleteMaxAttempts uint32
+	readTimeout, writeTimeout, deleteTimeout             time.Duration
+	// tls are the ssl_client_* settings of 2.4; nil: the shared client's
+	// (system roots, verified).
+	tls *httpx.TLS
 }
 
 // httpRequest is the item of a request object.
@@ -215,6 +226,7 @@ type httpRequest struct {
 
 // httpResponse is the item of a response object.
 type httpResponse struct {
+	env     *Env
 	status  int
 	reason  string
 	payload []byte
@@ -269,10 +281,314 @@ func httpClientNew(l *lua.State) int {
 	return 1
 }
 
-// parseHTTPSettings reads the settings table at index 1 in Dovecot's order
-// (parse_client_settings): the first bad key is the one reported. Unknown
-// keys are ignored.
+// parseHTTPSettings reads the settings table at index 1. Under a Dovecot
+// 2.4-style configuration (Env.Settings24) it takes 2.4's names only and an
+// unknown key fails, as in 2.4. Otherwise it takes 2.3's names in 2.3's
+// order (parse_client_settings: the first bad key is the one reported),
+// then 2.4's names too (they win over 2.3's), and an unknown key, which
+// 2.3 ignores silently, is ignored with a warning.
 func parseHTTPSettings(l *lua.State) (httpSettings, string) {
+	env := dovecotEnv(l)
+	if env.Settings24 {
+		var set httpSettings
+		set.maxAttempts = 1
+		unknown, err := parseHTTPSettings24(l, &set, true)
+		if err == "" && len(unknown) > 0 {
+			err = unknown[0] + " is unknown setting"
+		}
+		if err == "" {
+			l.Field(1, "event_parent")
+			if l.IsTable(-1) {
+				set.eventParent = checkEvent(l, -1)
+			}
+			l.Pop(1)
+		}
+		return set, err
+	}
+	set, err := parseHTTPSettings23(l)
+	if err != "" {
+		return set, err
+	}
+	unknown, err := parseHTTPSettings24(l, &set, false)
+	if err == "" && len(unknown) > 0 {
+		env.logger().Warn(env.LogPrefix + "dovecot.http.client: ignoring unknown setting" + plural(len(unknown)) +
+			" " + strings.Join(unknown, ", ") + " (Dovecot 2.3 ignores them, 2.4 fails with \"<name> is unknown setting\")")
+	}
+	return set, err
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// httpSettingKinds are the types of Dovecot 2.4's settings (the value is a
+// string through 2.4's settings parser; numbers are taken as their text,
+// booleans as yes/no).
+type httpSettingKind int
+
+const (
+	httpKindIgnored httpSettingKind = iota // accepted, no effect in pushlua
+	httpKindString
+	httpKindUint
+	httpKindBool
+	httpKindMsecs
+	httpKindSecs
+	httpKindSize
+)
+
+// httpSettings24 are the keys Dovecot 2.4's dovecot.http.client accepts:
+// each is the http_client_<key> setting of lib-http, or an ssl client
+// setting (lib-ssl-iostream's ssl_setting_parser_info).
+var httpSettings24 = map[string]httpSettingKind{
+	"base_dir":                    httpKindIgnored,
+	"dns_client_socket_path":      httpKindIgnored,
+	"dns_ttl":                     httpKindMsecs,
+	"user_agent":                  httpKindString,
+	"proxy_socket_path":           httpKindIgnored,
+	"proxy_url":                   httpKindString,
+	"proxy_username":              httpKindString,
+	"proxy_password":              httpKindString,
+	"rawlog_dir":                  httpKindString,
+	"max_idle_time":               httpKindMsecs,
+	"max_parallel_connections":    httpKindUint,
+	"max_pipelined_requests":      httpKindUint,
+	"auto_redirect":               httpKindBool,
+	"auto_retry":                  httpKindBool,
+	"proxy_ssl_tunnel":            httpKindBool,
+	"request_max_redirects":       httpKindUint,
+	"request_max_attempts":        httpKindUint,
+	"read_request_max_attempts":   httpKindUint,
+	"write_request_max_attempts":  httpKindUint,
+	"delete_request_max_attempts": httpKindUint,
+	"max_connect_attempts":        httpKindUint,
+	"connect_backoff_time":        httpKindMsecs,
+	"connect_backoff_max_time":    httpKindMsecs,
+	"response_hdr_max_size":       httpKindSize,
+	"response_hdr_max_field_size": httpKindSize,
+	"response_hdr_max_fields":     httpKindUint,
+	"request_absolute_timeout":    httpKindMsecs,
+	"request_timeout":             httpKindMsecs,
+	"read_request_timeout":        httpKindMsecs,
+	"write_request_timeout":       httpKindMsecs,
+	"delete_request_timeout":      httpKindMsecs,
+	"connect_timeout":             httpKindMsecs,
+	"soft_connect_timeout":        httpKindMsecs,
+	"max_auto_retry_delay":        httpKindSecs,
+	"socket_send_buffer_size":     httpKindSize,
+	"socket_recv_buffer_size":     httpKindSize,
+
+	"ssl_client_ca_file":            httpKindString,
+	"ssl_client_ca_dir":             httpKindString,
+	"ssl_client_cert_file":          httpKindString,
+	"ssl_client_key_file":           httpKindString,
+	"ssl_client_key_password":       httpKindIgnored,
+	"ssl_cipher_list":               httpKindIgnored,
+	"ssl_cipher_suites":             httpKindIgnored,
+	"ssl_curve_list":                httpKindIgnored,
+	"ssl_min_protocol":              httpKindString,
+	"ssl_crypto_device":             httpKindIgnored,
+	"ssl_client_require_valid_cert": httpKindBool,
+	"ssl_options":                   httpKindIgnored,
+}
+
+// httpSettings23 are the keys 2.3's parse_client_settings reads.
+var httpSettings23 = map[string]bool{
+	"user_agent": true, "rawlog_dir": true, "max_idle_time_msecs": true, "no_auto_redirect": true,
+	"no_auto_retry": true, "max_redirects": true, "max_attempts": true, "max_connect_attempts": true,
+	"connect_backoff_time_msecs": true, "connect_backoff_max_time_msecs": true,
+	"request_absolute_timeout_msecs": true, "request_timeout_msecs": true, "connect_timeout_msecs": true,
+	"soft_connect_timeout_msecs": true, "max_auto_retry_delay_secs": true, "debug": true, "proxy_url": true,
+	"event_parent": true,
+}
+
+// parseHTTPSettings24 applies the Dovecot 2.4 names in the settings table
+// at index 1 to set, in key order, and returns the keys it does not know
+// (sorted). With strict unset, 2.3's names (read already) are skipped.
+func parseHTTPSettings24(l *lua.State, set *httpSettings, strict bool) (unknown []string, errText string) {
+	type kv struct {
+		key   string
+		value string
+		ok    bool
+	}
+	var items []kv
+	for l.PushNil(); l.Next(1); l.Pop(1) {
+		// ToValue, not ToString: converting the key in place would
+		// break Next.
+		var key string
+		switch k := l.ToValue(-2).(type) {
+		case string:
+			key = k
+		case float64:
+			key = strconv.FormatFloat(k, 'g', 14, 64)
+		default:
+			key = "(" + lua.TypeNameOf(l, -2) + ")"
+		}
+		if key == "event_parent" || !strict && httpSettings23[key] {
+			continue
+		}
+		item := kv{key: key}
+		switch l.TypeOf(-1) {
+		case lua.TypeString:
+			item.value, _ = l.ToString(-1)
+			item.ok = true
+		case lua.TypeNumber:
+			n, _ := l.ToNumber(-1)
+			item.value, item.ok = strconv.FormatFloat(n, 'f', -1, 64), true
+		case lua.TypeBoolean:
+			item.value, item.ok = "no", true
+			if l.ToBoolean(-1) {
+				item.value = "yes"
+			}
+		}
+		items = append(items, item)
+	}
+	slices.SortFunc(items, func(a, b kv) int { return strings.Compare(a.key, b.key) })
+	for _, it := range items {
+		kind, known := httpSettings24[it.key]
+		if !known {
+			unknown = append(unknown, it.key)
+			continue
+		}
+		if !it.ok {
+			return nil, it.key + ": string expected"
+		}
+		if err := applyHTTPSetting24(set, it.key, kind, cString(it.value)); err != nil {
+			return nil, it.key + ": " + err.Error()
+		}
+	}
+	return unknown, ""
+}
+
+// applyHTTPSetting24 parses and applies one 2.4 setting.
+func applyHTTPSetting24(set *httpSettings, key string, kind httpSettingKind, v string) error {
+	var (
+		str  string
+		num  uint32
+		on   bool
+		dur  time.Duration
+		err  error
+		uint uint64
+	)
+	switch kind {
+	case httpKindString:
+		str = v
+	case httpKindUint:
+		uint, err = strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return fmt.Errorf("Invalid number %s", v) //nolint:staticcheck // Dovecot's text
+		}
+		num = uint32(uint)
+	case httpKindBool:
+		on, err = dconfig.ParseBool(v)
+	case httpKindMsecs:
+		dur, err = dconfig.ParseTimeMsecs(v)
+	case httpKindSecs:
+		dur, err = dconfig.ParseTime(v)
+	case httpKindSize:
+		_, err = dconfig.ParseSize(v)
+	}
+	if err != nil {
+		return err
+	}
+	msecs := uint32(min(dur.Milliseconds(), math.MaxUint32))
+	tls := func() *httpx.TLS {
+		if set.tls == nil {
+			set.tls = &httpx.TLS{}
+		}
+		return set.tls
+	}
+	switch key {
+	case "user_agent":
+		set.userAgent = str
+	case "rawlog_dir":
+		set.rawlogDir = str
+	case "proxy_url":
+		if str == "" {
+			set.proxy = nil
+			break
+		}
+		u, perr := parseDovecotURL(str, true)
+		if perr != nil {
+			return errors.New("proxy_url is invalid: " + perr.Error())
+		}
+		set.proxy = u
+	case "proxy_username", "proxy_password":
+		if set.proxy == nil {
+			break // 2.4 uses them only with a proxy_url
+		}
+		p := str
+		if key == "proxy_username" {
+			set.proxy.user = &p
+		} else {
+			set.proxy.password = &p
+		}
+	case "max_idle_time":
+		set.maxIdleTimeMsecs = msecs
+	case "auto_redirect":
+		set.noAutoRedirect = !on
+	case "auto_retry":
+		set.noAutoRetry = !on
+	case "request_max_redirects":
+		set.maxRedirects = num
+	case "request_max_attempts":
+		set.maxAttempts = num
+	case "read_request_max_attempts":
+		set.readMaxAttempts = num
+	case "write_request_max_attempts":
+		set.writeMaxAttempts = num
+	case "delete_request_max_attempts":
+		set.deleteMaxAttempts = num
+	case "max_connect_attempts":
+		set.maxConnectAttempts = num
+	case "connect_backoff_time":
+		set.connectBackoffTimeMsecs = msecs
+	case "connect_backoff_max_time":
+		set.connectBackoffMaxTimeMsecs = msecs
+	case "request_absolute_timeout":
+		set.requestAbsoluteTimeoutMsecs = msecs
+	case "request_timeout":
+		set.requestTimeoutMsecs = msecs
+	case "read_request_timeout":
+		set.readTimeout = dur
+	case "write_request_timeout":
+		set.writeTimeout = dur
+	case "delete_request_timeout":
+		set.deleteTimeout = dur
+	case "connect_timeout":
+		set.connectTimeoutMsecs = msecs
+	case "soft_connect_timeout":
+		set.softConnectTimeoutMsecs = msecs
+	case "max_auto_retry_delay":
+		set.maxAutoRetryDelaySecs = uint32(min(int64(dur/time.Second), math.MaxUint32))
+	case "ssl_client_ca_file":
+		tls().CAFile = str
+	case "ssl_client_ca_dir":
+		tls().CAPath = str
+	case "ssl_client_cert_file":
+		tls().CertFile = str
+	case "ssl_client_key_file":
+		tls().KeyFile = str
+	case "ssl_client_require_valid_cert":
+		tls().Insecure = !on
+	case "ssl_min_protocol":
+		switch strings.ToUpper(str) {
+		case "TLSV1.2":
+			tls().MinVersion = stdtls.VersionTLS12
+		case "TLSV1.3":
+			tls().MinVersion = stdtls.VersionTLS13
+		case "ANY", "TLSV1", "TLSV1.1", "":
+		default:
+			return fmt.Errorf("Unknown ssl_min_protocol setting '%s'", str) //nolint:staticcheck // Dovecot's text
+		}
+	}
+	return nil
+}
+
+// parseHTTPSettings23 reads Dovecot 2.3's names.
+func parseHTTPSettings23(l *lua.State) (httpSettings, string) {
 	var set httpSettings
 	strs := []struct {
 		key string
@@ -499,9 +815,24 @@ func httpRequestRemoveHeader(l *lua.State) int {
 }
 
 // httpRequestSetPayload is req:set_payload(data): the data up to its first
-// NUL, sent with Expect: 100-continue unless empty.
+// NUL, sent with Expect: 100-continue unless empty. Under a 2.4-style
+// configuration it is 2.4's set_payload(data [, sync]): Expect only when
+// sync is true.
 func httpRequestSetPayload(l *lua.State) int {
-	luax.RequireArgs(l, 2)
+	settings24 := false
+	if l.IsTable(1) {
+		l.PushString("item")
+		l.RawGet(1)
+		if r, ok := l.ToUserData(-1).(*httpRequest); ok {
+			settings24 = r.client.env.Settings24
+		}
+		l.Pop(1)
+	}
+	if settings24 {
+		luax.RequireArgsIn(l, 2, 3)
+	} else {
+		luax.RequireArgs(l, 2)
+	}
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
 	payload := cString(luaCheckString(l, 2, "set_payload", true))
 	r := checkHTTPRequest(l, "set_payload")
@@ -509,7 +840,7 @@ func httpRequestSetPayload(l *lua.State) int {
 		luax.Raise(l, "set_payload: the payload was already set")
 	}
 	r.payload, r.hasPayload = []byte(payload), true
-	r.payloadSync = len(payload) > 0
+	r.payloadSync = len(payload) > 0 && (!settings24 || l.Top() >= 3 && l.ToBoolean(3))
 	return 0
 }
 
@@ -520,6 +851,7 @@ func httpRequestSubmit(l *lua.State) int {
 	r := checkHTTPRequest(l, "submit")
 	r.submitted = true
 	resp := r.send()
+	resp.env = r.client.env
 	pushHTTPObject(l, resp, httpResponseMethods)
 	return 1
 }
@@ -534,6 +866,9 @@ func httpResponseStatus(l *lua.State) int {
 func httpResponsePayload(l *lua.State) int {
 	luax.RequireArgs(l, 1)
 	resp := checkHTTPObject[*httpResponse](l, 1, httpResponseName)
+	if resp.env != nil {
+		resp.env.charge(l, "payload", int64(len(resp.payload)))
+	}
 	l.PushString(string(resp.payload))
 	return 1
 }
@@ -589,6 +924,8 @@ type httpExchange struct {
 	date     string
 	timeout  time.Duration
 	attempts int // retries made (lib-http's req->attempts)
+	// maxAttempts is max_attempts, or 2.4's per-method override.
+	maxAttempts uint32
 
 	queued    time.Time
 	firstSent time.Time
@@ -605,7 +942,9 @@ func (r *httpRequest) send() *httpResponse {
 	if client == nil {
 		client = defaultHTTPClient()
 	}
-	parent := env.ctx()
+	// The call's time budget (Env.Deadline) bounds the whole submit.
+	parent, cancelBudget := env.blockingCtx()
+	defer cancelBudget()
 	ctx := parent
 	if set.requestAbsoluteTimeoutMsecs > 0 {
 		var cancel context.CancelFunc
@@ -628,6 +967,24 @@ func (r *httpRequest) send() *httpResponse {
 	}
 	if set.requestTimeoutMsecs > 0 {
 		x.timeout = time.Duration(set.requestTimeoutMsecs) * time.Millisecond
+	}
+	x.maxAttempts = set.maxAttempts
+	// Dovecot 2.4's per-method overrides (http_client_request_new).
+	var methodAttempts uint32
+	var methodTimeout time.Duration
+	switch strings.ToUpper(r.method) {
+	case "GET", "HEAD":
+		methodAttempts, methodTimeout = set.readMaxAttempts, set.readTimeout
+	case "PUT", "POST":
+		methodAttempts, methodTimeout = set.writeMaxAttempts, set.writeTimeout
+	case "DELETE":
+		methodAttempts, methodTimeout = set.deleteMaxAttempts, set.deleteTimeout
+	}
+	if methodAttempts != 0 {
+		x.maxAttempts = methodAttempts
+	}
+	if methodTimeout != 0 {
+		x.timeout = methodTimeout
 	}
 	redirects := 0
 	for {
@@ -703,7 +1060,7 @@ func (r *httpRequest) send() *httpResponse {
 // tryRetry is http_client_request_try_retry: one more attempt while
 // max_attempts allows it.
 func (x *httpExchange) tryRetry() bool {
-	if x.attempts+1 >= int(x.set.maxAttempts) {
+	if x.attempts+1 >= int(x.maxAttempts) {
 		return false
 	}
 	x.attempts++
@@ -806,6 +1163,13 @@ func (x *httpExchange) httpxRequest() *httpx.Request {
 		ConnectTimeout: time.Duration(x.set.connectTimeoutMsecs) * time.Millisecond,
 		MaxAttempts:    1,
 		MaxRedirects:   0,
+		TLS:            x.set.tls,
+	}
+	// Debug lines follow the client's debug setting, as lib-http's do in
+	// Dovecot 2.3 (mail_debug alone does not reach the client's event), on
+	// the call's logger (the transaction's user and id).
+	if x.set.debug {
+		req.Logger = r.client.env.logger()
 	}
 	if x.hasBody && len(x.payload) > 0 {
 		req.Body = x.payload
@@ -825,6 +1189,10 @@ func (x *httpExchange) httpxRequest() *httpx.Request {
 func (x *httpExchange) failure(ctx, parent context.Context, err error) (status int, reason string, temporary bool) {
 	now := time.Now()
 	switch {
+	case parent.Err() != nil && errors.Is(context.Cause(parent), errCallBudget):
+		// The handler's time budget is lib-http's absolute timeout here:
+		// it bounds the whole request, whatever stage it is in.
+		return HTTPStatusTimedOut, "Absolute request timeout expired (Request " + x.stats(now) + ")", false
 	case parent.Err() != nil && errors.Is(parent.Err(), context.Canceled):
 		return HTTPStatusAborted, "Aborted", false
 	case ctx.Err() != nil && parent.Err() == nil && errors.Is(context.Cause(ctx), errAbsoluteTimeout):

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -186,6 +187,31 @@ func TestHTTPLua(t *testing.T) {
 			return 1
 		})
 	})
+}
+
+// TestHTTPSettingsLua runs the client settings tests under both
+// configuration syntaxes.
+func TestHTTPSettingsLua(t *testing.T) {
+	for _, c := range []struct {
+		file       string
+		settings24 bool
+	}{{"testdata/http_settings_test.lua", false}, {"testdata/http_settings24_test.lua", true}} {
+		t.Run(filepath.Base(c.file), func(t *testing.T) {
+			runLuaTests(t, c.file, func(t *testing.T, te *testEnv) {
+				srv := newHTTPTestServer(t)
+				dovecotTestSetup(t, te)
+				te.Env.HTTP = newTestHTTPClient()
+				te.Env.Settings24 = c.settings24
+				te.L.PushString(srv.URL)
+				te.L.SetGlobal("base_url")
+				te.L.Register("test_hits", func(l *lua.State) int {
+					path, _ := l.ToString(1)
+					l.PushInteger(srv.count(path))
+					return 1
+				})
+			})
+		})
+	}
 }
 
 // TestHTTPOpener checks that openHTTP leaves the stack as it found it and
@@ -706,5 +732,56 @@ func TestHTTPFailureReasons(t *testing.T) {
 				t.Errorf("temporary %v; want %v", temporary, tt.temporary)
 			}
 		})
+	}
+}
+
+// TestHTTPCallDeadline: Env.Deadline (what is left of the handler's time
+// budget) bounds submit() whatever the client's timeouts say: the response
+// is 9008, lib-http's absolute timeout, after one attempt.
+func TestHTTPCallDeadline(t *testing.T) {
+	srv := newHTTPTestServer(t)
+	te := newTestEnv(t)
+	te.Env.HTTP = newTestHTTPClient()
+	te.Env.Deadline = time.Now().Add(150 * time.Millisecond)
+	te.L.PushString(srv.URL)
+	te.L.SetGlobal("base_url")
+	start := time.Now()
+	if err := lua.DoString(te.L, `
+		local resp = dovecot.http.client({max_attempts = 5, request_timeout_msecs = 60000}):request({url = base_url .. "/hang"}):submit()
+		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())
+		assert(resp:reason():find("Absolute request timeout expired (Request queued ", 1, true) == 1, resp:reason())`); err != nil {
+		msg, _ := te.L.ToString(-1)
+		t.Fatal(msg)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("submit took %v; want about 150ms", d)
+	}
+	if n := srv.count("/hang"); n != 1 {
+		t.Errorf("%d attempts; want 1", n)
+	}
+}
+
+// TestHTTPPayloadCharged: resp:payload() charges the body it copies into
+// Lua to the call's memory budget (Env.Charge).
+func TestHTTPPayloadCharged(t *testing.T) {
+	srv := newHTTPTestServer(t)
+	te := newTestEnv(t)
+	te.Env.HTTP = newTestHTTPClient()
+	var charged []string
+	te.Env.Charge = func(l *lua.State, fname string, n int64) {
+		charged = append(charged, fmt.Sprintf("%s %d", fname, n))
+		if n > 3 {
+			lua.Errorf(l, "over budget")
+		}
+	}
+	te.L.PushString(srv.URL)
+	te.L.SetGlobal("base_url")
+	err := lua.DoString(te.L, `local resp = dovecot.http.client({}):request({url = base_url .. "/ok"}):submit()
+		return resp:payload()`)
+	if err == nil {
+		t.Fatal("payload() of 5 bytes with a 3-byte budget succeeded")
+	}
+	if want := []string{"payload 5"}; !slices.Equal(charged, want) {
+		t.Errorf("charged %q; want %q", charged, want)
 	}
 }
