@@ -337,14 +337,16 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		kind := classify(ctx, err)
 		if st.logger != nil {
-			st.logger.Debug("http: request failed", "method", method, "url", redactURL(r.URL),
-				"error", kind.Error(), "attempts", st.attempts, "duration", time.Since(start))
+			d := time.Since(start).Round(time.Millisecond)
+			st.logger.Debug(fmt.Sprintf("http: %s %s failed: %s (%s, %s)", method, redactURL(r.URL), kind, attemptsText(st.attempts), d),
+				"method", method, "url", redactURL(r.URL), "error", kind.Error(), "attempts", st.attempts, "duration", d)
 		}
 		return nil, fail(kind, err, st.attempts)
 	}
 	if st.logger != nil {
-		st.logger.Debug("http: request", "method", method, "url", redactURL(r.URL),
-			"status", resp.StatusCode, "attempts", st.attempts, "duration", time.Since(start))
+		d := time.Since(start).Round(time.Millisecond)
+		st.logger.Debug(fmt.Sprintf("http: %s %s: %s (%s, %s)", method, redactURL(r.URL), resp.Status, attemptsText(st.attempts), d),
+			"method", method, "url", redactURL(r.URL), "status", resp.StatusCode, "attempts", st.attempts, "duration", d)
 	}
 	reason := strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode))
 	reason = strings.TrimPrefix(reason, " ")
@@ -552,9 +554,17 @@ func (b *attemptBody) Close() error {
 // to the request's own logger.
 func logRetry(_ retryablehttp.Logger, req *http.Request, retry int) {
 	if st := stateFrom(req.Context()); st != nil && st.logger != nil && retry > 0 {
-		st.logger.Debug("http: retrying request", "method", st.method, "url", redactURL(req.URL.String()),
-			"attempt", retry+1)
+		u := redactURL(req.URL.String())
+		st.logger.Debug(fmt.Sprintf("http: %s %s: retrying (attempt %d)", st.method, u, retry+1),
+			"method", st.method, "url", u, "attempt", retry+1)
 	}
+}
+
+func attemptsText(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
 }
 
 // tlsTransport returns the pool of the requests with TLS options o.

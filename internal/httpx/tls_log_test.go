@@ -89,7 +89,7 @@ func TestRequestLogger(t *testing.T) {
 		t.Errorf("Options.Logger got lines:\n%s", global.String())
 	}
 	got := own.String()
-	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="http: request"`) ||
+	if strings.Count(got, "\n") != 1 || !strings.Contains(got, `msg="http: GET `+srv.URL+`/p: 200 OK (1 attempt, `) ||
 		!strings.Contains(got, "user=alice") || !strings.Contains(got, "status=200") || !strings.Contains(got, "/p") {
 		t.Errorf("request logger got:\n%s", got)
 	}
