@@ -334,10 +334,15 @@ func TestDurablePoisonAndDLQ(t *testing.T) {
 // A full log refuses more with 503 and Retry-After, says so on /readyz,
 // and takes transactions again once the backlog ran.
 func TestDurableLogFull(t *testing.T) {
+	// The first transaction waits until the test creates the file "go":
+	// nothing is processed meanwhile, so the log only grows.
 	dir := writeFiles(t, map[string]string{
-		"pushlua.conf": durableConf("pushlua_wal_max_bytes = 20k"),
-		"script.lua":   strings.Replace(durableScript, "0.002", "0.02", 1),
+		"pushlua.conf": durableConf("pushlua_wal_max_bytes = 20k\npushlua_handler_timeout = 2m\npushlua_handler_instructions = 100000000000000"),
+		"script.lua": strings.Replace(durableScript, "local t = os.clock()",
+			`if e.uid == 1 and u == "d1" then while not io.open(os.getenv("GO_FILE")) do end end
+  local t = os.clock()`, 1),
 	})
+	t.Setenv("GO_FILE", filepath.Join(dir, "go"))
 	s := startServe(t, dir, "-c", "pushlua.conf", "--listen", "127.0.0.1:0", "-j", "1")
 	p := newPoster(s.addr)
 	var full int
@@ -363,6 +368,9 @@ func TestDurableLogFull(t *testing.T) {
 	}
 	if code, text := s.get(t, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(text, "write-ahead log is full") {
 		t.Errorf("/readyz with a full log: %d %s", code, text)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	waitRan(t, p.accepted, s)
 	poll(t, "room again", func() bool { return p.post([]string{durableLine(2, 1)}) == http.StatusAccepted })
