@@ -133,6 +133,43 @@ func (f *Filter) Driver() string {
 	return f.Name
 }
 
+// FilterKey is the name under which a setting written inside a
+// push_notification NAME { } block is kept in Filter.Settings. Dovecot 2.4
+// lets a setting of a named filter be written with or without the filter's
+// prefix: push_notification_driver or driver, push_notification_ox_url or
+// ox_url. Settings keeps driver and name short, and the OX settings long,
+// as Dovecot's documentation writes them; other keys as written.
+func FilterKey(key string) string {
+	const prefix = FilterSection + "_"
+	switch short, ok := strings.CutPrefix(key, prefix); {
+	case ok && (short == "driver" || short == "name"):
+		return short
+	case strings.HasPrefix(key, "ox_"):
+		return prefix + key
+	}
+	return key
+}
+
+// Getenv returns the user:plugin_getenv of a script configured by the
+// block f, as Dovecot 2.4 looks a setting up from inside a named filter
+// (2.4 has no plugin { } section: plugin settings are global): the block's
+// own setting (with or without the push_notification_ prefix), else the
+// top-level setting, else, for configurations that still have one, the
+// plugin { } setting.
+func (c *Config) Getenv(f *Filter) func(name string) (string, bool) {
+	return func(name string) (string, bool) {
+		if f != nil {
+			if v, ok := f.Settings[FilterKey(name)]; ok {
+				return v, true
+			}
+		}
+		if v, ok := c.Settings[name]; ok {
+			return v, true
+		}
+		return c.PluginGetenv(name)
+	}
+}
+
 // Section is a config section whose contents pushlua ignores.
 type Section struct {
 	Name string // for example "namespace"

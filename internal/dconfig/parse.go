@@ -291,7 +291,7 @@ func (p *parser) keyValue(key, v, dir string, pos Position) error {
 		p.cfg.setPluginPos(key, pos)
 		return nil
 	case ctxFilter:
-		p.stack[0].filter.Settings[key] = v
+		p.stack[0].filter.Settings[FilterKey(key)] = v
 		return nil
 	case ctxLuaSettings:
 		p.stack[0].filter.LuaSettings[key] = v
