@@ -6,14 +6,17 @@ package stdlib
 //
 // go-lua has no allocator hook, so the budget counts what the library makes
 // for the script: the strings built by string.rep, string.format,
-// table.concat, string.gsub, the JSON encoders, io reads and socket.http
-// bodies, the tables and strings the JSON decoders build, and the slots
-// table.insert adds. The count is cumulative over the call (a string that
-// became garbage still counts): it bounds how much a call can make, not how
-// much it holds. What the VM makes by itself is not counted: the `..`
-// operator, table constructors and t[k] = v. Those are bounded by the
-// instruction budget only, so `s = s .. s` in a loop still needs the runtime
-// to run the call with the instruction budget it has.
+// table.concat, string.gsub, string.upper/lower/reverse/char, the JSON
+// encoders, io reads, socket.http and dovecot.http bodies, the tables and
+// strings the JSON decoders build, and the slots table.insert adds. The
+// count is cumulative over the call (a string that became garbage still
+// counts): it bounds how much a call can make, not how much it holds.
+// tostring is not charged: what it makes is a few bytes (a number, an
+// address), or the string a __tostring metamethod already made. What the
+// VM makes by itself is not counted: the `..` operator, table constructors
+// and t[k] = v. Those are bounded by the instruction budget only, so
+// `s = s .. s` in a loop still needs the runtime to run the call with the
+// instruction budget it has.
 //
 // string.rep and table.concat are also no longer quadratic or
 // overflow-prone: go-lua's table.concat appended piece by piece (s += str)
@@ -98,6 +101,13 @@ func (b *MemBudget) charge(l *lua.State, fname string, n float64) {
 	if err := b.chargeFloat(fname, n); err != nil {
 		b.raise(l, err.(*MemError))
 	}
+}
+
+// ChargeIn charges n bytes made by fname for the script of l (a binding's
+// value, such as an HTTP response body), or raises the budget's error in l
+// when they do not fit. A nil budget charges nothing.
+func (b *MemBudget) ChargeIn(l *lua.State, fname string, n int64) {
+	b.charge(l, fname, float64(n))
 }
 
 // check raises the budget's error in l when n bytes would not fit, without
@@ -187,10 +197,29 @@ func openLimits(l *lua.State, env *Env) {
 		l.Field(-1, "format")
 		format := l.ToGoFunction(-1)
 		l.Pop(1)
-		lua.SetFunctions(l, []lua.RegistryFunction{
+		fns := []lua.RegistryFunction{
 			{Name: "rep", Function: func(l *lua.State) int { return strRep(l, env.Mem) }},
 			{Name: "format", Function: func(l *lua.State) int { return strFormat(l, env.Mem, format) }},
-		}, 0)
+		}
+		// The functions that copy their string argument are charged its
+		// size first; string.char one byte per argument.
+		for _, name := range []string{"upper", "lower", "reverse", "char"} {
+			l.Field(-1, name)
+			orig := l.ToGoFunction(-1)
+			l.Pop(1)
+			if orig == nil {
+				continue
+			}
+			fns = append(fns, lua.RegistryFunction{Name: name, Function: func(l *lua.State) int {
+				if name == "char" {
+					env.Mem.charge(l, name, float64(l.Top()))
+				} else {
+					env.Mem.charge(l, name, float64(len(checkStringArg(l, 1, name))))
+				}
+				return orig(l)
+			}})
+		}
+		lua.SetFunctions(l, fns, 0)
 	}
 	l.Pop(1)
 	l.Global("table")

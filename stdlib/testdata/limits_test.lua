@@ -220,3 +220,23 @@ function test_io_reads()
   f:close()
   eq(memused(), 14)
 end
+
+function test_copying_string_functions()
+  local s = big(19) -- 512 KiB, not charged
+  memreset()
+  eq(#string.upper(s), #s)
+  eq(memused(), #s, "upper charged")
+  local e = fails(string.lower, s .. s)
+  budget(e, "lower", 2 * #s, #s)
+  memreset()
+  eq(string.reverse("abc"), "cba")
+  eq(string.char(104, 105), "hi")
+  eq(memused(), 3 + 2, "reverse and char charged")
+  e = fails(string.upper)
+  eq(e, "bad argument #1 to 'upper' (string expected, got no value)")
+  -- a loop that keeps what upper makes is stopped by the budget
+  memreset()
+  local keep = {}
+  e = fails(function() for i = 1, 100 do keep[i] = s:upper() end end)
+  budget(e, "upper", #s, 2 * #s)
+end
