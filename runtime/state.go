@@ -144,6 +144,7 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	env.LogPrefix = spec.LogPrefix
 	env.Debug = spec.Debug
 	std := spec.Std
+	std.Debug = spec.Debug
 	s := &State{L: lua.NewState(), Env: &env, Std: &std, spec: spec, budget: spec.Budget.withDefaults()}
 	s.bind(ctx, logger)
 	l := s.L
@@ -276,9 +277,18 @@ func (s *State) scriptError(err error, fn, what string) *ScriptError {
 }
 
 // messageHandler turns an error value into "msg\nstack traceback:..." like
-// lua.c's msghandler.
+// lua.c's msghandler, with library functions named as C Lua names them
+// (stdlib.FixArgErrorName, stdlib.Traceback): level 1 is the function that
+// raised the error.
 func messageHandler(l *lua.State) int {
 	stdlib.TranslateError(l, 1)
+	if f, ok := lua.Stack(l, 1); ok && l.TypeOf(1) == lua.TypeString {
+		msg, _ := l.ToString(1)
+		if fixed := stdlib.FixArgErrorName(l, f, msg); fixed != msg {
+			l.PushString(fixed)
+			l.Replace(1)
+		}
+	}
 	msg, ok := l.ToString(1)
 	if !ok || l.TypeOf(1) != lua.TypeString && l.TypeOf(1) != lua.TypeNumber {
 		if lua.CallMeta(l, 1, "__tostring") {
@@ -297,14 +307,12 @@ func messageHandler(l *lua.State) int {
 	return 1
 }
 
-func traceback(l *lua.State, msg string) (ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok = false
-		}
-	}()
-	lua.Traceback(l, l, msg, 1)
-	return true
+func traceback(l *lua.State, msg string) bool {
+	tb, ok := stdlib.Traceback(l, msg, 1)
+	if ok {
+		l.PushString(tb)
+	}
+	return ok
 }
 
 // invoke calls a function with arguments, both pushed by push, which runs
@@ -393,12 +401,23 @@ func (s *State) arm(ctx context.Context) {
 	s.instr = 0
 	s.tripped = ""
 	s.deadline = time.Now().Add(s.budget.Timeout)
+	// Blocking calls (HTTP, DNS, connect, TLS, socket.sleep) end a little
+	// before the budget does, so the script can handle their timeout.
+	block := s.deadline.Add(-blockingReserve(s.budget.Timeout))
+	s.Env.Deadline, s.Std.Deadline = block, block
 	if s.Std.Mem == nil {
 		s.Std.Mem = &stdlib.MemBudget{Limit: s.budget.Memory, OnExceed: s.memoryExceeded}
 		s.Std.Check = s.checkTime
+		s.Env.Charge = s.Std.Mem.ChargeIn
 	}
 	s.Std.Mem.Reset()
 	lua.SetDebugHook(s.L, s.hook, lua.MaskCount, hookEvery)
+}
+
+// blockingReserve is how long before the end of a call's time budget its
+// blocking functions give up: a twentieth of the budget, at most 100 ms.
+func blockingReserve(timeout time.Duration) time.Duration {
+	return min(timeout/20, 100*time.Millisecond)
 }
 
 // checkTime is the library's check of the time budget and the context

@@ -52,14 +52,22 @@ var errorsLibrary = []lua.RegistryFunction{
 	{Name: "xpcall", Function: errorsXpcall},
 }
 
-// openErrors replaces the global error, assert, pcall and xpcall.
+// openErrors replaces the global error, assert, pcall and xpcall, and
+// debug.traceback (funcname.go).
 func openErrors(l *lua.State, _ *Env) {
 	pushErrorValues(l)
 	l.Pop(1)
+	l.PushGoFunction(pcallMessageHandler)
+	l.SetField(lua.RegistryIndex, pcallHandlerKey)
 	l.PushGlobalTable()
 	lua.SetFunctions(l, errorsLibrary, 0)
 	l.Pop(1)
+	openTraceback(l)
 }
+
+// pcallHandlerKey names the registry slot of pcallMessageHandler, pushed
+// by every pcall without allocating.
+const pcallHandlerKey = "pushlua.pcallhandler"
 
 // pushErrorValues pushes the registry table of error values, creating it the
 // first time.
@@ -113,14 +121,29 @@ func errorsAssert(l *lua.State) int {
 }
 
 // errorsPcall is pcall(f, ...), handing back the error value error raised.
+// Its message handler (in the slot of the status) names the function of a
+// "bad argument #1 to '?'" while the failing frame is still there.
 func errorsPcall(l *lua.State) int {
 	if l.TypeOf(1) == lua.TypeNone {
 		raiseArgError(l, 1, "pcall", "value expected")
 	}
-	l.PushNil()
+	l.Field(lua.RegistryIndex, pcallHandlerKey)
 	l.Insert(1) // the slot of the status
-	err := l.ProtectedCall(l.Top()-2, lua.MultipleReturns, 0)
+	handler, ok := xpcallStackIndex(l, 1)
+	if !ok || !l.IsFunction(1) {
+		handler = 0
+	}
+	err := l.ProtectedCall(l.Top()-2, lua.MultipleReturns, handler)
 	return finishProtectedCall(l, err == nil)
+}
+
+// pcallMessageHandler is pcall's message handler: the error value as it
+// is, with the function of an argument error named (fixErrorName; level 1
+// is the function that raised it).
+func pcallMessageHandler(l *lua.State) int {
+	l.SetTop(1)
+	fixErrorName(l, 1, 1)
+	return 1
 }
 
 // errorsXpcall is xpcall(f, msgh, ...): msgh receives the error value error
@@ -193,6 +216,7 @@ func absoluteStackIndex(l *lua.State, index int) (abs int, ok bool) {
 // it survives go-lua's CheckString.
 func errorsMessageHandler(l *lua.State) int {
 	l.SetTop(1)
+	fixErrorName(l, 1, 1)
 	placeholder, _ := l.ToString(1)
 	isPlaceholder := l.TypeOf(1) == lua.TypeString && translateErrorValue(l, 1, false)
 	l.PushValue(lua.UpValueIndex(1))

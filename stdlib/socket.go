@@ -212,6 +212,7 @@ func protected(l *lua.State) int {
 				return 2
 			}
 			l.Pop(2)
+			protectedArgError(l, msg)
 		}
 		l.Error()
 	}
