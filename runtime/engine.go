@@ -350,6 +350,8 @@ func newFilterDriver(ctx context.Context, f *dconfig.Filter, opts Options, budge
 		d := &luaDriver{name: name}
 		d.spec = newScriptSpec(dconfig.DriverSpec{Name: name, Args: f.LuaSettings}, opts, path, src, "lua: ", budget, allowExec)
 		d.spec.Settings24, d.spec.InitArgs = true, f.LuaSettings
+		// Dovecot 2.4's dovecot.http.client and settings lookups.
+		d.spec.Env.Settings24, d.spec.Env.Getenv = true, opts.Config.Getenv(f)
 		st, err := d.build(ctx, log)
 		if err != nil {
 			return fail(err)
