@@ -45,11 +45,19 @@ Usage:
   pushlua bench [-n N] [--workloads collect,dlog,ox,fwd] [--modes ref,run1,run2,serve]
                       measure pushlua's own cost: transactions/s, CPU µs and
                       allocations per transaction, against a plain decode-and-call loop
+  pushlua init [DIR]  write a starting configuration, handler script, case directory and
+                      editor stubs that pass check and conformance as generated
+  pushlua stubs [DIR] write LuaLS (lua-language-server) definitions of pushlua's Lua API
   pushlua forwarder   print the Dovecot-side forwarder script (scripts/dovecot/forward.lua)
+  pushlua completion bash|zsh|fish
+                      print a shell completion script
   pushlua version     print the version
+  pushlua help [COMMAND]
+                      this list, or COMMAND's usage, flags and description (also COMMAND --help)
 
 Common flags: --data-dir DIR (default: $XDG_STATE_HOME/pushlua or ~/.local/state/pushlua),
---log-format text|json.
+--log-format text|json, --log-level debug|info|warn|error. Flags may also come after
+the arguments; -- ends them.
 `
 
 // run is the whole program: it touches the process only through its
@@ -65,6 +73,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// their own records (see logger).
 	stderr = &redact.Writer{W: stderr}
 	cmd, rest := args[0], args[1:]
+	if code, done := helpFor(ctx, cmd, rest, false, stdout, stderr); done {
+		return code
+	}
 	switch cmd {
 	case "run":
 		return cmdRun(ctx, rest, stdin, stdout, stderr)
@@ -84,6 +95,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "send":
 		return cmdSend(ctx, rest, stdin, stdout, stderr)
+	case "init":
+		return cmdInit(ctx, rest, stdout, stderr)
+	case "stubs":
+		return cmdStubs(ctx, rest, stdout, stderr)
+	case "completion":
+		return cmdCompletion(ctx, rest, stdout, stderr)
 	case "forwarder":
 		// The Lua driver that runs inside Dovecot and posts its
 		// transactions to pushlua serve.
@@ -93,6 +110,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	case "help", "-h", "--help", "-help":
+		if len(rest) > 0 {
+			code, _ := helpFor(ctx, rest[0], rest[1:], true, stdout, stderr)
+			return code
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -107,6 +128,7 @@ type common struct {
 	overrides multiFlag
 	dataDir   string
 	logFormat string
+	logLevel  string
 }
 
 type multiFlag []string
@@ -123,6 +145,7 @@ func newFlagSet(name string, stderr io.Writer, c *common, withConfig bool) *flag
 	}
 	fs.StringVar(&c.dataDir, "data-dir", "", "directory of pushlua's store")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "debug", "lowest level logged: debug, info, warn or error (debug lines of the framework also need mail_debug = yes)")
 	return fs
 }
 
@@ -132,11 +155,15 @@ func (c *common) logger(stderr io.Writer) (*slog.Logger, error) {
 		// JSON line again could mask across its fields.
 		stderr = rw.W
 	}
+	level, err := parseLogLevel(c.logLevel)
+	if err != nil {
+		return nil, err
+	}
 	switch c.logFormat {
 	case "text", "":
-		return slog.New(logx.NewText(stderr, nil)), nil
+		return slog.New(logx.NewText(stderr, &logx.Options{Level: level})), nil
 	case "json":
-		return slog.New(logx.NewJSON(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})), nil
+		return slog.New(logx.NewJSON(stderr, &slog.HandlerOptions{Level: level})), nil
 	default:
 		return nil, fmt.Errorf("--log-format: expected text or json, got %q", c.logFormat)
 	}

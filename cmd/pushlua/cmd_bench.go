@@ -69,8 +69,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	modes := fs.String("modes", "ref,run1,run2,serve", "modes, comma-separated: ref (collect only), run1, run2, serve")
 	asJSON := fs.Bool("json", false, "print JSON Lines instead of a table")
 	keep := fs.Bool("keep", false, "keep the work directory and print its path")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
 	}
 	if *n <= 0 || *users <= 0 {
 		fmt.Fprintln(stderr, "pushlua bench: -n and --users must be positive")

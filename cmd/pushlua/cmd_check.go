@@ -14,8 +14,8 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c common
 	fs := newFlagSet("check", stderr, &c, true)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pushlua check: unexpected argument %q\n", fs.Arg(0))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,18 +17,12 @@ alone), then the case files (.txtar files, or directories of them), and
 reports every test. Exit status: 0 when every test passed, 1 otherwise,
 2 for a usage error. conformance/README.md describes the checks and the
 case format.
-
-Flags:
 `
 
 // cmdConformance runs the conformance suite.
 func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pushlua conformance", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, conformanceUsage)
-		fs.PrintDefaults()
-	}
 	var (
 		opts      conformance.Options
 		overrides multiFlag
@@ -42,20 +35,10 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.BoolVar(&opts.Bundled, "bundled", false, "also run the suites shipped with pushlua (dlog, ox, documentation examples, forwarder)")
 	fs.StringVar(&opts.SharedDir, "shared", "", "directory holding Dovecot's documentation examples (default $PUSHLUA_SHARED, or ../shared beside the repository)")
 	// Flags may come after the positional arguments.
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
 	}
+	positional := fs.Args()
 	opts.Overrides = overrides
 	known := false
 	for _, f := range conformance.Formats {

@@ -38,8 +38,8 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("dlq "+verb, stderr, &c, true)
 	all := fs.Bool("all", false, "every dead letter (replay, drop)")
 	asJSON := fs.Bool("json", false, "list as JSON Lines")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args[1:], stdout); done {
+		return code
 	}
 	ids := fs.Args()
 	switch verb {

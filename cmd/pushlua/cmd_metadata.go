@@ -24,8 +24,8 @@ func cmdMetadata(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := newFlagSet("metadata "+op, stderr, &c, true)
 	user := fs.String("u", "", "mail user")
 	mailbox := fs.String("s", "", `mailbox ("" = server metadata)`)
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args[1:], stdout); done {
+		return code
 	}
 	want := map[string]int{"set": 2, "get": 1, "unset": 1, "list": -1}
 	n, ok := want[op]

@@ -32,8 +32,8 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	var c common
 	fs := newFlagSet("run", stderr, &c, true)
 	jobs := fs.Int("j", 0, "transactions run in parallel (different users); default: number of CPUs")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
 	}
 	log, err := c.logger(stderr)
 	if err != nil {

@@ -24,8 +24,8 @@ func cmdSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	token := fs.String("token", "", "bearer token (default: pushlua_auth_token of -c CONFIG or $PUSHLUA_AUTH_TOKEN)")
 	sample := fs.String("sample", "", "send one sample transaction with this event (MessageNew, FlagsSet, MailboxCreate, ...)")
 	user := fs.String("user", "alice@example.com", "the user of --sample")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
 	}
 	cfg := emptyConfig()
 	if c.config != "" {

@@ -131,8 +131,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("serve", stderr, &c, true)
 	listen := fs.String("listen", "", "address to listen on: host:port or unix:/path (default "+defaultListen+")")
 	jobs := fs.Int("j", 0, "transactions run in parallel (different users); default: 4 × CPUs, at least 8 (scripts mostly wait on HTTP)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
 	}
 	log, err := c.logger(stderr)
 	if err != nil {

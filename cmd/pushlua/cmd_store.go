@@ -24,7 +24,7 @@ lost. Both need the store to themselves: stop pushlua serve first.
 `
 
 // cmdStore is `pushlua store check|repair`.
-func cmdStore(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, storeUsage)
 		return 2
@@ -36,8 +36,8 @@ func cmdStore(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var c common
 	fs := newFlagSet("store "+verb, stderr, &c, true)
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if code, done := parseArgs(ctx, fs, args[1:], stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprint(stderr, storeUsage)

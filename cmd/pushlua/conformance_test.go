@@ -310,7 +310,7 @@ func TestConformanceUsage(t *testing.T) {
 	if r := pushlua(t, dir, "", "conformance", "-c", "a.conf", "b.lua"); r.code != 2 || !strings.Contains(r.stderr, "give one configuration") {
 		t.Errorf("config and script: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := pushlua(t, dir, "", "conformance", "--help"); r.code != 0 || !strings.Contains(r.stderr, "--bundled") {
+	if r := pushlua(t, dir, "", "conformance", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--bundled") {
 		t.Errorf("--help: exit %d\n%s", r.code, r.stderr)
 	}
 }
