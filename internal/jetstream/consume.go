@@ -1,0 +1,298 @@
+package jetstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pushlua/pushlua/internal/txn"
+)
+
+// Submit runs a transaction: done must be called exactly once, with
+// processed true once the transaction ran (its end_txn returned), false
+// when it was not run (the engine gave up at shutdown). It has the shape of
+// package spool's Submit.
+type Submit func(ctx context.Context, t *txn.Txn, done func(processed bool)) error
+
+// ConsumeOptions configure a Consumer.
+type ConsumeOptions struct {
+	// Submit runs a transaction (required).
+	Submit Submit
+	// GiveUp puts a transaction into the dead-letter area (required): one
+	// delivered more than Options.MaxDeliver times without an ack, or a
+	// message that is not a transaction (then t has only ID, Input, Line
+	// and Raw). deliveries is how many times the server delivered it. When
+	// GiveUp fails the message is given back and delivered again after the
+	// ack wait.
+	GiveUp func(t *txn.Txn, reason string, deliveries int) error
+	// Parse decodes a message; default txn.Parse.
+	Parse func(data []byte, ids *txn.IDs) (*txn.Txn, error)
+}
+
+// Consumer takes transactions out of every partition of the stream. Create
+// it with Queue.Consume; shutting down takes two steps, as for a spool
+// reader: Stop (take no more), then, after the engine drained and called
+// the remaining dones, Close.
+type Consumer struct {
+	q      *Queue
+	opts   ConsumeOptions
+	ids    *txn.IDs
+	ctx    context.Context
+	cancel context.CancelFunc
+	ccs    []natsjs.ConsumeContext
+
+	stopping  atomic.Bool
+	pingDone  chan struct{}
+	closeCh   chan struct{} // closed by Close
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	inFlight map[uint64]*delivery // by stream sequence
+	logged   map[string]time.Time // consume errors, logged once a minute each
+
+	delivered, redelivered, acked, naked, gaveUp atomic.Uint64
+}
+
+// delivery is a message handed to Submit and not acknowledged yet.
+type delivery struct {
+	msg natsjs.Msg
+	id  string
+	// ackFailed is set when the ack could not be sent (the connection
+	// is closed): the server delivers the message again.
+	ackFailed bool
+}
+
+// Consume starts taking messages from every partition.
+func (q *Queue) Consume(opts ConsumeOptions) (*Consumer, error) {
+	if opts.Submit == nil || opts.GiveUp == nil {
+		return nil, errors.New("jetstream: Consume needs Submit and GiveUp")
+	}
+	if opts.Parse == nil {
+		opts.Parse = txn.Parse
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Consumer{q: q, opts: opts, ids: txn.NewIDs(), ctx: ctx, cancel: cancel,
+		inFlight: map[uint64]*delivery{}, logged: map[string]time.Time{}, pingDone: make(chan struct{}), closeCh: make(chan struct{})}
+	go c.ping()
+	for p, cons := range q.cons {
+		cc, err := cons.Consume(c.handle,
+			// The server hands out one message per partition at a
+			// time (MaxAckPending 1): a pull request of 100 stays
+			// open on the server across many of them.
+			natsjs.PullMaxMessages(100),
+			natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) { c.logErr(p, err) }))
+		if err != nil {
+			c.Stop()
+			c.Close()
+			return nil, fmt.Errorf("jetstream: consuming %s: %w", q.opts.ConsumerName(p), err)
+		}
+		c.ccs = append(c.ccs, cc)
+	}
+	return c, nil
+}
+
+// handle runs on partition's subscription goroutine, one message at a time.
+func (c *Consumer) handle(msg natsjs.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		c.q.opts.Logger.Error(fmt.Sprintf("jetstream: a message without metadata on %s: %v", msg.Subject(), err))
+		return
+	}
+	c.delivered.Add(1)
+	if md.NumDelivered > 1 {
+		c.redelivered.Add(1)
+	}
+	if c.stopping.Load() {
+		c.nak(msg)
+		return
+	}
+	seq := md.Sequence.Stream
+	data := msg.Data()
+	id := msg.Headers().Get(natsjs.MsgIDHeader)
+	input := "jetstream:" + c.q.opts.Stream
+	t, err := c.opts.Parse(data, c.ids)
+	if err != nil {
+		c.giveUp(msg, &txn.Txn{ID: id, Input: input, Line: int(seq), Raw: bytes.Clone(data)},
+			"not a transaction: "+err.Error(), md.NumDelivered)
+		return
+	}
+	if id != "" {
+		t.ID = id
+	}
+	t.Input, t.Line, t.Raw = input, int(seq), bytes.Clone(data)
+	if n := md.NumDelivered; n > uint64(c.q.opts.MaxDeliver) {
+		c.giveUp(msg, t, fmt.Sprintf("delivered %d times without an acknowledgement (pushlua_queue_max_deliver = %d): every worker that took it stopped or lost its NATS connection while running it", n-1, c.q.opts.MaxDeliver), n)
+		return
+	}
+	c.mu.Lock()
+	c.inFlight[seq] = &delivery{msg: msg, id: t.ID}
+	c.mu.Unlock()
+	if err := c.opts.Submit(c.ctx, t, func(processed bool) { c.finish(seq, msg, processed) }); err != nil {
+		c.mu.Lock()
+		delete(c.inFlight, seq)
+		c.mu.Unlock()
+		c.nak(msg)
+		if !c.stopping.Load() {
+			c.logErr(-1, fmt.Errorf("handing over transaction %s: %w (given back to the stream)", t.ID, err))
+		}
+	}
+}
+
+// finish acknowledges a message that ran, and gives back one that did not.
+func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
+	if !processed {
+		c.mu.Lock()
+		delete(c.inFlight, seq)
+		c.mu.Unlock()
+		c.nak(msg)
+		return
+	}
+	err := msg.Ack()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if d := c.inFlight[seq]; d != nil {
+			d.ackFailed = true
+		}
+		return
+	}
+	delete(c.inFlight, seq)
+	c.acked.Add(1)
+}
+
+func (c *Consumer) nak(msg natsjs.Msg) {
+	if msg.Nak() == nil {
+		c.naked.Add(1)
+	}
+}
+
+func (c *Consumer) giveUp(msg natsjs.Msg, t *txn.Txn, reason string, deliveries uint64) {
+	if err := c.opts.GiveUp(t, reason, int(deliveries)); err != nil {
+		c.q.opts.Logger.Error(fmt.Sprintf("jetstream: transaction %s (%s:%d): %v; it stays in the stream", t.ID, t.Input, t.Line, err))
+		_ = msg.NakWithDelay(c.q.opts.AckWait)
+		return
+	}
+	c.gaveUp.Add(1)
+	_ = msg.TermWithReason("pushlua: put into the dead-letter area")
+}
+
+// ping tells the server, every AckWait/3, that the transactions still
+// running are in progress, so that it does not deliver them again. It runs
+// until Close: after Stop the engine still drains what it took.
+func (c *Consumer) ping() {
+	defer close(c.pingDone)
+	tick := time.NewTicker(max(c.q.opts.AckWait/3, 30*time.Millisecond))
+	defer tick.Stop()
+	var msgs []natsjs.Msg
+	for {
+		select {
+		case <-c.closeCh:
+			return
+		case <-tick.C:
+		}
+		msgs = msgs[:0]
+		c.mu.Lock()
+		for _, d := range c.inFlight {
+			if !d.ackFailed {
+				msgs = append(msgs, d.msg)
+			}
+		}
+		c.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	}
+}
+
+// logErr logs a consume error once a minute per message (a disconnect
+// reaches every partition at once).
+func (c *Consumer) logErr(p int, err error) {
+	msg := err.Error()
+	c.mu.Lock()
+	last, seen := c.logged[msg]
+	now := time.Now()
+	if seen && now.Sub(last) < time.Minute {
+		c.mu.Unlock()
+		return
+	}
+	c.logged[msg] = now
+	c.mu.Unlock()
+	where := ""
+	if p >= 0 {
+		where = " (" + c.q.opts.ConsumerName(p) + " and maybe others)"
+	}
+	c.q.opts.Logger.Warn("jetstream: " + msg + where)
+}
+
+// Stop takes no more messages: those that arrive meanwhile are given back
+// at once (nak), for another worker. The ones handed to Submit still end
+// with their done callback.
+func (c *Consumer) Stop() {
+	if c.stopping.Swap(true) {
+		return
+	}
+	c.cancel()
+	for _, cc := range c.ccs {
+		cc.Drain()
+	}
+	deadline := time.NewTimer(5 * time.Second)
+	defer deadline.Stop()
+	for _, cc := range c.ccs {
+		select {
+		case <-cc.Closed():
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// Close ends the in-progress signals; call it after Stop, once the engine
+// drained.
+func (c *Consumer) Close() {
+	c.Stop()
+	c.closeOnce.Do(func() { close(c.closeCh) })
+	<-c.pingDone
+}
+
+// InFlight returns the ids of the transactions taken and not acknowledged,
+// sorted.
+func (c *Consumer) InFlight() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.inFlight))
+	for _, d := range c.inFlight {
+		out = append(out, d.id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ConsumeStats count a Consumer's messages since it started.
+type ConsumeStats struct {
+	// Delivered counts messages the server handed to this process,
+	// Redelivered those of them it had delivered before (to this or
+	// another process).
+	Delivered, Redelivered uint64
+	// Acked counts messages acknowledged after their transaction ran,
+	// Naked those given back unrun, GaveUp those put into the dead-letter
+	// area.
+	Acked, Naked, GaveUp uint64
+	// InFlight is how many are taken and not acknowledged now.
+	InFlight int
+}
+
+// Stats returns the Consumer's counts.
+func (c *Consumer) Stats() ConsumeStats {
+	c.mu.Lock()
+	n := len(c.inFlight)
+	c.mu.Unlock()
+	return ConsumeStats{Delivered: c.delivered.Load(), Redelivered: c.redelivered.Load(),
+		Acked: c.acked.Load(), Naked: c.naked.Load(), GaveUp: c.gaveUp.Load(), InFlight: n}
+}
