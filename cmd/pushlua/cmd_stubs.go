@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 )
 
 func cmdStubs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "pushlua stubs: not yet")
+	fs := flag.NewFlagSet("pushlua stubs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if code, done := parseArgs(ctx, fs, args, stdout); done {
+		return code
+	}
+	fmt.Fprintln(stderr, "pushlua stubs: not implemented yet")
 	return 2
 }
