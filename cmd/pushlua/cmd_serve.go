@@ -155,17 +155,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cfg, nil
 	}
 	cfg, err := load()
-	if err == nil {
-		// Without a driver every transaction would be accepted and go
-		// nowhere: refuse to start, naming the line to fix.
-		err = noDriver(cfg)
-	}
 	if err != nil {
-		printLines(stderr, "pushlua serve: ", err.Error())
+		fmt.Fprintln(stderr, "pushlua serve:", err)
 		return 2
-	}
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
 	}
 	if c.config == "" {
 		log.Info("no -c given: running the embedded default configuration (the bundled dlog driver)")
@@ -313,13 +305,8 @@ loop:
 	if err := eng.Close(shutdownCtx); err != nil {
 		if durable.on {
 			// Nothing is lost: what did not run stays in the log (and
-			// in the forwarder's spool) for the next start, or goes
-			// back to the JetStream stream for another worker.
-			where := "the write-ahead log and the spool"
-			if durable.queue.URL != "" {
-				where = "the JetStream stream (given back for another worker)"
-			}
-			log.Warn(err.Error() + " now; they stay in " + where)
+			// in the forwarder's spool) for the next start.
+			log.Warn(err.Error() + " now; they stay in the write-ahead log and the spool")
 		} else {
 			log.Error(err.Error())
 			code = 1
