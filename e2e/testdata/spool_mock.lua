@@ -13,7 +13,7 @@ local settings = {
   pushlua_url = "http://127.0.0.1:1/v1/transactions",
 }
 if scenario == "rotate" then
-  settings.pushlua_spool_max_bytes = "1500"
+  settings.pushlua_spool_max_bytes = "1300"
 elseif scenario == "nourl" then
   settings.pushlua_url = nil
 end
@@ -72,6 +72,25 @@ end
 
 local delivered = 0
 
+-- closed_unchanged prints "CHANGED <file>" when a closed (.jsonl) file grew
+-- after it was closed.
+local closed = {}
+function closed_unchanged()
+  local ls = io.popen("ls " .. dir .. " 2>/dev/null")
+  for name in ls:lines() do
+    if name:match("%.jsonl$") then
+      local f = io.open(dir .. "/" .. name)
+      local size = f and f:seek("end")
+      if f then f:close() end
+      if size and closed[name] and closed[name] ~= size then
+        io.write("CHANGED ", name, "\n")
+      end
+      closed[name] = closed[name] or size
+    end
+  end
+  ls:close()
+end
+
 -- deliver runs one MessageNew transaction in state st.
 local function deliver(st, who)
   delivered = delivered + 1
@@ -81,9 +100,10 @@ local function deliver(st, who)
   local ctx = st.dovecot_lua_notify_begin_txn(user)
   st.dovecot_lua_notify_event_message_new(ctx, { name = "MessageNew", mailbox = "INBOX",
     uid = delivered + 0.0, uid_validity = 7.0, date = 0.0, tz = 0.0, from = "", to = "",
-    subject = "message " .. delivered, snippet = string.rep("x", 200), flags = {}, keywords = {},
+    subject = "message " .. delivered, snippet = string.rep("x", who == "alice" and 300 or 20), flags = {}, keywords = {},
     from_address = "", from_display_name = "", to_address = "", to_display_name = "" })
   st.dovecot_lua_notify_end_txn(ctx, true)
+  closed_unchanged()
 end
 
 if scenario == "states" or scenario == "rotate" then

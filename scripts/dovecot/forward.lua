@@ -473,7 +473,9 @@ local function to_spool(c, text)
       err = s.path .. ": " .. tostring(err)
       break
     end
-    if pos > 0 and pos + #text + 64 > c.max_bytes then
+    if pos >= c.max_bytes then
+      -- Full (the line that crossed the size was its last), for every
+      -- state of the process alike: sizes only grow.
       err = cold().full(c, p)
     else
       local ok
