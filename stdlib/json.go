@@ -2,8 +2,9 @@ package stdlib
 
 // The JSON modules Dovecot push scripts use: cjson and cjson.safe
 // (lua-cjson 2.1.0, OpenResty flavour, cjson.go), json (LuaJSON 1.3 by
-// Thomas Harning, Debian's lua-json, luajson.go) and dkjson (David Kolf's
-// dkjson 2.5 without LPeg, dkjson.go). Each keeps its model's API, its
+// Thomas Harning, Debian's lua-json, luajson.go), dkjson (David Kolf's
+// dkjson 2.5 without LPeg, dkjson.go) and JSON (Jeffrey Friedl's JSON.lua
+// as the json-lua rock installs it, jsonlua.go). Each keeps its model's API, its
 // encoding rules and its error messages; this file holds what they share:
 // number formatting, string escaping, key collection, UTF-8 building and the
 // nesting bound.
@@ -40,6 +41,7 @@ func openJSON(l *lua.State, env *Env) {
 	preload(l, "json.encode", openLuaJSONPart("encode"))
 	preload(l, "json.decode", openLuaJSONPart("decode"))
 	preload(l, "dkjson", openDKJSON)
+	preload(l, "JSON", openJSONLua)
 }
 
 // raiseJSON raises msg as a Lua error without a position prefix, as

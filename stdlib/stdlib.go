@@ -2,8 +2,8 @@
 // pushlua runs: Lua 5.2 string patterns (string.find/match/gmatch/gsub on
 // the VM-free matcher in stdlib/pattern), os.date/os.time, utf8 and
 // math.type/tointeger, the JSON modules Dovecot scripts use (cjson,
-// cjson.safe, json, dkjson), and LuaSocket-compatible socket, socket.http,
-// socket.url and ltn12. It reaches the host only through Env and never
+// cjson.safe, json, dkjson, JSON), LuaSocket-compatible socket,
+// socket.http, socket.url and ltn12, and LuaSec's ssl.https. It reaches the host only through Env and never
 // imports the runtime or the bindings.
 package stdlib
 

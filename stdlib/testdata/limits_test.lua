@@ -240,3 +240,22 @@ function test_copying_string_functions()
   e = fails(function() for i = 1, 100 do keep[i] = s:upper() end end)
   budget(e, "upper", #s, 2 * #s)
 end
+
+function test_jsonlua()
+  local JSON = require "JSON"
+  local s = big(16)
+  local t = {}
+  for i = 1, 20 do t[i] = s end
+  memreset()
+  local e = fails(function() return JSON:encode(t) end)
+  eq(e:match("'JSON:encode' needs") ~= nil, true, e)
+  memreset()
+  e = fails(function() return JSON:encode({big(21)}) end)
+  eq(e:match("'JSON:encode' needs 2097155 bytes, 0 already used") ~= nil, true, e)
+  memreset()
+  eq(JSON:encode({"a", "b"}), '["a","b"]')
+  eq(memused(), 9, "charged")
+  memreset()
+  e = fails(function() return JSON:decode("[" .. string.rep("[],", 9999) .. "[]]") end)
+  eq(e:match("'JSON:decode' needs") ~= nil, true, e)
+end
