@@ -420,10 +420,17 @@ func TestDovecotSpoolFallback(t *testing.T) {
 			}
 			posts := recv.waitPosts(5, 10*time.Second)
 			var desc []string
+			ids := map[string]bool{}
 			for _, p := range posts {
 				checkPost(t, p, e2eToken)
 				if p.Txn != nil {
 					desc = append(desc, describeTxn(p.Txn))
+					// Lua states of one process made in one second must
+					// not share ids (pushlua drops a duplicate).
+					if ids[p.Txn.ID] {
+						t.Errorf("id %s twice", p.Txn.ID)
+					}
+					ids[p.Txn.ID] = true
 				}
 			}
 			want := []string{
@@ -716,4 +723,33 @@ func oxUID(body []byte) float64 {
 	}
 	_ = json.Unmarshal(body, &v)
 	return v.UID
+}
+
+// TestDovecotForwarderIDs: the POSTs of many Lua states of one LMTP
+// process (one per delivery, many a second) all have distinct ids, of the
+// form docs/spool.md gives: pushlua drops a transaction whose id it saw.
+func TestDovecotForwarderIDs(t *testing.T) {
+	bin := requireDovecot(t)
+	recv := startReceiver(t, e2eToken)
+	dc := startDovecot(t, bin, recv.URL)
+	const n = 60
+	for i := 0; i < n; i++ {
+		lmtpDeliver(t, dc.lmtpAddr, []string{[]string{"alice@example.com", "bob@example.com"}[i%2]}, msgPlain)
+	}
+	posts := recv.waitPosts(n+2, 20*time.Second) // and the two INBOXes made
+	if len(posts) != n+2 {
+		t.Fatalf("%d POSTs, want %d", len(posts), n+2)
+	}
+	form := regexp.MustCompile(`^\d+-\d+-[0-9a-f]{8}-h\d+$`)
+	seen := map[string]bool{}
+	for _, p := range posts {
+		checkPost(t, p, e2eToken)
+		if p.Txn == nil {
+			continue
+		}
+		if id := p.Txn.ID; seen[id] || !form.MatchString(id) {
+			t.Errorf("id %q: twice, or not <pid>-<ticks>-<8 hex>-h<n>", id)
+		}
+		seen[p.Txn.ID] = true
+	}
 }

@@ -527,11 +527,12 @@ local S, use, marker, current, log_error, log_once = ...
 local format, sub = string.format, string.sub
 local C = {}
 
-local function rand8()
-  return format("%04x%04x", math.random(0, 65535), math.random(0, 65535))
-end
-if _VERSION ~= "Lua 5.4" then -- 5.4 seeds every state randomly
-  math.randomseed(os.time() + math.floor(os.clock() * 1e6) + (S.proc and tonumber(S.proc.ticks) or 0))
+-- uniq8 is 8 hex digits that no other Lua state of this process gets: the
+-- process's CPU time in microseconds (its states run one after the other).
+-- Not math.random: Lua seeds it from the time and the state's address,
+-- and an LMTP process makes many states a second at one address.
+local function uniq8()
+  return format("%08x", math.floor(os.clock() * 1e6) % 4294967296)
 end
 
 -- log_once_per_process logs msg unless a Lua state of this process already
@@ -558,7 +559,7 @@ end
 
 -- create starts a new file and points the process's marker at it.
 function C.create(c, p)
-  local base = format("pl-%s-%d-%s", p.pid, os.time(), rand8())
+  local base = format("pl-%s-%d-%s", p.pid, os.time(), uniq8())
   local path = c.spool .. "/" .. base .. ".open"
   local f, err = io.open(path, "a")
   if f == nil then
@@ -642,7 +643,7 @@ local function client(c)
   return S.client
 end
 
--- post sends one transaction (ids <pid>-<ticks>-<rand>-h<n>). Dovecot
+-- post sends one transaction (ids <pid>-<ticks>-<uniq8>-h<n>). Dovecot
 -- 2.3's Lua sends every payload with "Expect: 100-continue" (2.4's does
 -- not); pushlua answers 100 at once, and the absolute timeout bounds the
 -- wait for a frozen one.
@@ -656,7 +657,7 @@ function C.post(c, text, too_long)
   end
   if S.http_id == nil then
     local p = S.proc or { pid = "0", ticks = "0" }
-    S.http_id, S.seq = p.pid .. "-" .. p.ticks .. "-" .. rand8() .. "-h", 0
+    S.http_id, S.seq = p.pid .. "-" .. p.ticks .. "-" .. uniq8() .. "-h", 0
   end
   S.seq = S.seq + 1
   local req = client(c):request({ url = c.url, method = "POST" })
