@@ -247,6 +247,17 @@ func (r *runner) runChecks(ctx context.Context, s *suiteSpec, cs *checkSet) {
 			g.Warnings = append(g.Warnings, leakMessage(l)+"; allowed by "+where)
 			continue
 		}
+		// A global every later transaction wrote before reading carried
+		// nothing over: a warning, unless --strict.
+		if l.ReadFirst == "" && !l.Unwatched {
+			msg := leakMessage(l) + "; every later transaction wrote it before reading it (make it local)"
+			if !r.opts.Strict {
+				g.Warnings = append(g.Warnings, msg)
+				continue
+			}
+			leakLines = append(leakLines, msg+" [--strict]")
+			continue
+		}
 		leakLines = append(leakLines, leakMessage(l))
 	}
 	if len(leakLines) > 0 {
@@ -376,6 +387,10 @@ func leakMessage(l leak) string {
 	where := ""
 	if l.Where != "" {
 		where = " at " + strings.TrimSuffix(l.Where, ": ")
+	}
+	if l.ReadFirst != "" {
+		return fmt.Sprintf("global %s (a %s) is set%s in %s, still set after end_txn, and read before it is written at %s, a later transaction",
+			l.Name, l.Type, where, l.Label, l.ReadFirst)
 	}
 	return fmt.Sprintf("global %s (a %s) is set%s in %s and still set after end_txn", l.Name, l.Type, where, l.Label)
 }

@@ -63,6 +63,11 @@ type Options struct {
 	Budget runtime.Budget
 	// CaseTimeout bounds one case or one corpus pass. Default 60s.
 	CaseTimeout time.Duration
+	// Strict makes the globals check fail on a global a transaction left
+	// behind that every later transaction wrote before reading (a
+	// throwaway global; a warning otherwise). A global read before it is
+	// written in a later transaction fails either way.
+	Strict bool
 }
 
 // Status is a test's outcome.

@@ -78,9 +78,10 @@ function dovecot_lua_notify_end_txn(ctx, success) end
 end
 `, "corpus/FlagsClear with empty tables", []string{"broken.lua:5: attempt to index", "in dovecot_lua_notify_event_flags_clear"}},
 		{"leaked global", good + `function dovecot_lua_notify_event_message_new(ctx, event)
+  if last_uid == event.uid then dovecot.i_debug("again") end
   last_uid = event.uid
 end
-`, "globals", []string{"global last_uid (a number) is set at ", "broken.lua:4 in corpus/first delivery creates INBOX"}},
+`, "globals", []string{"global last_uid (a number) is set at ", "broken.lua:5 in corpus/first delivery creates INBOX", "read before it is written at ", "broken.lua:4 in corpus/"}},
 		{"endless loop", good + `function dovecot_lua_notify_event_mailbox_create(ctx, event)
   while true do end
 end

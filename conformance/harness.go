@@ -113,7 +113,7 @@ type inspector struct {
 	label  string // what runs now, for messages ("corpus/EXPUNGE")
 	states map[*lua.State]*stateInfo
 	order  []*lua.State
-	leaks  []leak
+	leaks  []*leak
 	writes []refusedWrite
 }
 
@@ -122,12 +122,31 @@ type stateInfo struct {
 	baseline map[string]bool   // globals after the chunk and script_init (or the previous transaction)
 	created  map[string]string // global -> "file:line: " where a handler created it
 	hooked   bool
+
+	// Globals a transaction left behind are parked between transactions:
+	// moved out of _G (into the registry table parkedKey) so that the
+	// first access of the next transaction goes through _G's metatable
+	// and is seen; it puts the global back.
+	leaked    map[string]*leak
+	parked    map[string]bool
+	readFirst map[string]string // global -> where a later transaction read it before writing it
 }
 
 // leak is a global that a transaction left behind.
 type leak struct {
 	Script, Name, Type, Where, Label string
+	// ReadFirst is where a later transaction read the global before
+	// writing it ("file:line: in corpus/..."): the value carried one
+	// transaction's data into the next. "" when every later access wrote
+	// it first (a throwaway global).
+	ReadFirst string
+	// Unwatched: the script has its own metatable on _G, so accesses were
+	// not seen; such a leak counts as carried over.
+	Unwatched bool
 }
+
+// parkedKey is the registry field of a state's parked globals.
+const parkedKey = "pushlua.conformance.parked"
 
 // refusedWrite is a file operation outside the allowed places.
 type refusedWrite struct {
@@ -171,6 +190,9 @@ func (in *inspector) loaded() {
 func (in *inspector) startWatching(l *lua.State, info *stateInfo) {
 	keys, _ := globalKeys(l)
 	info.baseline = keys
+	info.leaked = map[string]*leak{}
+	info.parked = map[string]bool{}
+	info.readFirst = map[string]string{}
 	info.hooked = in.hookGlobals(l, info)
 }
 
@@ -200,9 +222,49 @@ func (in *inspector) inspect(script string, l *lua.State) {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		in.leaks = append(in.leaks, leak{Script: script, Name: k, Type: types[k].String(), Where: info.created[k], Label: in.label})
+		lk := &leak{Script: script, Name: k, Type: types[k].String(), Where: info.created[k], Label: in.label, Unwatched: !info.hooked}
+		in.leaks = append(in.leaks, lk)
+		info.leaked[k] = lk
 		info.baseline[k] = true // reported once
 	}
+	if info.hooked {
+		park(l, info)
+	}
+}
+
+// park moves the leaked globals that are in _G (and still not functions)
+// to the parked table, until the next transaction touches them.
+func park(l *lua.State, info *stateInfo) {
+	l.Field(lua.RegistryIndex, parkedKey)
+	l.PushGlobalTable()
+	for name := range info.leaked {
+		l.PushString(name)
+		l.RawGet(-2)
+		if t := l.TypeOf(-1); t == lua.TypeNil || t == lua.TypeFunction {
+			l.Pop(1)
+			continue
+		}
+		l.SetField(-3, name) // parked[name] = value
+		l.PushString(name)
+		l.PushNil()
+		l.RawSet(-3) // _G[name] = nil
+		info.parked[name] = true
+	}
+	l.Pop(2)
+}
+
+// unpark puts the parked global name back into _G (at index g) and pushes
+// its value.
+func unpark(l *lua.State, info *stateInfo, g int, name string) {
+	l.Field(lua.RegistryIndex, parkedKey)
+	l.Field(-1, name)
+	l.PushString(name)
+	l.PushValue(-2)
+	l.RawSet(g)
+	l.PushNil()
+	l.SetField(-3, name)
+	l.Remove(-2)
+	delete(info.parked, name)
 }
 
 // globalKeys lists the string keys of _G and their value types.
@@ -232,12 +294,22 @@ func (in *inspector) hookGlobals(l *lua.State, info *stateInfo) bool {
 		return false
 	}
 	l.NewTable()
+	l.SetField(lua.RegistryIndex, parkedKey)
+	l.NewTable()
 	l.PushGoFunction(func(l *lua.State) int {
-		if l.TypeOf(2) == lua.TypeString && l.TypeOf(3) != lua.TypeFunction {
-			name, _ := l.ToString(2)
+		if l.TypeOf(2) == lua.TypeString {
+			name, _ := l.ToValue(2).(string)
 			where := whereOf(l)
 			in.mu.Lock()
-			if _, ok := info.created[name]; !ok {
+			if info.parked[name] {
+				// Written before read: the parked value is dropped.
+				l.Field(lua.RegistryIndex, parkedKey)
+				l.PushNil()
+				l.SetField(-2, name)
+				l.Pop(1)
+				delete(info.parked, name)
+			}
+			if _, ok := info.created[name]; !ok && l.TypeOf(3) != lua.TypeFunction {
 				info.created[name] = where
 			}
 			in.mu.Unlock()
@@ -247,15 +319,104 @@ func (in *inspector) hookGlobals(l *lua.State, info *stateInfo) bool {
 		return 0
 	})
 	l.SetField(-2, "__newindex")
-	// An __index (an empty table: missing globals still read as nil)
-	// works around go-lua's metamethod cache, which after one failed
-	// __index lookup reports every metamethod of the table absent
-	// (table.flags&1<<event parses as (flags&1)<<event).
-	l.NewTable()
+	// A function __index sees a parked global read before it is written.
+	// (An __index is needed anyway: it works around go-lua's metamethod
+	// cache, which after one failed __index lookup reports every
+	// metamethod of the table absent: table.flags&1<<event parses as
+	// (flags&1)<<event.)
+	l.PushGoFunction(func(l *lua.State) int {
+		name, ok := l.ToValue(2).(string)
+		if !ok {
+			return 0
+		}
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if !info.parked[name] {
+			return 0
+		}
+		if _, seen := info.readFirst[name]; !seen {
+			info.readFirst[name] = readWhere(l, in.label)
+		}
+		unpark(l, info, 1, name)
+		return 1
+	})
 	l.SetField(-2, "__index")
 	l.SetMetaTable(-2)
 	l.Pop(1)
+	in.wrapGlobalReaders(l, info)
 	return true
+}
+
+// wrapGlobalReaders makes rawget(_G, name) see a parked global and
+// pairs(_G) and next(_G) see all of them, so that parking changes nothing
+// a script can observe; each counts as a read of what it exposes.
+func (in *inspector) wrapGlobalReaders(l *lua.State, info *stateInfo) {
+	isG := func(l *lua.State, i int) bool {
+		l.PushGlobalTable()
+		same := l.RawEqual(i, -1)
+		l.Pop(1)
+		return same
+	}
+	wrap := func(name string, before func(l *lua.State)) {
+		l.Global(name)
+		if !l.IsFunction(-1) {
+			l.Pop(1)
+			return
+		}
+		l.PushGoClosure(func(l *lua.State) int {
+			before(l)
+			n := l.Top()
+			l.PushValue(lua.UpValueIndex(1))
+			l.Insert(1)
+			l.Call(n, lua.MultipleReturns)
+			return l.Top()
+		}, 1)
+		l.SetGlobal(name)
+	}
+	wrap("rawget", func(l *lua.State) {
+		name, ok := l.ToValue(2).(string)
+		if !ok || !isG(l, 1) {
+			return
+		}
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if info.parked[name] {
+			if _, seen := info.readFirst[name]; !seen {
+				info.readFirst[name] = readWhere(l, in.label)
+			}
+			unpark(l, info, 1, name)
+			l.Pop(1)
+		}
+	})
+	all := func(l *lua.State) {
+		if l.Top() < 1 || !isG(l, 1) {
+			return
+		}
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		where := ""
+		for name := range info.parked {
+			if _, seen := info.readFirst[name]; !seen {
+				if where == "" {
+					where = readWhere(l, in.label)
+				}
+				info.readFirst[name] = where
+			}
+			unpark(l, info, 1, name)
+			l.Pop(1)
+		}
+	}
+	wrap("next", all)
+	wrap("pairs", all)
+}
+
+// readWhere is "file:line in <label>" of the Lua code that read a parked
+// global.
+func readWhere(l *lua.State, label string) string {
+	if w := strings.TrimSuffix(whereOf(l), ": "); w != "" {
+		return w + " in " + label
+	}
+	return "in " + label
 }
 
 // whereOf returns "file:line: " of the Lua code that called the running
@@ -350,7 +511,20 @@ func (in *inspector) allowedPath(p string) bool {
 func (in *inspector) result() ([]leak, []refusedWrite) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return append([]leak(nil), in.leaks...), append([]refusedWrite(nil), in.writes...)
+	leaks := make([]leak, 0, len(in.leaks))
+	for _, lk := range in.leaks {
+		leaks = append(leaks, *lk)
+	}
+	for _, info := range in.states {
+		for name, where := range info.readFirst {
+			for i := range leaks {
+				if lk := info.leaked[name]; lk != nil && in.leaks[i] == lk {
+					leaks[i].ReadFirst = where
+				}
+			}
+		}
+	}
+	return leaks, append([]refusedWrite(nil), in.writes...)
 }
 
 // firstStates returns the states built with the engine, by script.

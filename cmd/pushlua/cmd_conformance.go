@@ -33,6 +33,7 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&format, "format", "text", "output format: "+strings.Join(conformance.Formats, ", "))
 	fs.StringVar(&opts.RunRegexp, "run", "", "run only the tests whose name (suite/test) matches this regexp")
 	fs.BoolVar(&opts.Bundled, "bundled", false, "also run the suites shipped with pushlua (dlog, ox, documentation examples, forwarder)")
+	fs.BoolVar(&opts.Strict, "strict", false, "fail the globals check also on globals that are only ever written first (a warning otherwise)")
 	fs.StringVar(&opts.SharedDir, "shared", "", "directory holding Dovecot's documentation examples (default $PUSHLUA_SHARED, or ../shared beside the repository)")
 	// Flags may come after the positional arguments.
 	if code, done := parseArgs(ctx, fs, args, stdout); done {

@@ -79,12 +79,23 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	wg.Wait()
 	_ = eng.Close(context.WithoutCancel(ctx))
-	fmt.Fprintf(stderr, "pushlua: %d transactions, %d events, %d handler calls, %d errors, %d rejected lines\n",
-		stats.txns, stats.events, stats.calls, stats.errors, stats.rejected)
+	// A driver that failed to load or init is an error too (the list of
+	// drivers stopped there), named so that the summary cannot read
+	// "0 errors" over a script that never ran.
+	errs, loadErrs := stats.errors, ""
+	if n := len(eng.InitErrors()); n > 0 {
+		errs += n
+		loadErrs = fmt.Sprintf(" (%d driver failed to load)", n)
+		if n > 1 {
+			loadErrs = fmt.Sprintf(" (%d drivers failed to load)", n)
+		}
+	}
+	fmt.Fprintf(stderr, "pushlua: %d transactions, %d events, %d handler calls, %d errors%s, %d rejected lines\n",
+		stats.txns, stats.events, stats.calls, errs, loadErrs, stats.rejected)
 	if os.Getenv(benchMemstatsEnv) != "" {
 		printMemstats(stderr)
 	}
-	if stats.rejected > 0 || fatal {
+	if stats.rejected > 0 || fatal || len(eng.InitErrors()) > 0 {
 		return 1
 	}
 	return 0
