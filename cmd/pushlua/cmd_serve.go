@@ -305,8 +305,13 @@ loop:
 	if err := eng.Close(shutdownCtx); err != nil {
 		if durable.on {
 			// Nothing is lost: what did not run stays in the log (and
-			// in the forwarder's spool) for the next start.
-			log.Warn(err.Error() + " now; they stay in the write-ahead log and the spool")
+			// in the forwarder's spool) for the next start, or goes
+			// back to the JetStream stream for another worker.
+			where := "the write-ahead log and the spool"
+			if durable.queue.URL != "" {
+				where = "the JetStream stream (given back for another worker)"
+			}
+			log.Warn(err.Error() + " now; they stay in " + where)
 		} else {
 			log.Error(err.Error())
 			code = 1

@@ -17,6 +17,7 @@ import (
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/dlq"
 	"github.com/pushlua/pushlua/internal/ingest"
+	"github.com/pushlua/pushlua/internal/jetstream"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/spool"
 	"github.com/pushlua/pushlua/internal/txn"
@@ -30,6 +31,9 @@ type durableSettings struct {
 	on       bool  // pushlua_durable: 202 means on disk (default yes)
 	maxBytes int64 // pushlua_wal_max_bytes: past it ingest answers 503
 	poison   int   // pushlua_poison_attempts
+	// queue is pushlua_queue and its settings: with a URL, NATS
+	// JetStream is the queue instead of the log (serve_jetstream.go).
+	queue jetstream.Options
 }
 
 func readDurableSettings(cfg *dconfig.Config) (durableSettings, error) {
@@ -55,6 +59,14 @@ func readDurableSettings(cfg *dconfig.Config) (durableSettings, error) {
 		}
 		s.poison = n
 	}
+	q, err := readQueueSettings(cfg)
+	if err != nil {
+		return s, err
+	}
+	if q.URL != "" && !s.on {
+		return s, errors.New("pushlua_queue: the JetStream queue is durable; pushlua_durable = no contradicts it")
+	}
+	s.queue = q
 	return s, nil
 }
 
@@ -92,8 +104,10 @@ func (p *pending) release(user string) {
 // intake is how transactions get from ingest and the spools to the
 // engine: with durability on, ingest writes them into the write-ahead log
 // (answering 202 only once they are on disk) and a spool reader runs the
-// log; every way in puts a transaction the engine gave up on into the
-// dead-letter area and keeps the accounting of /metrics.
+// log (or, with pushlua_queue, publishes them to a NATS JetStream stream
+// that a consumer runs: serve_jetstream.go); every way in puts a
+// transaction the engine gave up on into the dead-letter area and keeps
+// the accounting of /metrics.
 type intake struct {
 	eng  *pushrt.Engine
 	m    *metrics.Metrics
@@ -112,6 +126,9 @@ type intake struct {
 	counted   map[string]bool // segments whose lines count as accepted already (the backlog at start)
 	decoded   decodedLines    // transactions ingest decoded, by their log line
 	ours      string          // this process's segment names start so
+
+	// With pushlua_queue: the JetStream stream instead of the log.
+	js *jsQueue
 }
 
 // openIntake opens the dead-letter area and, with durability on, the
@@ -127,6 +144,12 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 		return nil, err
 	}
 	if !set.on {
+		return in, nil
+	}
+	if set.queue.URL != "" {
+		if err := in.openJetStream(ctx, dataDir, set.queue); err != nil {
+			return nil, err
+		}
 		return in, nil
 	}
 	in.walDir, in.maxBytes = walDir(dataDir), set.maxBytes
@@ -207,6 +230,10 @@ func (in *intake) full() bool {
 // ingestOptions sets ingest's way into the engine; ids is ingest's id
 // source.
 func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
+	if in.js != nil {
+		in.js.ingestOptions(o, ids)
+		return
+	}
 	if in.wal == nil {
 		o.Submit = func(ctx context.Context, t *txn.Txn) error {
 			err := in.eng.Submit(ctx, t, func(res pushrt.Result) { in.finished(t, res) })
@@ -294,6 +321,9 @@ func (in *intake) submitLogged(ctx context.Context, t *txn.Txn, done func(proces
 // submitSpooled hands a line of the forwarder's spool to the engine: the
 // line is accepted when it is read.
 func (in *intake) submitSpooled(ctx context.Context, t *txn.Txn, done func(processed bool)) error {
+	if in.js != nil {
+		return in.js.publishSpooled(ctx, t, done)
+	}
 	err := submitWaiting(ctx, in.eng, t, func(res pushrt.Result) {
 		in.finished(t, res)
 		done(!res.Dropped)
@@ -332,7 +362,7 @@ func (in *intake) finished(t *txn.Txn, res pushrt.Result) {
 	switch {
 	case res.Dropped:
 		in.dropped.Add(1)
-		if in.wal == nil || t.Input == "http" {
+		if in.js == nil && (in.wal == nil || t.Input == "http") {
 			in.m.Dropped(1)
 		}
 	case res.Dead:
@@ -352,6 +382,9 @@ func (in *intake) finished(t *txn.Txn, res pushrt.Result) {
 
 // Stop reads no more of the log (the first step of shutting down).
 func (in *intake) Stop() {
+	if in.js != nil {
+		in.js.stop()
+	}
 	if in.walReader != nil {
 		in.walReader.Stop()
 	}
@@ -361,6 +394,9 @@ func (in *intake) Stop() {
 // call it after the engine drained. It says how many accepted transactions
 // wait in the log for the next start.
 func (in *intake) Close() {
+	if in.js != nil {
+		in.js.close()
+	}
 	if in.wal == nil {
 		return
 	}
@@ -378,6 +414,9 @@ func (in *intake) Close() {
 
 // ready adds the log's state to /readyz: a full log takes no more.
 func (in *intake) ready(ok bool, reason string) (bool, string) {
+	if in.js != nil {
+		return in.js.ready(ok, reason)
+	}
 	if !ok || in.wal == nil {
 		return ok, reason
 	}

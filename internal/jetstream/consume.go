@@ -64,8 +64,8 @@ type Consumer struct {
 type delivery struct {
 	msg natsjs.Msg
 	id  string
-	// ackFailed is set when the ack could not be sent (the connection
-	// is closed): the server delivers the message again.
+	// ackFailed is set when the ack or nak could not be sent (the
+	// connection is closed): the server delivers the message again.
 	ackFailed bool
 }
 
@@ -135,10 +135,7 @@ func (c *Consumer) handle(msg natsjs.Msg) {
 	c.inFlight[seq] = &delivery{msg: msg, id: t.ID}
 	c.mu.Unlock()
 	if err := c.opts.Submit(c.ctx, t, func(processed bool) { c.finish(seq, msg, processed) }); err != nil {
-		c.mu.Lock()
-		delete(c.inFlight, seq)
-		c.mu.Unlock()
-		c.nak(msg)
+		c.finish(seq, msg, false)
 		if !c.stopping.Load() {
 			c.logErr(-1, fmt.Errorf("handing over transaction %s: %w (given back to the stream)", t.ID, err))
 		}
@@ -146,15 +143,15 @@ func (c *Consumer) handle(msg natsjs.Msg) {
 }
 
 // finish acknowledges a message that ran, and gives back one that did not.
+// A message whose ack or nak could not be sent (the connection is closed)
+// stays in InFlight: the server delivers it again.
 func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
-	if !processed {
-		c.mu.Lock()
-		delete(c.inFlight, seq)
-		c.mu.Unlock()
-		c.nak(msg)
-		return
+	var err error
+	if processed {
+		err = msg.Ack()
+	} else {
+		err = msg.Nak()
 	}
-	err := msg.Ack()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -164,7 +161,11 @@ func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
 		return
 	}
 	delete(c.inFlight, seq)
-	c.acked.Add(1)
+	if processed {
+		c.acked.Add(1)
+	} else {
+		c.naked.Add(1)
+	}
 }
 
 func (c *Consumer) nak(msg natsjs.Msg) {
@@ -239,6 +240,13 @@ func (c *Consumer) Stop() {
 		return
 	}
 	c.cancel()
+	if ok, _ := c.q.Ready(); !ok {
+		// Nothing can arrive, nothing can be given back.
+		for _, cc := range c.ccs {
+			cc.Stop()
+		}
+		return
+	}
 	for _, cc := range c.ccs {
 		cc.Drain()
 	}
@@ -261,8 +269,9 @@ func (c *Consumer) Close() {
 	<-c.pingDone
 }
 
-// InFlight returns the ids of the transactions taken and not acknowledged,
-// sorted.
+// InFlight returns the ids of the transactions taken and not settled with
+// the server (acknowledged or given back), sorted: after the connection
+// closed, the ones the server delivers again.
 func (c *Consumer) InFlight() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -124,7 +125,7 @@ func TestOpenCreatesStreamAndConsumers(t *testing.T) {
 			t.Fatalf("consumer of partition %d: %v", p, err)
 		}
 		cc := ci.CachedInfo().Config
-		if cc.MaxAckPending != 1 || cc.AckPolicy != natsjs.AckExplicitPolicy || cc.MaxDeliver != -1 ||
+		if cc.MaxAckPending != 1 || cc.AckPolicy != natsjs.AckExplicitPolicy || cc.MaxDeliver != -1 || !cc.MemoryStorage ||
 			cc.FilterSubject != fmt.Sprintf("pushlua.txn.%d", p) || cc.AckWait != 300*time.Millisecond {
 			t.Errorf("consumer %d: %+v", p, cc)
 		}
@@ -452,5 +453,64 @@ func TestPartitionIsStable(t *testing.T) {
 	// every user of a running stream.
 	if got := Partition("alice", 64); got != 0x872213e7%64 {
 		t.Errorf("Partition(alice, 64) = %d; want %d", got, 0x872213e7%64)
+	}
+}
+
+// The stream, not the consumers' state, holds what is not processed: after
+// the NATS server restarts, the workers get exactly the transactions not
+// acknowledged before, in order.
+func TestServerRestartKeepsBacklog(t *testing.T) {
+	dir := t.TempDir()
+	s := jstest.StartIn(t, dir, -1)
+	port := s.Addr().(*net.TCPAddr).Port
+	o := testOptions(s.ClientURL())
+	o.Partitions = 2
+	o.AckWait = 30 * time.Second
+	o.natsOptions = []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}
+	pub := open(t, o)
+	var msgs []Msg
+	for uid := 1; uid <= 10; uid++ {
+		msgs = append(msgs, txnLine("dave", uid), txnLine("erin", uid))
+	}
+	if err := pub.Publish(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	// A worker runs 3 of each user's, then the server stops.
+	rec := newRecorder()
+	var taken sync.WaitGroup
+	taken.Add(6)
+	q := open(t, o)
+	c, err := q.Consume(ConsumeOptions{GiveUp: noGiveUp(t), Submit: func(_ context.Context, tx *txn.Txn, done func(bool)) error {
+		if tx.Events[0].UID > 3 {
+			return nil // taken, never finished: in flight at the restart
+		}
+		rec.add(tx)
+		done(true)
+		taken.Done()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken.Wait()
+	checkFor(t, "acks stored", func() bool { n, _, _ := q.Backlog(context.Background()); return n == 14 })
+	c.Stop()
+	q.Abort()
+	s.Shutdown()
+	s.WaitForShutdown()
+	s = jstest.StartIn(t, dir, port)
+	rec2 := newRecorder()
+	c2, err := open(t, o).Consume(ConsumeOptions{Submit: rec2.runAsync, GiveUp: noGiveUp(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	checkFor(t, "the rest ran", func() bool { return rec2.count() >= 14 })
+	rec2.mu.Lock()
+	defer rec2.mu.Unlock()
+	for _, user := range []string{"dave", "erin"} {
+		if got := fmt.Sprint(rec2.runs[user]); got != "[4 5 6 7 8 9 10]" {
+			t.Errorf("after the restart %s ran %s; want [4 5 6 7 8 9 10]", user, got)
+		}
 	}
 }
