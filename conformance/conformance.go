@@ -370,6 +370,13 @@ func (r *runner) discover() ([]*suiteSpec, error) {
 		}
 		suites = append(suites, more...)
 	}
+	if main != nil && len(r.opts.Cases) > 0 && len(def.cases) == 0 && len(def.errs) == 0 && len(suites) > 1 {
+		// Every case given is in a suite, and each suite checks the
+		// configuration its cases use: the command line's configuration
+		// alone (without a suite's settings) is not what any case runs,
+		// so it is not checked on its own.
+		def.builtins = false
+	}
 	if r.opts.Bundled {
 		sub, err := fs.Sub(embedded, "testdata")
 		if err != nil {
@@ -414,7 +421,10 @@ func (r *runner) walk(fsys fs.FS, dir, display, diskDir string, into *suiteSpec,
 				name = filepath.Base(diskDir)
 			}
 		}
-		s := &suiteSpec{name: name, target: main}
+		// The built-in checks run on the configuration the suite's cases
+		// use: its own config, else the command line's (-c or SCRIPT.lua,
+		// -o) with the suite's settings.
+		s := &suiteSpec{name: name, target: main, builtins: main != nil}
 		d, err := parseCase(join(suiteFile), diskDir, data, true)
 		if err != nil {
 			s.errs = append(s.errs, &Test{Name: suiteFile, File: join(suiteFile), Status: Fail, Message: err.Error()})
@@ -466,8 +476,8 @@ func (r *runner) walk(fsys fs.FS, dir, display, diskDir string, into *suiteSpec,
 func (r *runner) runSuite(ctx context.Context, s *suiteSpec) *Suite {
 	start := time.Now()
 	res := &Suite{Name: s.name}
-	if s.target != nil && s.builtins {
-		res.Target = s.target.describe()
+	if s.target != nil && (s.builtins || len(s.cases) > 0) {
+		res.Target = r.configLabel(s)
 	}
 	r.log.Debug("conformance: suite " + s.name)
 	for _, t := range s.errs {
@@ -489,15 +499,31 @@ func (r *runner) runSuite(ctx context.Context, s *suiteSpec) *Suite {
 	return res
 }
 
-func (t *target) describe() string {
+// configLabel says which configuration a suite's built-in checks and
+// cases ran with (Suite.Target): the bundled suite, the -c file or the
+// SCRIPT.lua given, or the suite's own config; then the -o overrides and
+// the suite's settings applied to it.
+func (r *runner) configLabel(s *suiteSpec) string {
+	t := s.target
+	if t.bundled {
+		return "bundled suite " + t.name
+	}
+	var parts []string
 	switch {
 	case t.path != "":
-		return t.path
-	case t.bundled:
-		return "bundled suite " + t.name
+		parts = append(parts, "config "+t.path)
+	case t == r.main:
+		parts = append(parts, "config: lua:file="+r.opts.Script+", mail_debug = yes")
 	default:
-		return t.textName
+		parts = append(parts, "config of "+t.textName)
 	}
+	if (t == r.main || t.path != "") && len(r.opts.Overrides) > 0 {
+		parts = append(parts, "-o "+strings.Join(r.opts.Overrides, " -o "))
+	}
+	if s.defaults != nil && len(s.defaults.Settings) > 0 {
+		parts = append(parts, "the settings of "+s.defaults.Path)
+	}
+	return strings.Join(parts, " + ")
 }
 
 // sharedRE finds @SHARED@ paths in a configuration.

@@ -155,7 +155,7 @@ func TestConformanceWrongBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = pushlua(t, dir, "", "conformance", "-o", "push_url=https://push.example.com/notify", "push.lua", "new_mail.txtar", "--run", "new_mail")
-	if r.code != 0 || r.stdout != "=== push.lua\nok    push.lua/new_mail\n1 passed, 0 failed\n" {
+	if r.code != 0 || r.stdout != "=== push.lua (config: lua:file=push.lua, mail_debug = yes + -o push_url=https://push.example.com/notify)\nok    push.lua/new_mail\n1 passed, 0 failed\n" {
 		t.Errorf("exit %d; stdout:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
