@@ -469,7 +469,10 @@ func attrSet(mu *mailUser, vname, key string, value *string) error {
 	if err := mu.storeErr(); err != nil {
 		return err
 	}
-	ctx := mu.env.ctx()
+	// A write may go to a dict server (mail_attribute_dict): bounded by
+	// what is left of the call's time budget.
+	ctx, cancel := mu.env.blockingCtx()
+	defer cancel()
 	if value == nil {
 		return mu.env.Store.UnsetAttribute(ctx, mu.u.Username, vname, key)
 	}

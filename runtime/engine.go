@@ -518,7 +518,7 @@ func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byt
 	return &scriptSpec{
 		Path: path, Source: src, LogPrefix: prefix, Debug: cfg.MailDebug,
 		AllowExec: allowExec, Budget: budget, Preload: opts.Preload, Prepare: opts.Prepare, Inspect: opts.Inspect,
-		Env: bindings.Env{Store: opts.Store, Getenv: cfg.PluginGetenv, HTTP: opts.HTTP, Driver: info},
+		Env: bindings.Env{Store: scriptStore(opts, cfg, opts.Logger), Getenv: cfg.PluginGetenv, HTTP: opts.HTTP, Driver: info},
 		Std: stdlib.Env{HTTP: opts.HTTP, Now: opts.Now},
 	}
 }
