@@ -86,6 +86,9 @@ type txnRun struct {
 	log   *slog.Logger
 	debug bool
 	res   *Result
+	// msgData is what the drivers asked for of MessageNew ([0]) and
+	// MessageAppend ([1]) data (msgdata.go).
+	msgData [2]uint8
 }
 
 // Options configure an Engine.
@@ -784,6 +787,7 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 			accepted = append(accepted, in)
 		}
 	}
+	setMessageData(r, accepted, st)
 	res.Drivers = len(accepted)
 	if t.Success {
 		forEachRecord(t.Events, func(events []txn.Event) {

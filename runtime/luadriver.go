@@ -194,6 +194,9 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 	err := in.call(r, fnBeginTxn, func(l *lua.State) {
 		pushGlobal(l, fnBeginTxn)
 		bindings.PushUser(l, st.Env, &r.t.User)
+		if in.d.spec.Bundled {
+			pushCarriedMetadata(l, r.t.Metadata)
+		}
 	}, 1)
 	if err != nil {
 		in.fail(r, fnBeginTxn+", 1, 1", err)
@@ -204,6 +207,25 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 	setCtx(l)
 	in.debug(r, "Called "+fnBeginTxn)
 	return true
+}
+
+// pushCarriedMetadata sets user.pushlua_txn_metadata on the user object
+// on top of the stack: the server METADATA the transaction carries (a key
+// it unsets is false). Only the bundled drivers get it: the ox driver's
+// METADATA cache gives way to a value the transaction carries (what
+// Dovecot's own ox driver read), which metadata_get cannot tell apart
+// from a stored one.
+func pushCarriedMetadata(l *lua.State, md map[string]*string) {
+	l.CreateTable(0, len(md))
+	for k, v := range md {
+		if v == nil {
+			l.PushBoolean(false)
+		} else {
+			l.PushString(*v)
+		}
+		l.SetField(-2, k)
+	}
+	l.SetField(-2, "pushlua_txn_metadata")
 }
 
 // Process calls the handlers of one message or mailbox record's events.
@@ -240,6 +262,10 @@ func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 		pushGlobal(l, fn)
 		pushCtx(l)
 		pushEvent(l, e)
+		if e.IsNewOrAppend() && in.bundledName() == "dlog" {
+			l.PushInteger(int(r.messageDataOf(e)))
+			l.SetField(-2, "pushlua_data")
+		}
 	}, 0)
 	if err != nil {
 		in.fail(r, fn+", 2, 0", err)

@@ -9,9 +9,11 @@
 --                                              From, Snippet, Subject, To)
 --
 -- Dovecot's dlog registers MessageNew/MessageAppend without asking for any
--- message data, so it never prints their lines; "details" turns them on,
--- and prints the Date at its own offset (Dovecot prints UTC wall-clock time
--- with the original offset appended).
+-- message data, so it prints their lines only when another driver of the
+-- transaction asked for it (a lua driver with the handler, the ox driver),
+-- as Dovecot does, with Dovecot's date (UTC wall-clock time with the
+-- original offset appended). "details" prints all of them always, with the
+-- date at its own offset.
 local pushlua = require "pushlua"
 
 local log = dovecot.i_debug
@@ -101,7 +103,8 @@ end
 dovecot_lua_notify_event_flags_set = flags_event("FlagsSet", "flag set", "Keyword set")
 dovecot_lua_notify_event_flags_clear = flags_event("FlagsClear", "flag cleared", "Keyword clear")
 
--- iso8601_date_create_tm: the time at its own offset, "+02:00".
+-- iso8601_date_create_tm: the time at its own offset, "+02:00" (the
+-- details argument's form).
 local function iso8601(date, tz)
   local sign = "+"
   if tz < 0 then
@@ -112,26 +115,52 @@ local function iso8601(date, tz)
   return os.date("!%Y-%m-%dT%H:%M:%S", t) .. string.format("%s%02d:%02d", sign, math.floor(tz / 60), tz % 60)
 end
 
+-- Dovecot's own form: iso8601_date_create_tm(gmtime(date), tz), the UTC
+-- wall-clock time with the original offset appended (spec §7).
+local function iso8601_dovecot(date, tz)
+  local sign = "+"
+  if tz < 0 then
+    sign, tz = "-", -tz
+  end
+  return os.date("!%Y-%m-%dT%H:%M:%S", date) .. string.format("%s%02d:%02d", sign, math.floor(tz / 60), tz % 60)
+end
+
+-- The message data flags (spec §2.2) another driver of the transaction
+-- asked for: Dovecot fills them in for every driver, and its dlog prints
+-- what is there. event.pushlua_data is the runtime's: a Lua driver with a
+-- handler for the event asks for everything (255), the ox driver for
+-- From, Subject and Snippet (21) when it takes part in the transaction.
+local FROM, TO, SUBJECT, DATE, SNIPPET = 1, 2, 4, 8, 16
+
+local function has(flags, bit)
+  return math.floor(flags / bit) % 2 == 1
+end
+
 local function message_event(name)
   return function(ctx, event)
     record(ctx, event)
-    if not details then
+    local flags = event.pushlua_data or 0
+    if details then
+      flags = 255
+    elseif flags == 0 then
       return
     end
-    if event.date ~= nil and event.date ~= -1 then
-      log(name .. ": Date [" .. iso8601(event.date, event.tz or 0) .. "]")
+    if has(flags, DATE) and event.date ~= nil and event.date ~= -1 then
+      local date = details and iso8601(event.date, event.tz or 0) or iso8601_dovecot(event.date, event.tz or 0)
+      log(name .. ": Date [" .. date .. "]")
     end
-    if event.from ~= nil then
+    -- An event says "" for a header Dovecot had none of (NULL: no line).
+    if has(flags, FROM) and event.from ~= nil and (details or event.from ~= "") then
       log(name .. ": From [" .. event.from .. "]")
     end
-    if event.snippet ~= nil then
+    if has(flags, SNIPPET) and event.snippet ~= nil then
       log(name .. ": Snippet [" .. event.snippet .. "]")
     end
     local subject = event.subject_raw or event.subject
-    if subject ~= nil then
+    if has(flags, SUBJECT) and subject ~= nil then
       log(name .. ": Subject [" .. subject .. "]")
     end
-    if event.to ~= nil then
+    if has(flags, TO) and event.to ~= nil and (details or event.to ~= "") then
       log(name .. ": To [" .. event.to .. "]")
     end
   end

@@ -15,8 +15,10 @@
 --
 -- The gate is the user's server METADATA
 -- /private/vendor/vendor.dovecot/http-notify, TAB-separated key=value pairs
--- of which user= names the OX user. Successful lookups are cached per
--- session for cache_lifetime.
+-- of which user= names the OX user. It is read for every transaction (the
+-- transaction's own value wins); cache_lifetime is checked and logged as
+-- Dovecot does, and applied inside Dovecot by the forwarder
+-- (pushlua_metadata_cache_secs), which knows the sessions.
 local pushlua = require "pushlua"
 
 local METADATA_KEY = "/private/vendor/vendor.dovecot/http-notify"
@@ -24,7 +26,6 @@ local INTERNAL_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.do
 
 local config = {}
 local client
-local cache = {}
 local log = dovecot.event()
 
 -- str_to_uint: digits only, else the default.
@@ -109,21 +110,16 @@ local function metadata_user(value)
   return user
 end
 
--- The METADATA value, cached while it is fresh per session, as Dovecot
--- keeps it per driver instance, that is per mail user session: every LMTP
--- delivery reads it afresh. (A transaction without a session id is cached
--- per user.) Expired entries are dropped now and then.
-local cached = 0
+-- The METADATA value, read afresh for every transaction. Dovecot caches
+-- it per driver instance, that is per mail user session (spec §8.2); in
+-- pushlua that cache is the forwarder's: inside Dovecot it reads the key
+-- as the ox driver would (at most once per pushlua_metadata_cache_secs per
+-- session) and every transaction carries what it read, so the value a
+-- transaction carries is the one Dovecot's ox saw, and it always wins.
+-- Without one, metadata_get reads the store (or doveadm). A value from an
+-- earlier transaction is never used: a user who unset or changed the key
+-- is never notified with the old one.
 local function lookup(user)
-  local now = os.time()
-  local key = user.session_id
-  if key == nil or key == "" then
-    key = user.username
-  end
-  local hit = cache[key]
-  if hit ~= nil and hit.at + config.cache_lifetime > now then
-    return hit.value
-  end
   local ok, value = pcall(user.metadata_get, user, METADATA_KEY)
   if not ok then
     log:log_error("Skipped because unable to get attribute: " .. tostring(value))
@@ -132,18 +128,6 @@ local function lookup(user)
   if value == nil then
     log:log_debug("Skipped because not active (" .. INTERNAL_KEY .. " METADATA not set)")
     return nil
-  end
-  cache[key] = { value = value, at = now }
-  cached = cached + 1
-  if cached > 1000 then
-    cached = 0
-    for k, e in pairs(cache) do
-      if e.at + config.cache_lifetime <= now then
-        cache[k] = nil
-      else
-        cached = cached + 1
-      end
-    end
   end
   return value
 end
