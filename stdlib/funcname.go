@@ -253,7 +253,7 @@ func Traceback(l *lua.State, msg string, level int) (tb string, ok bool) {
 				fmt.Fprintf(&b, "%d:", d.CurrentLine)
 			}
 			switch {
-			case d.NameKind != "":
+			case d.NameKind != "" && d.Name != "?":
 				fmt.Fprintf(&b, " in function '%s'", d.Name)
 			case d.What == "main":
 				b.WriteString(" in main chunk")
