@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -176,10 +177,14 @@ func (c *Client) Commit(ctx context.Context, user string, ops ...Op) error {
 	return fmt.Errorf("dict %s: invalid commit reply: %s", c.Socket, line)
 }
 
-// ctxErr prefers the context's reason over the I/O error it caused.
+// ctxErr prefers the context's reason over the I/O error it caused (the
+// connection's deadline is the context's, and may fire first).
 func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	return err
 }
