@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	binenc "encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -93,26 +94,56 @@ func populateStore(t *testing.T, dir string) {
 	}
 }
 
-// garbageUserPages overwrites the pages of three users' buckets with
-// random bytes.
-func garbageUserPages(t *testing.T, path string) {
+// garbageUserPages overwrites the leaf pages of the store's state bucket
+// that hold three users' records with random bytes, and returns how many
+// users' records were on them.
+func garbageUserPages(t *testing.T, path string) int {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pageSize := int64(db.Info().PageSize)
-	var pages []int64
+	var root int64
 	err = db.View(func(tx *bolt.Tx) error {
-		users := tx.Bucket([]byte("users"))
-		for _, i := range []int{3, 7, 11} {
-			pages = append(pages, int64(users.Bucket([]byte(storeUser(i))).Root()))
-		}
+		root = int64(tx.Bucket([]byte("state")).Root())
 		return nil
 	})
 	db.Close()
 	if err != nil {
 		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walk the bucket's pages (bbolt's format: a 16-byte page header
+	// with flags and count, then 16-byte elements whose key position is
+	// relative to the element).
+	ne := binenc.NativeEndian
+	leafOf, onPage := map[string]int64{}, map[int64]int{}
+	var walk func(id int64)
+	walk = func(id int64) {
+		p := data[id*pageSize : (id+1)*pageSize]
+		branch := ne.Uint16(p[8:]) == 0x01
+		for i := range int(ne.Uint16(p[10:])) {
+			e := p[16+16*i:]
+			if branch {
+				walk(int64(ne.Uint64(e[8:])))
+				continue
+			}
+			pos, ksize := ne.Uint32(e[4:]), ne.Uint32(e[8:])
+			leafOf[string(e[pos:pos+ksize])] = id
+			onPage[id]++
+		}
+	}
+	walk(root)
+	pages := map[int64]bool{}
+	for _, i := range []int{150, 210, 280} {
+		pages[leafOf[storeUser(i)]] = true
+	}
+	if pages[leafOf[storeUser(0)]] {
+		t.Fatal("u000's record shares a page with the damaged ones: damage others")
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -120,7 +151,8 @@ func garbageUserPages(t *testing.T, path string) {
 	}
 	defer f.Close()
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, p := range pages {
+	lost := 0
+	for p := range pages {
 		b := make([]byte, pageSize)
 		for i := range b {
 			b[i] = byte(r.Uint32())
@@ -128,19 +160,21 @@ func garbageUserPages(t *testing.T, path string) {
 		if _, err := f.WriteAt(b, p*pageSize); err != nil {
 			t.Fatal(err)
 		}
+		lost += onPage[p]
 	}
+	return lost
 }
 
 func TestHostileStore(t *testing.T) {
 	tests := []struct {
 		name   string
-		damage func(t *testing.T, path string)
-		want   string // in the refusal
+		damage func(t *testing.T, path string) int // the users lost, -1: unknown
+		want   string                              // in the refusal
 		// kept: the salvage keeps the operator's setting of u000 and
 		// the users whose pages were not touched.
 		kept bool
 	}{
-		{"truncated to half", func(t *testing.T, path string) {
+		{"truncated to half", func(t *testing.T, path string) int {
 			fi, err := os.Stat(path)
 			if err != nil {
 				t.Fatal(err)
@@ -148,6 +182,7 @@ func TestHostileStore(t *testing.T) {
 			if err := os.Truncate(path, fi.Size()/2); err != nil {
 				t.Fatal(err)
 			}
+			return -1
 		}, "the file was truncated", false},
 		{"garbage pages", garbageUserPages, "garbage or misplaced data", true},
 	}
@@ -158,7 +193,7 @@ func TestHostileStore(t *testing.T) {
 			})
 			populateStore(t, dir)
 			path := filepath.Join(dir, "data", "pushlua.db")
-			tt.damage(t, path)
+			lost := tt.damage(t, path)
 
 			// Every command that opens the store refuses it, naming
 			// the file and the repair command, with exit 1 like any
@@ -205,8 +240,8 @@ func TestHostileStore(t *testing.T) {
 				t.Errorf("the damaged file is not kept: %v", err)
 			}
 			salvaged, _ := strconv.Atoi(m[1])
-			if tt.kept && salvaged != storeUsers {
-				t.Errorf("salvaged %d users; want %d (only three users' pages were damaged)", salvaged, storeUsers)
+			if tt.kept && salvaged != storeUsers-lost {
+				t.Errorf("salvaged %d users; want %d (only the pages of three users' records were damaged, holding %d records)", salvaged, storeUsers-lost, lost)
 			}
 			if r := runBinary(t, dir, "store", "check", "--data-dir", "data"); r.code != 0 || !strings.Contains(r.stdout, ": ok: ") {
 				t.Errorf("store check after repair: exit %d:\n%s%s", r.code, r.stdout, r.stderr)

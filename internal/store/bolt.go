@@ -1,13 +1,19 @@
 package store
 
 import (
-	"bytes"
+	"cmp"
 	"context"
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/maphash"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +24,12 @@ import (
 // when BoltOptions.Timeout is zero.
 const DefaultBoltTimeout = 2 * time.Second
 
+// DefaultFlushInterval is BoltOptions.FlushInterval's default.
+const DefaultFlushInterval = time.Second
+
+// DefaultCacheUsers is BoltOptions.CacheUsers's default.
+const DefaultCacheUsers = 100_000
+
 // BoltOptions configures OpenBolt. The zero value is ready to use.
 type BoltOptions struct {
 	// Timeout bounds the wait for the file lock that an open database
@@ -26,11 +38,29 @@ type BoltOptions struct {
 	// means a single attempt.
 	Timeout time.Duration
 
-	// SyncApply makes Apply fsync each commit. By default it does not:
-	// snapshots are a cache of the mail server's state that the next
-	// transaction repairs, and skipping fsync is what makes Apply cheap.
-	// SetAttribute and UnsetAttribute always sync before they return.
+	// SyncApply makes Apply write what it changed, and fsync it, before
+	// it returns. By default it does not: snapshots are a cache of the
+	// mail server's state that the next transaction repairs, and writing
+	// them behind (FlushInterval) is what makes Apply cheap.
+	// SetAttribute and UnsetAttribute always write and sync before they
+	// return.
 	SyncApply bool
+
+	// FlushInterval is how long a change that Apply made may wait in
+	// memory before it is written to the file. Changes are written in
+	// one bbolt transaction per interval (sooner when many users have
+	// changed); Close writes what is left. A crash loses the changes of
+	// the last interval: status records, mailboxes and transaction-learned
+	// METADATA, all of which the next transactions carry again. Zero
+	// means DefaultFlushInterval; a negative value writes each Apply's
+	// changes before it returns (without fsync unless SyncApply).
+	FlushInterval time.Duration
+
+	// CacheUsers is how many users' state the store keeps in memory at
+	// most; past it, users without unwritten changes are dropped from
+	// memory and read again from the file when next needed. Zero means
+	// DefaultCacheUsers.
+	CacheUsers int
 
 	// Expire is how long a user's state is kept after the last
 	// transaction or attribute write touched it; ExpireIdle and RunExpiry
@@ -40,22 +70,36 @@ type BoltOptions struct {
 
 	// Now is the clock that touches and expiry read. Nil means time.Now.
 	Now func() time.Time
+
+	// Logger receives the errors of the writes behind; nil discards
+	// them (Close and Flush return them too).
+	Logger *slog.Logger
 }
 
-// Bolt is a Store kept in a bbolt file. Its layout:
+// Bolt is a Store kept in a bbolt file, with each user's state in one
+// key, and a cache of the users' state in memory in front of it. Its
+// layout:
 //
-//	users/<user>/status/<mailbox>             JSON-encoded Status
-//	users/<user>/attr/<mailbox> "\x00" <key>  attribute value
-//	users/<user>/pinned/<mailbox> "\x00" <key> (empty) the attribute was set by SetAttribute
-//	users/<user>/touched                      last touch, Unix seconds, 8 bytes big-endian
-//	expiry/<touched> <user>                   (empty) index of the touches, oldest first
+//	state/<user>              the user's record (see userState.encode):
+//	                          status records, attributes and their pinned
+//	                          marks, last touch
+//	expiry/<touched> <user>   (empty) index of the touches, oldest first
 //
-// A user's pinned bucket exists only once an attribute has been set
-// through SetAttribute; ExpireIdle keeps those attributes.
+// An attribute is pinned when SetAttribute set it; ExpireIdle keeps those.
+//
+// Apply compares a snapshot with the user's state in memory (read from the
+// file on first use) and changes nothing when the snapshot tells nothing
+// new; what it changes is written behind, in batches (see
+// BoltOptions.FlushInterval). SetAttribute and UnsetAttribute write through
+// and sync. Users do not share a lock: transactions of different users
+// apply in parallel.
 //
 // One process at a time can open the file (bbolt holds a flock on it).
 // OpenBolt checks the file's structure before bbolt maps it (see Check)
-// and refuses a damaged file with a *CorruptError; Repair salvages it.
+// and refuses a damaged file with a *CorruptError; Repair salvages it. A
+// file in the layout of earlier versions (users/<user>/status/<mailbox>,
+// .../attr/..., .../pinned/..., .../touched: nested buckets per user) is
+// converted when it is opened.
 type Bolt struct {
 	db     *bolt.DB
 	path   string
@@ -64,28 +108,73 @@ type Bolt struct {
 	now        func() time.Time
 	expire     time.Duration // < 0: never
 	touchEvery time.Duration // a touch younger than this is not rewritten
-	users      atomic.Int64  // user buckets, for Users
+	users      atomic.Int64  // users with a record, for Users
+
+	shards   [nShards]shard
+	seed     maphash.Seed
+	perShard int // cached users per shard at most
+
+	// Writing: wmu orders the writes of the cache's changes (Flush) so
+	// that the last state encoded is the last one committed.
+	wmu          sync.Mutex
+	writeThrough bool
+	queued       atomic.Int64 // users with changes waiting for a write
+	flushAt      int64        // queued users that start a write early
+	kick         chan struct{}
+	stop         chan struct{}
+	done         chan struct{}
+	closed       atomic.Bool
+	log          *slog.Logger
 }
 
 var _ Store = (*Bolt)(nil)
 
-var (
-	bucketUsers  = []byte("users")
-	bucketStatus = []byte("status")
-	bucketAttr   = []byte("attr")
-	bucketPinned = []byte("pinned")
-	bucketExpiry = []byte("expiry")
-	keyTouched   = []byte("touched")
+// nShards is how many locks the cache is split under.
+const nShards = 64
 
-	// emptyStatus is the record Ensure writes.
-	emptyStatus, _ = json.Marshal(Status{})
+// shard is one part of the cache: the users whose name hashes to it.
+type shard struct {
+	mu    sync.Mutex
+	users map[string]*entry
+	queue []*entry // entries with changes not yet handed to a write
+}
+
+// entry is one cached user.
+type entry struct {
+	name string
+	st   *userState
+	// stored: the user has a record, in the file or once the queued
+	// change is written.
+	stored bool
+	queued bool   // on its shard's queue
+	gen    uint64 // changes made
+	saved  uint64 // gen of the last record committed
+	// What the file holds: a record, and the touch its index has (0:
+	// none). Only written by a write, under wmu.
+	diskStored bool
+	disk       int64
+}
+
+// clean reports whether the file holds e's state, so that e can be
+// dropped from memory.
+func (e *entry) clean() bool { return !e.queued && e.gen == e.saved }
+
+var (
+	bucketState  = []byte("state")
+	bucketExpiry = []byte("expiry")
+	// bucketUsers is the nested-bucket layout of earlier versions (see
+	// migrate.go).
+	bucketUsers = []byte("users")
 )
+
+// errClosed is returned by the methods of a closed Bolt.
+var errClosed = errors.New("store: closed")
 
 // OpenBolt opens the database at path, creating it (mode 0600) and its
 // parent directories (mode 0700) if needed. It takes the file's lock,
 // checks the file (see Check) and refuses a damaged one with a
 // *CorruptError (errors.Is(err, ErrCorrupt)) instead of letting bbolt
-// crash on it.
+// crash on it. A file in an earlier layout is converted.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -106,9 +195,13 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		f.Close()
 		return nil, err
 	}
-	s := &Bolt{path: path, noSync: !opts.SyncApply, now: opts.Now, expire: opts.Expire}
+	s := &Bolt{path: path, noSync: !opts.SyncApply, now: opts.Now, expire: opts.Expire,
+		seed: maphash.MakeSeed(), log: opts.Logger}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case s.expire == 0:
@@ -117,15 +210,36 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		s.expire = NeverExpire
 	}
 	s.touchEvery = touchResolution(s.expire)
+	cacheUsers := opts.CacheUsers
+	if cacheUsers <= 0 {
+		cacheUsers = DefaultCacheUsers
+	}
+	s.perShard = max(cacheUsers/nShards, 1)
+	for i := range s.shards {
+		s.shards[i].users = map[string]*entry{}
+	}
 	if err := s.open(f, opts); err != nil {
 		return nil, err
+	}
+	interval := opts.FlushInterval
+	if interval == 0 {
+		interval = DefaultFlushInterval
+	}
+	s.writeThrough = interval < 0 || opts.SyncApply
+	if !s.writeThrough {
+		s.flushAt = int64(max(s.perShard*nShards/4, 1024))
+		s.kick = make(chan struct{}, 1)
+		s.stop = make(chan struct{})
+		s.done = make(chan struct{})
+		go s.flusher(interval)
 	}
 	return s, nil
 }
 
-// open hands the checked, locked file f to bbolt and initialises the
-// buckets. The check leaves bbolt nothing to fault on; should it still,
-// the fault (SetPanicOnFault) or panic becomes a *CorruptError.
+// open hands the checked, locked file f to bbolt, converts an earlier
+// layout and initialises the buckets. The check leaves bbolt nothing to
+// fault on; should it still, the fault (SetPanicOnFault) or panic becomes
+// a *CorruptError.
 func (s *Bolt) open(f *os.File, opts BoltOptions) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
@@ -145,21 +259,25 @@ func (s *Bolt) open(f *os.File, opts BoltOptions) (err error) {
 		_ = f.Close()
 		return fmt.Errorf("store: open %s: %w", s.path, err)
 	}
+	// Grow the file in small steps: the file's size is what the store
+	// costs, and bbolt's default step is 16 MB.
+	db.AllocSize = 1 << 20
 	var users int64
 	if err := db.Update(func(tx *bolt.Tx) error {
-		ub, err := tx.CreateBucketIfNotExists(bucketUsers)
+		if tx.Bucket(bucketUsers) != nil {
+			if err := s.migrate(tx); err != nil {
+				return fmt.Errorf("converting the store from its earlier layout: %w", err)
+			}
+		}
+		st, err := tx.CreateBucketIfNotExists(bucketState)
 		if err != nil {
 			return err
 		}
-		if tx.Bucket(bucketExpiry) == nil {
-			if err := s.startExpiry(tx); err != nil {
-				return err
-			}
+		if _, err := tx.CreateBucketIfNotExists(bucketExpiry); err != nil {
+			return err
 		}
-		return ub.ForEach(func(_, v []byte) error {
-			if v == nil {
-				users++
-			}
+		return st.ForEach(func(_, _ []byte) error {
+			users++
 			return nil
 		})
 	}); err != nil {
@@ -174,121 +292,135 @@ func (s *Bolt) open(f *os.File, opts BoltOptions) (err error) {
 // Path returns the database file's path.
 func (s *Bolt) Path() string { return s.path }
 
-// Close closes the database and releases its file lock.
+// Close writes the changes still in memory, closes the database and
+// releases its file lock.
 func (s *Bolt) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("store: close %s: %w", s.path, err)
-	}
-	return nil
-}
-
-// attrKey is the attr bucket key of a mailbox's attribute (or, with key "",
-// the prefix of all its attributes).
-func attrKey(mailbox, key string) []byte {
-	b := make([]byte, 0, len(mailbox)+1+len(key))
-	b = append(b, mailbox...)
-	b = append(b, 0)
-	return append(b, key...)
-}
-
-// readBucket returns the user's sub-bucket name, or nil if there is none.
-func readBucket(tx *bolt.Tx, user string, name []byte) *bolt.Bucket {
-	if user == "" {
+	if s.closed.Swap(true) {
 		return nil
 	}
-	ub := tx.Bucket(bucketUsers).Bucket([]byte(user))
-	if ub == nil {
-		return nil
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done
 	}
-	return ub.Bucket(name)
+	err := s.Flush()
+	if cerr := s.db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("store: close %s: %w", s.path, cerr)
+	}
+	return err
 }
 
-// userBuckets are one user's buckets in a write transaction.
-type userBuckets struct {
-	user, status, attr *bolt.Bucket
-	created            bool // the user's bucket did not exist
-}
-
-// writeBuckets returns the user's bucket and its status and attr buckets,
-// creating them.
-func writeBuckets(tx *bolt.Tx, user string) (userBuckets, error) {
-	var b userBuckets
-	users := tx.Bucket(bucketUsers)
-	b.created = users.Bucket([]byte(user)) == nil
-	var err error
-	if b.user, err = users.CreateBucketIfNotExists([]byte(user)); err != nil {
-		return b, err
-	}
-	if b.status, err = b.user.CreateBucketIfNotExists(bucketStatus); err != nil {
-		return b, err
-	}
-	if b.attr, err = b.user.CreateBucketIfNotExists(bucketAttr); err != nil {
-		return b, err
-	}
-	return b, nil
-}
-
-// mailboxAttrs returns copies of the keys (without the mailbox part) and
-// values of the mailbox's attributes whose key starts with prefix.
-func mailboxAttrs(attr *bolt.Bucket, mailbox, prefix string) (keys, values [][]byte) {
-	if attr == nil {
-		return nil, nil
-	}
-	p := attrKey(mailbox, prefix)
-	skip := len(mailbox) + 1
-	c := attr.Cursor()
-	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-		keys = append(keys, bytes.Clone(k[skip:]))
-		values = append(values, bytes.Clone(v))
-	}
-	return keys, values
-}
-
-// deleteAttrs removes all attributes of the mailbox from attr (and its
-// marks from pinned, which may be nil).
-func deleteAttrs(attr, pinned *bolt.Bucket, mailbox string) error {
-	for _, b := range []*bolt.Bucket{attr, pinned} {
-		keys, _ := mailboxAttrs(b, mailbox, "")
-		for _, k := range keys {
-			if err := b.Delete(attrKey(mailbox, string(k))); err != nil {
-				return err
-			}
+// flusher writes the cache's changes every interval, and sooner when many
+// users have changed, until Close.
+func (s *Bolt) flusher(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		if err := s.Flush(); err != nil {
+			s.log.Error(err.Error() + " (trying again in " + interval.String() + ")")
 		}
 	}
-	return nil
 }
 
-// onlyKnown reports whether p only ensures mailboxes that exist already
-// and the user's touch is recent: the common case (a message event in a
-// known mailbox) then costs a read transaction, not a write.
-func (s *Bolt) onlyKnown(user string, p *plan, now int64) bool {
-	if len(p.deletes) > 0 || len(p.renames) > 0 || len(p.status) > 0 || len(p.meta) > 0 {
-		return false
+// shard returns the cache shard of user.
+func (s *Bolt) shard(user string) *shard {
+	return &s.shards[maphash.String(s.seed, user)%nShards]
+}
+
+// entry returns user's cache entry, reading the user's record from the
+// file when it is not in memory. sh (user's shard) is locked.
+func (s *Bolt) entry(sh *shard, user string) (*entry, error) {
+	if e := sh.users[user]; e != nil {
+		return e, nil
 	}
-	known := true
-	_ = s.db.View(func(tx *bolt.Tx) error {
-		ub := tx.Bucket(bucketUsers).Bucket([]byte(user))
-		if ub == nil || s.stale(ub, now) {
-			known = false
-			return nil
-		}
-		st := ub.Bucket(bucketStatus)
-		for _, name := range p.ensure {
-			if st == nil || st.Get([]byte(name)) == nil {
-				known = false
+	e := &entry{name: user, st: &userState{}}
+	if user != "" {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket(bucketState).Get([]byte(user))
+			if v == nil {
 				return nil
 			}
+			st, err := decodeRecord(v)
+			if err != nil {
+				return err
+			}
+			e.st, e.stored, e.diskStored, e.disk = st, true, true, st.touched
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("the record of %q in %s: %w", user, s.path, err)
 		}
-		return nil
-	})
-	return known
+	}
+	if len(sh.users) >= s.perShard {
+		s.evict(sh)
+	}
+	sh.users[user] = e
+	return e, nil
 }
 
-// Apply applies snap for user in one bbolt transaction; see Store.Apply and
-// the package documentation for the order of its parts.
+// evict drops about an eighth of the shard's users whose state the file
+// holds (map order: at random). sh is locked.
+func (s *Bolt) evict(sh *shard) {
+	n := max(s.perShard/8, 1)
+	for name, e := range sh.users {
+		if n == 0 {
+			return
+		}
+		if e.clean() {
+			delete(sh.users, name)
+			n--
+		}
+	}
+}
+
+// changed records a change of e's state: e now has a record, and is
+// queued for the next write. sh is locked.
+func (s *Bolt) changed(sh *shard, e *entry) {
+	if !e.stored {
+		e.stored = true
+		s.users.Add(1)
+	}
+	s.enqueue(sh, e)
+}
+
+// enqueue queues e for the next write. sh is locked.
+func (s *Bolt) enqueue(sh *shard, e *entry) {
+	e.gen++
+	if e.queued {
+		return
+	}
+	e.queued = true
+	sh.queue = append(sh.queue, e)
+	if n := s.queued.Add(1); s.kick != nil && n == s.flushAt {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stale reports whether a touch at touched (Unix seconds; 0: none) is
+// older than the touch resolution at now.
+func (s *Bolt) stale(touched, now int64) bool {
+	return touched == 0 || now-touched >= int64(s.touchEvery/time.Second)
+}
+
+// Apply applies snap for user (see Store.Apply and the package
+// documentation for the order of its parts) to the user's state in
+// memory; when that changes anything, the change is written behind (or
+// at once with SyncApply or a negative FlushInterval).
 func (s *Bolt) Apply(ctx context.Context, user string, snap *Snapshot) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.closed.Load() {
+		return errClosed
 	}
 	p, err := prepare(user, snap)
 	if err != nil {
@@ -298,111 +430,164 @@ func (s *Bolt) Apply(ctx context.Context, user string, snap *Snapshot) error {
 		return nil
 	}
 	now := s.now().Unix()
-	if s.onlyKnown(user, p, now) {
-		return nil
-	}
-	created := false
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b, err := writeBuckets(tx, user)
-		if err != nil {
-			return err
-		}
-		created = b.created
-		st, at, pinned := b.status, b.attr, b.user.Bucket(bucketPinned)
-		for _, name := range p.deletes {
-			if err := st.Delete([]byte(name)); err != nil {
-				return err
-			}
-			if name != inbox {
-				if err := deleteAttrs(at, pinned, name); err != nil {
-					return err
-				}
-			}
-		}
-		has := func(name string) bool { return st.Get([]byte(name)) != nil }
-		if err := eachRename(p.renames, has, func(from, to string) error {
-			return boltRename(st, at, pinned, from, to)
-		}); err != nil {
-			return err
-		}
-		for _, name := range p.ensure {
-			if !has(name) {
-				if err := st.Put([]byte(name), emptyStatus); err != nil {
-					return err
-				}
-			}
-		}
-		for _, name := range p.status {
-			v, err := json.Marshal(snap.Status[name])
-			if err != nil {
-				return err
-			}
-			if err := st.Put([]byte(name), v); err != nil {
-				return err
-			}
-		}
-		for _, m := range p.meta {
-			k := attrKey(inbox, m.key)
-			if m.value == nil {
-				err = at.Delete(k)
-			} else {
-				err = at.Put(k, []byte(*m.value))
-			}
-			if err == nil && pinned != nil {
-				// The mail server's value replaces the operator's:
-				// the key expires with the rest of the snapshot.
-				err = pinned.Delete(k)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if s.stale(b.user, now) {
-			return touch(tx, b.user, user, now)
-		}
-		return nil
-	})
+	sh := s.shard(user)
+	sh.mu.Lock()
+	e, err := s.entry(sh, user)
 	if err != nil {
+		sh.mu.Unlock()
 		return fmt.Errorf("store: apply for %q: %w", user, err)
 	}
-	if created {
-		s.users.Add(1)
+	changed := e.st.apply(p, snap)
+	if s.stale(e.st.touched, now) {
+		e.st.touched = now
+		changed = true
+	}
+	if changed {
+		s.changed(sh, e)
+	}
+	sh.mu.Unlock()
+	if changed && s.writeThrough {
+		if err := s.Flush(); err != nil {
+			return fmt.Errorf("store: apply for %q: %w", user, err)
+		}
 	}
 	return nil
 }
 
-// boltRename renames one mailbox: if to has no status record, from's record
-// and attributes (and their pinned marks; pinned may be nil) replace to's;
-// otherwise from's are dropped. INBOX's attributes (server METADATA) never
-// move.
-func boltRename(st, at, pinned *bolt.Bucket, from, to string) error {
-	fk, tk := []byte(from), []byte(to)
-	if st.Get(tk) == nil {
-		if v := st.Get(fk); v != nil {
-			if err := st.Put(tk, bytes.Clone(v)); err != nil {
+// pendingWrite is one user's state as a write takes it.
+type pendingWrite struct {
+	e          *entry
+	gen        uint64
+	rec        []byte // nil: remove the record
+	touched    int64  // the index's new touch (0: none)
+	diskStored bool   // the file has a record now
+	disk       int64  // the index's touch now
+}
+
+// Flush writes every change still in memory in one bbolt transaction
+// (without fsync unless SyncApply).
+func (s *Bolt) Flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.flushLocked()
+}
+
+// flushLocked is Flush with wmu held.
+func (s *Bolt) flushLocked() error {
+	var (
+		ws  []pendingWrite
+		buf []byte
+	)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for j, e := range sh.queue {
+			w := pendingWrite{e: e, gen: e.gen, diskStored: e.diskStored, disk: e.disk}
+			if e.stored {
+				start := len(buf)
+				buf = e.st.encode(buf)
+				w.rec = buf[start:len(buf):len(buf)]
+				w.touched = e.st.touched
+			}
+			e.queued = false
+			ws = append(ws, w)
+			sh.queue[j] = nil
+		}
+		sh.queue = sh.queue[:0]
+		sh.mu.Unlock()
+	}
+	if len(ws) == 0 {
+		return nil
+	}
+	s.queued.Add(-int64(len(ws)))
+	// In name order, in transactions of flushChunk users: each rewrites
+	// the leaf pages of one range of names, and the pages one frees are
+	// reused by the next but one, so that the file grows by a few chunks'
+	// pages, not by every page the write rewrites.
+	slices.SortFunc(ws, func(a, b pendingWrite) int { return cmp.Compare(a.e.name, b.e.name) })
+	for start := 0; start < len(ws); start += flushChunk {
+		chunk := ws[start:min(start+flushChunk, len(ws))]
+		if err := s.db.Update(func(tx *bolt.Tx) error { return writeChunk(tx, chunk) }); err != nil {
+			// Queued again: the next write tries again.
+			for _, w := range ws[start:] {
+				sh := s.shard(w.e.name)
+				sh.mu.Lock()
+				if !w.e.queued {
+					w.e.queued = true
+					sh.queue = append(sh.queue, w.e)
+					s.queued.Add(1)
+				}
+				sh.mu.Unlock()
+			}
+			return fmt.Errorf("store: writing %s: %w", s.path, err)
+		}
+		for _, w := range chunk {
+			sh := s.shard(w.e.name)
+			sh.mu.Lock()
+			w.e.saved = w.gen
+			w.e.diskStored = w.rec != nil
+			w.e.disk = w.touched
+			sh.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// flushChunk is how many users one bbolt transaction of a write handles.
+const flushChunk = 256
+
+// writeChunk writes users' records and index entries in tx.
+func writeChunk(tx *bolt.Tx, ws []pendingWrite) error {
+	st, idx := tx.Bucket(bucketState), tx.Bucket(bucketExpiry)
+	// Names come at random: pages split in half fill best. The index
+	// is appended to (touches only grow).
+	st.FillPercent, idx.FillPercent = 0.5, 0.95
+	for _, w := range ws {
+		key := []byte(w.e.name)
+		switch {
+		case w.rec != nil:
+			if err := st.Put(key, w.rec); err != nil {
+				return err
+			}
+		case w.diskStored:
+			if err := st.Delete(key); err != nil {
 				return err
 			}
 		}
-		if from != inbox {
-			if err := deleteAttrs(at, pinned, to); err != nil {
-				return err
+		if w.disk != w.touched {
+			if w.disk != 0 {
+				if err := idx.Delete(indexKey(w.disk, w.e.name)); err != nil {
+					return err
+				}
 			}
-			for _, b := range []*bolt.Bucket{at, pinned} {
-				keys, values := mailboxAttrs(b, from, "")
-				for i, k := range keys {
-					if err := b.Put(attrKey(to, string(k)), values[i]); err != nil {
-						return err
-					}
+			if w.touched != 0 {
+				if err := idx.Put(indexKey(w.touched, w.e.name), []byte{}); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	if from != inbox {
-		if err := deleteAttrs(at, pinned, from); err != nil {
-			return err
-		}
+	return nil
+}
+
+// read calls fn with user's state, locked.
+func (s *Bolt) read(user string, fn func(u *userState)) error {
+	if s.closed.Load() {
+		return errClosed
 	}
-	return st.Delete(fk)
+	if user == "" {
+		fn(&userState{})
+		return nil
+	}
+	sh := s.shard(user)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, err := s.entry(sh, user)
+	if err != nil {
+		return err
+	}
+	fn(e.st)
+	return nil
 }
 
 // Status returns the mailbox's status; see Store.Status.
@@ -410,19 +595,14 @@ func (s *Bolt) Status(ctx context.Context, user, mailbox string) (Status, error)
 	if err := ctx.Err(); err != nil {
 		return Status{}, err
 	}
-	var st Status
-	found := false
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := readBucket(tx, user, bucketStatus)
-		if b == nil {
-			return nil
+	var (
+		st    Status
+		found bool
+	)
+	err := s.read(user, func(u *userState) {
+		if i, ok := u.box(mailbox); ok {
+			st, found = cloneStatus(u.boxes[i].st), true
 		}
-		v := b.Get([]byte(mailbox))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &st)
 	})
 	if err != nil {
 		return Status{}, fmt.Errorf("store: status of %q for %q: %w", mailbox, user, err)
@@ -439,15 +619,10 @@ func (s *Bolt) Mailboxes(ctx context.Context, user string) ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := readBucket(tx, user, bucketStatus)
-		if b == nil {
-			return nil
+	err := s.read(user, func(u *userState) {
+		for _, b := range u.boxes {
+			names = append(names, b.name)
 		}
-		return b.ForEach(func(k, _ []byte) error {
-			names = append(names, string(k))
-			return nil
-		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: mailboxes of %q: %w", user, err)
@@ -467,13 +642,10 @@ func (s *Bolt) GetAttribute(ctx context.Context, user, mailbox, key string) (str
 		value string
 		found bool
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if b := readBucket(tx, user, bucketAttr); b != nil {
-			if v := b.Get(attrKey(mailbox, key)); v != nil {
-				value, found = string(v), true
-			}
+	err := s.read(user, func(u *userState) {
+		if i, ok := u.attr(mailbox, key); ok {
+			value, found = u.attrs[i].value, true
 		}
-		return nil
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("store: get attribute: %w", err)
@@ -482,42 +654,30 @@ func (s *Bolt) GetAttribute(ctx context.Context, user, mailbox, key string) (str
 }
 
 // SetAttribute sets a mailbox attribute, marks it as the operator's (so
-// that ExpireIdle keeps it; see there), touches the user and syncs the
-// file.
+// that ExpireIdle keeps it; see there), touches the user and writes and
+// syncs the file.
 func (s *Bolt) SetAttribute(ctx context.Context, user, mailbox, key, value string) error {
-	return s.updateAttr(ctx, "set", user, mailbox, func(b userBuckets) error {
-		k := attrKey(mailbox, key)
-		if err := b.attr.Put(k, []byte(value)); err != nil {
-			return err
-		}
-		pinned, err := b.user.CreateBucketIfNotExists(bucketPinned)
-		if err != nil {
-			return err
-		}
-		return pinned.Put(k, []byte{})
+	return s.updateAttr(ctx, "set", user, mailbox, func(u *userState) {
+		u.setAttr(mailbox, key, value, true)
 	})
 }
 
-// UnsetAttribute removes a mailbox attribute, touches the user and syncs
-// the file.
+// UnsetAttribute removes a mailbox attribute, touches the user and writes
+// and syncs the file.
 func (s *Bolt) UnsetAttribute(ctx context.Context, user, mailbox, key string) error {
-	return s.updateAttr(ctx, "unset", user, mailbox, func(b userBuckets) error {
-		k := attrKey(mailbox, key)
-		if pinned := b.user.Bucket(bucketPinned); pinned != nil {
-			if err := pinned.Delete(k); err != nil {
-				return err
-			}
-		}
-		return b.attr.Delete(k)
+	return s.updateAttr(ctx, "unset", user, mailbox, func(u *userState) {
+		u.unsetAttr(mailbox, key)
 	})
 }
 
-// updateAttr runs fn on the user's buckets in a write transaction that
-// also touches the user, and makes the result durable even when Apply runs
-// without fsync.
-func (s *Bolt) updateAttr(ctx context.Context, op, user, mailbox string, fn func(userBuckets) error) error {
+// updateAttr runs fn on the user's state, touches the user, and makes the
+// result durable even when Apply writes behind.
+func (s *Bolt) updateAttr(ctx context.Context, op, user, mailbox string, fn func(*userState)) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.closed.Load() {
+		return errClosed
 	}
 	if user == "" {
 		return fmt.Errorf("store: %s attribute: %w", op, errEmptyUser)
@@ -526,23 +686,22 @@ func (s *Bolt) updateAttr(ctx context.Context, op, user, mailbox string, fn func
 		return fmt.Errorf("store: %s attribute: %w", op, err)
 	}
 	now := s.now().Unix()
-	created := false
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b, err := writeBuckets(tx, user)
-		if err != nil {
-			return err
-		}
-		created = b.created
-		if err := fn(b); err != nil {
-			return err
-		}
-		return touch(tx, b.user, user, now)
-	})
-	if err == nil && created {
-		s.users.Add(1)
+	sh := s.shard(user)
+	sh.mu.Lock()
+	e, err := s.entry(sh, user)
+	if err == nil {
+		fn(e.st)
+		e.st.touched = now
+		s.changed(sh, e)
 	}
-	if err == nil && s.noSync {
-		err = s.db.Sync()
+	sh.mu.Unlock()
+	if err == nil {
+		s.wmu.Lock()
+		err = s.flushLocked()
+		if err == nil && s.noSync {
+			err = s.db.Sync()
+		}
+		s.wmu.Unlock()
 	}
 	if err != nil {
 		return fmt.Errorf("store: %s attribute: %w", op, err)
@@ -560,15 +719,23 @@ func (s *Bolt) ListAttributes(ctx context.Context, user, mailbox, prefix string)
 		return nil, fmt.Errorf("store: list attributes: %w", err)
 	}
 	out := map[string]string{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		keys, values := mailboxAttrs(readBucket(tx, user, bucketAttr), mailbox, prefix)
-		for i, k := range keys {
-			out[string(k)] = string(values[i])
+	err := s.read(user, func(u *userState) {
+		lo, hi := u.mailboxAttrs(mailbox)
+		for _, a := range u.attrs[lo:hi] {
+			if strings.HasPrefix(a.key, prefix) {
+				out[a.key] = a.value
+			}
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: list attributes: %w", err)
 	}
 	return out, nil
+}
+
+// indexKey is the expiry index key of a touch: the time, then the user.
+func indexKey(when int64, user string) []byte {
+	k := make([]byte, 8, 8+len(user))
+	binary.BigEndian.PutUint64(k, uint64(when))
+	return append(k, user...)
 }

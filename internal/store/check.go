@@ -28,7 +28,9 @@ import (
 // is referenced twice, and that the freelist neither frees a page in use
 // nor a page twice. This is what bbolt's own Tx.Check verifies, done
 // without trusting the file: Tx.Check runs on the mapped file in a
-// goroutine of its own, where a fault still kills the process.
+// goroutine of its own, where a fault still kills the process. The check
+// also decodes every user's record (a damaged one would fail the user's
+// every transaction).
 
 // ErrCorrupt reports a store file whose structure is damaged; the error
 // that wraps it is a *CorruptError naming the file and the damage.
@@ -66,7 +68,7 @@ type Report struct {
 	TxID     uint64 // the transaction the file's current meta page records
 	Pages    uint64 // the high-water mark: pages in use or free
 	Users    int    // users found
-	Records  int    // keys found outside the bucket structure (status records, attributes, ...)
+	Records  int    // keys found outside the bucket structure: user records, index entries (earlier layout: status records, attributes, ...)
 	// Problems is the damage: any problem makes OpenBolt refuse the file.
 	Problems []string
 	// Warnings are harmless oddities: a meta page that fails its checksum
@@ -535,6 +537,12 @@ func (w *walker) leaf(path [][]byte, where string, b []byte, count int, min, max
 		prev = k
 		if flags&bucketLeafFlag == 0 {
 			w.records++
+			if len(path) == 1 && bytes.Equal(path[0], bucketState) {
+				w.users++
+				if _, err := decodeRecord(v); err != nil {
+					w.problem("bucket %s: %s: the record of %q: %v", pathString(path), where, k, err)
+				}
+			}
 			if w.visit.kv != nil {
 				w.visit.kv(path, k, v)
 			}
@@ -546,7 +554,7 @@ func (w *walker) leaf(path [][]byte, where string, b []byte, count int, min, max
 			continue
 		}
 		if len(path) == 1 && bytes.Equal(path[0], bucketUsers) {
-			w.users++
+			w.users++ // the earlier layout (migrate.go)
 		}
 		if w.visit.bucket != nil {
 			w.visit.bucket(sub, ne.Uint64(v[8:]))

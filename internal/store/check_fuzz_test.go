@@ -20,8 +20,8 @@ var (
 	fuzzBaseErr  error
 )
 
-// fuzzStore is a small healthy store (a branch page in the users bucket,
-// inline and non-inline buckets, a freelist) to damage.
+// fuzzStore is a small healthy store (a branch page in the state bucket,
+// a freelist) to damage.
 func fuzzStore() ([]byte, error) {
 	fuzzBaseOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pushlua-fuzz")
@@ -63,7 +63,8 @@ func fuzzStore() ([]byte, error) {
 // FuzzCheck damages a healthy store with the patches data encodes (each:
 // a 4-byte offset, a length byte, that many bytes) and holds Check to its
 // promise: a file it passes is one bbolt can open, read to the end, check
-// (Tx.Check finds nothing) and write to without a panic or a fault.
+// (Tx.Check finds nothing) and write to without a panic or a fault, and
+// whose records all decode.
 //
 //	go test -run '^$' -fuzz FuzzCheck -fuzztime 2m ./internal/store/
 func FuzzCheck(f *testing.F) {
@@ -135,6 +136,16 @@ func useWithBolt(path string) (msg string) {
 	if err := db.View(func(tx *bolt.Tx) error {
 		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) }); err != nil {
 			return err
+		}
+		if st := tx.Bucket(bucketState); st != nil {
+			if err := st.ForEach(func(k, v []byte) error {
+				if _, err := decodeRecord(v); err != nil {
+					return fmt.Errorf("the record of %q: %w", k, err)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		var first error
 		for err := range tx.Check() {

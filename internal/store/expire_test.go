@@ -38,29 +38,41 @@ func (c *clock) Advance(d time.Duration) {
 
 const day = 24 * time.Hour
 
-// txID returns the store's last committed transaction id: it changes
-// only when something was written.
+// txID returns the store's last committed transaction id once what the
+// store has in memory is written: it changes only when something was
+// written.
 func txID(t *testing.T, s *Bolt) int {
 	t.Helper()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	var id int
 	_ = s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
 	return id
 }
 
-// userExists reports whether the store holds a bucket for user.
+// userExists reports whether the store's file holds a record for user
+// once what the store has in memory is written.
 func userExists(t *testing.T, s *Bolt, user string) bool {
 	t.Helper()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	found := false
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		found = tx.Bucket(bucketUsers).Bucket([]byte(user)) != nil
+		found = tx.Bucket(bucketState).Get([]byte(user)) != nil
 		return nil
 	})
 	return found
 }
 
-// indexLen returns the number of entries of the expiry index.
+// indexLen returns the number of entries of the expiry index once what
+// the store has in memory is written.
 func indexLen(t *testing.T, s *Bolt) int {
 	t.Helper()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketExpiry).ForEach(func(_, _ []byte) error { n++; return nil })
@@ -282,20 +294,8 @@ func TestExpireBatches(t *testing.T) {
 	s := openBolt(t, filepath.Join(t.TempDir(), "store.db"), BoltOptions{Now: c.Now})
 	defer s.Close()
 	n := 2*expireBatch + 7
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		for i := range n {
-			b, err := writeBuckets(tx, fmt.Sprint("u", i))
-			if err != nil {
-				return err
-			}
-			if err := touch(tx, b.user, fmt.Sprint("u", i), c.Now().Unix()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for i := range n {
+		mustApply(t, s, fmt.Sprint("u", i), &Snapshot{Ensure: []string{inbox}})
 	}
 	c.Advance(DefaultExpire)
 	if st := expire(t, s); st.Removed != n {
@@ -320,13 +320,13 @@ func TestExpireStartsOnOldStores(t *testing.T) {
 		users, _ := tx.CreateBucket(bucketUsers)
 		for _, u := range []string{"a", "b"} {
 			ub, _ := users.CreateBucket([]byte(u))
-			st, _ := ub.CreateBucket(bucketStatus)
-			at, _ := ub.CreateBucket(bucketAttr)
-			if err := st.Put([]byte(inbox), emptyStatus); err != nil {
+			st, _ := ub.CreateBucket(oldBucketStatus)
+			at, _ := ub.CreateBucket(oldBucketAttr)
+			if err := st.Put([]byte(inbox), []byte("{}")); err != nil {
 				return err
 			}
 			if u == "a" {
-				if err := at.Put(attrKey(inbox, "/private/x"), []byte("1")); err != nil {
+				if err := at.Put([]byte(inbox+"\x00/private/x"), []byte("1")); err != nil {
 					return err
 				}
 			}

@@ -3,12 +3,16 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -84,7 +88,7 @@ func Repair(path string, opts BoltOptions) (*RepairReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: repair: create %s: %w", tmp, err)
 	}
-	copied, err := salvage(db, src, damage.Size, best, now().Unix())
+	copied, users, err := salvage(db, src, damage.Size, best, now().Unix())
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -97,7 +101,7 @@ func Repair(path string, opts BoltOptions) (*RepairReport, error) {
 	} else {
 		copied.problems = append(copied.problems, "no valid meta page: nothing could be salvaged")
 	}
-	rr.Users, rr.Records, rr.Skipped = copied.users, copied.records, copied.problems
+	rr.Users, rr.Records, rr.Skipped = users, copied.records, copied.problems
 	if copied.dropped > 0 {
 		rr.Skipped = append(rr.Skipped, fmt.Sprintf("... and %d more", copied.dropped))
 	}
@@ -117,106 +121,147 @@ func Repair(path string, opts BoltOptions) (*RepairReport, error) {
 	return rr, nil
 }
 
-// salvageBatch is how many keys one write transaction of the salvage
-// copies.
+// salvageBatch is how many users one write transaction of the salvage
+// writes.
 const salvageBatch = 10000
 
-// salvage copies what a checked walk of f from meta m reads into db, in
-// batches, leaving out the expiry index, which it then rebuilds (a user
-// without a touch counts as touched at now). With m nil (no valid meta
-// page) it only creates the buckets of an empty store.
-func salvage(db *bolt.DB, f io.ReaderAt, size int64, m *boltMeta, now int64) (*walker, error) {
-	tx, err := db.Begin(true)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	var werr error
-	n := 0
-	bucketAt := func(path [][]byte) (*bolt.Bucket, error) {
-		b, err := tx.CreateBucketIfNotExists(path[0])
-		for _, name := range path[1:] {
-			if err != nil {
-				break
-			}
-			b, err = b.CreateBucketIfNotExists(name)
-		}
-		return b, err
-	}
-	skip := func(path [][]byte) bool { return bytes.Equal(path[0], bucketExpiry) }
-	v := &visitor{
-		bucket: func(path [][]byte, _ uint64) {
-			if werr == nil && !skip(path) {
-				_, werr = bucketAt(path)
-			}
-		},
-		kv: func(path [][]byte, k, v []byte) {
-			if werr != nil || len(path) == 0 || skip(path) {
-				return // the root holds only buckets
-			}
-			b, err := bucketAt(path)
-			if err == nil {
-				err = b.Put(bytes.Clone(k), bytes.Clone(v))
-			}
-			if err != nil {
-				werr = err
-				return
-			}
-			if n++; n%salvageBatch == 0 {
-				if werr = tx.Commit(); werr == nil {
-					tx, werr = db.Begin(true)
-				}
-			}
-		},
-	}
-	w := &walker{}
-	if m != nil {
-		w = newWalker(f, size, *m, v)
-		w.run()
-	}
-	if werr != nil {
-		return nil, werr
-	}
-	if err := rebuildExpiry(tx, now); err != nil {
-		return nil, err
-	}
-	return w, tx.Commit()
+// salvager gathers the users a checked walk reads, from a file in either
+// layout (records, or the earlier nested buckets; see migrate.go).
+type salvager struct {
+	users      map[string]*userState
+	old        map[string]bool // users read from the earlier layout
+	hadExpiry  bool            // the file has an expiry index
+	damaged    []string        // records that do not decode
+	droppedRec int
 }
 
-// rebuildExpiry creates the users bucket if the salvage found none and
-// indexes every user's touch, touching at now those without one.
-func rebuildExpiry(tx *bolt.Tx, now int64) error {
-	users, err := tx.CreateBucketIfNotExists(bucketUsers)
-	if err != nil {
-		return err
+func (g *salvager) user(name []byte) *userState {
+	u := g.users[string(name)]
+	if u == nil {
+		u = &userState{}
+		g.users[string(name)] = u
 	}
-	if tx.Bucket(bucketExpiry) != nil {
-		if err := tx.DeleteBucket(bucketExpiry); err != nil {
-			return err
+	return u
+}
+
+func (g *salvager) bucket(path [][]byte, _ uint64) {
+	if len(path) == 1 && bytes.Equal(path[0], bucketExpiry) {
+		g.hadExpiry = true
+	}
+	if len(path) == 2 && bytes.Equal(path[0], bucketUsers) {
+		g.user(path[1])
+		g.old[string(path[1])] = true
+	}
+}
+
+func (g *salvager) kv(path [][]byte, k, v []byte) {
+	switch {
+	case len(path) == 1 && bytes.Equal(path[0], bucketState):
+		u, err := decodeRecord(v)
+		if err != nil {
+			if len(g.damaged) < maxProblems {
+				g.damaged = append(g.damaged, fmt.Sprintf("the record of %q: %v", k, err))
+			} else {
+				g.droppedRec++
+			}
+			return
+		}
+		g.users[string(k)] = u
+	case len(path) == 2 && bytes.Equal(path[0], bucketUsers) && bytes.Equal(k, oldKeyTouched):
+		if len(v) == 8 {
+			g.user(path[1]).touched = int64(binary.BigEndian.Uint64(v))
+		}
+	case len(path) == 3 && bytes.Equal(path[0], bucketUsers):
+		u := g.user(path[1])
+		switch {
+		case bytes.Equal(path[2], oldBucketStatus):
+			var st Status
+			if checkMailbox(string(k)) == nil && json.Unmarshal(v, &st) == nil {
+				u.boxes = append(u.boxes, boxState{name: string(k), st: cloneStatus(st)})
+			}
+		case bytes.Equal(path[2], oldBucketAttr), bytes.Equal(path[2], oldBucketPinned):
+			mailbox, key, ok := bytes.Cut(k, []byte{0})
+			if !ok || checkMailbox(string(mailbox)) != nil {
+				return
+			}
+			pinned := bytes.Equal(path[2], oldBucketPinned)
+			i, found := u.attr(string(mailbox), string(key))
+			switch {
+			case pinned && found:
+				u.attrs[i].pinned = true
+			case !pinned && !found:
+				u.attrs = slices.Insert(u.attrs, i, attrState{mailbox: string(mailbox), key: string(key), value: string(v)})
+			}
+			// (A user's attr bucket walks before its pinned bucket: a
+			// mark without its attribute lost the attribute to damage,
+			// and goes too.)
 		}
 	}
-	idx, err := tx.CreateBucket(bucketExpiry)
-	if err != nil {
-		return err
+}
+
+// salvage copies what a checked walk of f from meta m reads into db as
+// records, in batches, and builds the expiry index (a user without a
+// touch counts as touched at now). With m nil (no valid meta page) it only
+// creates the buckets of an empty store.
+func salvage(db *bolt.DB, f io.ReaderAt, size int64, m *boltMeta, now int64) (*walker, int, error) {
+	g := &salvager{users: map[string]*userState{}, old: map[string]bool{}}
+	w := &walker{}
+	if m != nil {
+		w = newWalker(f, size, *m, &visitor{bucket: g.bucket, kv: g.kv})
+		w.run()
 	}
-	var names [][]byte
-	_ = users.ForEach(func(k, v []byte) error {
-		if v == nil {
-			names = append(names, bytes.Clone(k))
-		}
-		return nil
-	})
-	for _, name := range names {
-		ub := users.Bucket(name)
-		if t := ub.Get(keyTouched); len(t) == 8 {
-			if err := idx.Put(indexKey(int64(binary.BigEndian.Uint64(t)), string(name)), []byte{}); err != nil {
+	w.problems = append(w.problems, g.damaged...)
+	if g.droppedRec > 0 {
+		w.dropped += g.droppedRec
+	}
+	names := slices.Sorted(maps.Keys(g.users))
+	for start := 0; ; start += salvageBatch {
+		end := min(start+salvageBatch, len(names))
+		err := db.Update(func(tx *bolt.Tx) error {
+			state, err := tx.CreateBucketIfNotExists(bucketState)
+			if err != nil {
 				return err
 			}
-			continue
+			idx, err := tx.CreateBucketIfNotExists(bucketExpiry)
+			if err != nil {
+				return err
+			}
+			state.FillPercent, idx.FillPercent = 0.9, 0.9
+			for _, name := range names[start:end] {
+				u := g.users[name]
+				if g.old[name] {
+					fixOld(u, !g.hadExpiry)
+				}
+				if u.touched == 0 {
+					u.touched = now
+				}
+				if err := state.Put([]byte(name), u.encode(nil)); err != nil {
+					return err
+				}
+				if err := idx.Put(indexKey(u.touched, name), []byte{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
 		}
-		if err := touch(tx, ub, string(name), now); err != nil {
-			return err
+		if end == len(names) {
+			return w, len(names), nil
 		}
 	}
-	return nil
+}
+
+// fixOld finishes a user read from the earlier layout: status records in
+// order and, for a store written before expiry existed, every attribute
+// pinned (see migrate).
+func fixOld(u *userState, pinAll bool) {
+	slices.SortFunc(u.boxes, func(a, b boxState) int { return strings.Compare(a.name, b.name) })
+	u.boxes = slices.CompactFunc(u.boxes, func(a, b boxState) bool { return a.name == b.name })
+	if pinAll {
+		for i := range u.attrs {
+			u.attrs[i].pinned = true
+		}
+	}
 }

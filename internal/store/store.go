@@ -23,11 +23,15 @@
 // mailbox the store has not seen. A user the store has not seen reads as
 // having only an empty INBOX.
 //
-// Bolt keeps the store in a bbolt file that one process at a time can open;
-// Memory keeps it in memory for tests and benchmarks. OpenBolt checks the
+// Bolt keeps the store in a bbolt file that one process at a time can open,
+// one record per user (record.go), with the users' state cached in memory:
+// Apply compares a snapshot with it and writes only what changed, behind,
+// in batches (what a crash can lose: BoltOptions.FlushInterval). Memory
+// keeps the store in memory for tests and benchmarks. OpenBolt checks the
 // file's structure before bbolt maps it and refuses a damaged file with a
 // *CorruptError instead of crashing on it (Check, Repair: check.go,
-// repair.go); Bolt forgets users that have been idle for
+// repair.go), and converts a file of the earlier nested-bucket layout
+// (migrate.go); Bolt forgets users that have been idle for
 // BoltOptions.Expire, keeping what an operator set (ExpireIdle,
 // RunExpiry: expire.go).
 package store
