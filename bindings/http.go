@@ -48,8 +48,10 @@ package bindings
 //     canonicalised names (matching is case-insensitive anyway);
 //   - the connect is not retried (max_connect_attempts and the backoff
 //     settings are accepted and ignored), soft_connect_timeout_msecs,
-//     max_idle_time_msecs, rawlog_dir, debug and event_parent are checked
-//     and ignored; a connect that runs into the attempt timeout (no
+//     max_idle_time_msecs, rawlog_dir and event_parent are checked and
+//     ignored; debug = true logs one "http: <method> <url>: <status>"
+//     line per request on the call's logger (lib-http's own debug lines
+//     are not reproduced); a connect that runs into the attempt timeout (no
 //     connect_timeout_msecs) may report 9008 where Dovecot says 9003;
 //     "connect(...)" names the address the dialer reports, the host name
 //     when there is none; a host that does not resolve gives 9002 "Failed to
@@ -57,9 +59,17 @@ package bindings
 //   - the timing details in timeout and connection-lost reasons are
 //     measured by pushlua ("in http ioloop" is the last attempt's time,
 //     "in other ioloops" is always 0.000);
-//   - the current call's context (Env.Ctx) also bounds submit(): when it is
-//     cancelled the response is 9000 "Aborted", when its deadline passes
-//     9008; a response body larger than httpx's limit gives 9006;
+//   - the current call's context (Env.Ctx) and what is left of its time
+//     budget (Env.Deadline) also bound submit(), DNS, connect and TLS
+//     included: a cancelled context gives 9000 "Aborted", the budget's end
+//     9008 "Absolute request timeout expired (...)"; a response body larger
+//     than httpx's limit gives 9006;
+//   - the settings table takes Dovecot 2.3's names and, as Dovecot 2.4
+//     does, the http_client_* and ssl client settings without their prefix
+//     (request_timeout = "1s", request_max_attempts, auto_redirect,
+//     ssl_client_ca_file, ...); under a 2.4-style configuration
+//     (Env.Settings24) only 2.4's, and an unknown key fails as in 2.4;
+//     under a 2.3-style one an unknown key is ignored with a warning;
 //   - where Dovecot hits an assertion and panics the process (a header name
 //     with ':', CR or LF, a value with CR or LF, Proxy-Authorization, a
 //     second set_payload) or touches freed memory (using a request after
