@@ -460,6 +460,12 @@ local function to_spool(c, text)
     S.spool = current(c, p)
     if S.spool == nil then
       S.spool, err = cold().create(c, p)
+      if S.spool then
+        -- A process's first file: drop the cold code again, so that the
+        -- full garbage collection Dovecot runs after every transaction
+        -- of this (IMAP) session has less to go through.
+        S.cold = nil
+      end
     end
   end
   for _ = 1, 3 do
