@@ -315,3 +315,29 @@ function dovecot_lua_notify_end_txn() end
 		t.Errorf("exit %d after SIGTERM:\n%s", code, s1.log())
 	}
 }
+
+// Bad queue settings stop serve at start, naming the setting; a NATS
+// server that cannot be reached stops it too, naming the server without
+// its password.
+func TestJetStreamServeSettings(t *testing.T) {
+	for _, tt := range []struct {
+		settings string
+		code     int
+		want     string
+	}{
+		{"pushlua_queue = redis://127.0.0.1:6379", 2, `pushlua_queue: expected nats://HOST:PORT[,HOST:PORT...] or local, got the scheme "redis"`},
+		{"pushlua_queue = nats://127.0.0.1", 2, `pushlua_queue: expected nats://HOST:PORT[,HOST:PORT...] or local, got "nats://127.0.0.1" (no host and port)`},
+		{"pushlua_queue = nats://127.0.0.1:4222\npushlua_queue_partitions = 0", 2, `pushlua_queue_partitions: expected a positive integer, got "0"`},
+		{"pushlua_queue = nats://127.0.0.1:4222\npushlua_queue_ack_wait = 0", 2, `pushlua_queue_ack_wait: must be more than 0, got "0"`},
+		{"pushlua_queue = nats://127.0.0.1:4222\npushlua_queue_max_bytes = lots", 2, `pushlua_queue_max_bytes: expected a positive size`},
+		{"pushlua_queue = nats://127.0.0.1:4222\npushlua_queue_tls_cert = c.pem", 2, "pushlua_queue_tls_cert and pushlua_queue_tls_key: give both or neither"},
+		{"pushlua_queue = nats://127.0.0.1:4222\npushlua_durable = no", 2, "pushlua_queue: the JetStream queue is durable; pushlua_durable = no contradicts it"},
+		{"pushlua_queue = nats://joe:s3cret@127.0.0.1:1", 1, "jetstream: connecting to nats://127.0.0.1:1: "},
+	} {
+		dir := writeFiles(t, map[string]string{"p.conf": tt.settings + "\nplugin {\n  push_notification_driver = dlog\n}\n"})
+		r := pushlua(t, dir, "", "serve", "-c", "p.conf", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
+		if r.code != tt.code || !strings.Contains(r.stderr, tt.want) || strings.Contains(r.stderr, "s3cret") {
+			t.Errorf("%q: exit %d %q; want %d and %q", tt.settings, r.code, r.stderr, tt.code, tt.want)
+		}
+	}
+}

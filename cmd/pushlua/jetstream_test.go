@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -104,12 +105,17 @@ type jsWorker struct {
 	http *httptest.Server
 }
 
-func startJSWorker(t *testing.T, worker int, q jetstream.Options, runs *runLog) *jsWorker {
+func startJSWorker(t testing.TB, worker int, q jetstream.Options, runs *runLog) *jsWorker {
 	t.Helper()
-	dir := writeFiles(t, map[string]string{
+	dir := t.TempDir()
+	for name, content := range map[string]string{
 		"pushlua.conf": "plugin {\n  push_notification_driver = lua:file=script.lua\n}\n",
 		"script.lua":   jsScript,
-	})
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg, err := dconfig.Parse(filepath.Join(dir, "pushlua.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -322,5 +328,77 @@ func TestJetStreamMaxDeliverToDLQ(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), "put into the dead-letter area") {
 		t.Errorf("no log line:\n%s", w.logs)
+	}
+}
+
+// BenchmarkJetStreamServe measures transactions per second through
+// pushlua on JetStream, end to end in one process: 4 senders POST b.N
+// transactions of 500 users (25 per request, each user's in order) to
+// HTTP ingest, which publishes them; 1 or 2 workers (engine, consumer,
+// their own NATS connection each) run them through a Lua handler that
+// records the run. The embedded server (64 partitions, file storage)
+// shares the machine's cores with them.
+//
+//	go test -run '^$' -bench JetStreamServe -benchtime 20000x ./cmd/pushlua
+func BenchmarkJetStreamServe(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			s := jstest.Start(b)
+			q := jetstream.Options{URL: s.ClientURL()}
+			runs := newRunLog()
+			var workers []*jsWorker
+			for i := range n {
+				w := startJSWorker(b, i, q, runs)
+				b.Cleanup(w.stop)
+				workers = append(workers, w)
+			}
+			const users, senders, batch = 500, 4, 25
+			var bodies [senders][]string
+			for g := range senders {
+				var lines []string
+				for k := g; k < b.N; k += senders {
+					// k%users ≡ g (mod senders): sender g has its own users.
+					u, uid := k%users, k/users+1
+					lines = append(lines, fmt.Sprintf(`{"id":"u%d-%d","user":"u%d","events":[{"name":"MessageNew","mailbox":"INBOX","uid":%d}]}`, u, uid, u, uid))
+				}
+				for len(lines) > 0 {
+					m := min(batch, len(lines))
+					bodies[g] = append(bodies[g], strings.Join(lines[:m], "\n")+"\n")
+					lines = lines[m:]
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			errs := make(chan error, senders)
+			for g := range senders {
+				go func() {
+					client := &http.Client{Timeout: 30 * time.Second}
+					for i, body := range bodies[g] {
+						resp, err := client.Post(workers[(g+i)%n].http.URL+"/v1/transactions", "application/x-ndjson", strings.NewReader(body))
+						if err != nil {
+							errs <- err
+							return
+						}
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusAccepted {
+							errs <- fmt.Errorf("POST: %s", resp.Status)
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range senders {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			for runs.count() < b.N {
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "txn/s")
+		})
 	}
 }
