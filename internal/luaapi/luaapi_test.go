@@ -333,3 +333,31 @@ func typeNames(typ string) []string {
 	}
 	return names
 }
+
+// TestCoverage: a table documented through its members does not vouch
+// for a member that does not exist; a parent class documents inherited
+// members; a name nobody documents is missing.
+func TestCoverage(t *testing.T) {
+	r, err := Parse("t.md", []byte("| name | d |\n|---|---|\n"+
+		"| `t.a(x: string)` | a |\n| `t.b(x: string)` | a typo |\n"+
+		"| `class base` | |\n| `base.f: string` | |\n| `class derived: base` | |\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing, unused := Coverage(r, []Name{
+		{Name: "t", Kind: Field, Type: "table"},
+		{Name: "t.a", Kind: Function, Type: "function"},
+		{Name: "derived.f", Kind: Field, Type: "string"},
+		{Name: "t.c", Kind: Function, Type: "function"},
+	})
+	if len(missing) != 1 || missing[0].Name != "t.c" {
+		t.Errorf("missing %v; want [t.c]", missing)
+	}
+	if len(unused) != 1 || unused[0].Name != "t.b" {
+		var got []string
+		for _, e := range unused {
+			got = append(got, e.Key())
+		}
+		t.Errorf("unused %v; want [t.b]", got)
+	}
+}

@@ -402,8 +402,12 @@ func Coverage(r *Reference, names []Name) (missing []Name, unused []*Entry) {
 		if len(es) == 0 {
 			missing = append(missing, n)
 		}
-		for _, e := range es {
-			used[e] = true
+		if !r.onlyBelow(n) {
+			// A table documented only by the entries below it does not
+			// make them used: each must match a registered name itself.
+			for _, e := range es {
+				used[e] = true
+			}
 		}
 		// The class a name belongs to is used, even when the name is
 		// documented on a parent (MessageAppend.uid is message_event.uid).
@@ -468,6 +472,17 @@ func Coverage(r *Reference, names []Name) (missing []Name, unused []*Entry) {
 		}
 	}
 	return missing, unused
+}
+
+// onlyBelow reports whether n is a table documented only by the entries
+// below it (no entry of its own, directly or through a parent).
+func (r *Reference) onlyBelow(n Name) bool {
+	if n.Type != "table" {
+		return false
+	}
+	t := n
+	t.Type = "" // resolve without the rule for tables
+	return len(r.resolve(t)) == 0
 }
 
 // ownerOf returns what a name hangs off: "mail_user" for
