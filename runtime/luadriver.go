@@ -352,76 +352,142 @@ func (in *luaInstance) Close(ctx context.Context, logger *slog.Logger) {
 	}
 }
 
-// pushEvent pushes the event table of spec §4.5. It raises a Lua error
-// when an extra field cannot be pushed (see luax.Push), so it runs inside
-// a protected call (State.invoke).
+// Keys and common values of the event table, interned (eventStrings): k*
+// are their 1-based indexes.
+const (
+	kName = iota + 1
+	kMailbox
+	kUID
+	kUIDValidity
+	kDate
+	kTZ
+	kFrom
+	kTo
+	kSnippet
+	kFlags
+	kKeywords
+	kMessageID
+	kFromAddress
+	kFromDisplayName
+	kToAddress
+	kToDisplayName
+	kSubject
+	kFlagsOld
+	kKeywordsOld
+	kMailboxOld
+	kINBOX
+	kEventName // + EventInfo.Index: the event names
+)
+
+var eventStrings = func() *interned {
+	in := &interned{strs: []string{"name", "mailbox", "uid", "uid_validity", "date", "tz", "from", "to",
+		"snippet", "flags", "keywords", "message_id", "from_address", "from_display_name", "to_address",
+		"to_display_name", "subject", "flags_old", "keywords_old", "mailbox_old", "INBOX"}}
+	for _, ev := range txn.Events {
+		in.strs = append(in.strs, ev.Name)
+	}
+	return in
+}()
+
+// eventFields is how many fields the event table of an event has (without
+// its Extra fields).
+func eventFields(e *txn.Event) int {
+	n := 2 // name, mailbox
+	if e.IsMessage() {
+		n += 2 // uid, uid_validity
+	}
+	switch e.Info.Name {
+	case "FlagsClear":
+		n += 4
+	case "FlagsSet":
+		n += 2
+	case "MailboxRename":
+		n++
+	case "MessageNew", "MessageAppend":
+		n += 13
+	}
+	return n
+}
+
+// pushEvent pushes the event table of spec §4.5, sized for its fields, its
+// keys from the state's interned strings. It raises a Lua error when an
+// extra field cannot be pushed (see luax.Push), so it runs inside a
+// protected call (State.invoke).
 func pushEvent(l *lua.State, e *txn.Event) {
-	lua.CheckStackWithMessage(l, 3, "pushing an event")
-	l.CreateTable(0, 8+len(e.Extra))
+	lua.CheckStackWithMessage(l, 5, "pushing an event")
+	eventStrings.push(l)
+	si := l.Top()
+	l.CreateTable(0, eventFields(e)+len(e.Extra))
+	t := l.Top()
 	if len(e.Extra) > 0 {
 		for k, v := range e.Extra {
 			luax.Push(l, v)
 			l.SetField(-2, k)
 		}
 	}
-	l.PushString(e.Info.Name)
-	l.SetField(-2, "name")
+	// Each field: the interned key, then the value, then a raw set (the
+	// table is a fresh one without a metatable, where SetField would do
+	// the same).
+	key := func(k int) { l.RawGetInt(si, k) }
+	str := func(k int, v string) {
+		key(k)
+		l.PushString(v)
+		l.RawSet(t)
+	}
+	optStr := func(k int, v *string) {
+		if v != nil {
+			str(k, *v)
+		}
+	}
+	num := func(k int, v float64) {
+		key(k)
+		l.PushNumber(v)
+		l.RawSet(t)
+	}
+	strs := func(k int, v []string) {
+		key(k)
+		luax.PushStrings(l, v)
+		l.RawSet(t)
+	}
+	key(kName)
+	l.RawGetInt(si, kEventName+e.Info.Index)
+	l.RawSet(t)
 	switch e.Info.Name {
 	case "FlagsClear":
-		luax.PushStrings(l, txn.FlagList(e.Flags))
-		l.SetField(-2, "flags")
-		luax.PushStrings(l, txn.FlagList(e.FlagsOld))
-		l.SetField(-2, "flags_old")
-		luax.PushStrings(l, e.Keywords)
-		l.SetField(-2, "keywords")
-		luax.PushStrings(l, e.KeywordsOld)
-		l.SetField(-2, "keywords_old")
+		strs(kFlags, txn.FlagList(e.Flags))
+		strs(kFlagsOld, txn.FlagList(e.FlagsOld))
+		strs(kKeywords, e.Keywords)
+		strs(kKeywordsOld, e.KeywordsOld)
 	case "FlagsSet":
-		luax.PushStrings(l, txn.FlagList(e.Flags))
-		l.SetField(-2, "flags")
-		luax.PushStrings(l, e.Keywords)
-		l.SetField(-2, "keywords")
+		strs(kFlags, txn.FlagList(e.Flags))
+		strs(kKeywords, e.Keywords)
 	case "MailboxRename":
-		l.PushString(e.MailboxOld)
-		l.SetField(-2, "mailbox_old")
+		str(kMailboxOld, e.MailboxOld)
 	case "MessageNew", "MessageAppend":
-		l.PushNumber(float64(e.Date))
-		l.SetField(-2, "date")
-		l.PushNumber(float64(e.TZ))
-		l.SetField(-2, "tz")
-		setString(l, "from", e.From)
-		setString(l, "to", e.To)
-		setOptString(l, "snippet", e.Snippet)
-		luax.PushStrings(l, txn.FlagList(e.Flags))
-		l.SetField(-2, "flags")
-		luax.PushStrings(l, e.Keywords)
-		l.SetField(-2, "keywords")
-		setOptString(l, "message_id", e.MessageID)
-		setString(l, "from_address", e.FromAddress)
-		setString(l, "from_display_name", e.FromDisplayName)
-		setString(l, "to_address", e.ToAddress)
-		setString(l, "to_display_name", e.ToDisplayName)
-		setOptString(l, "subject", e.Subject)
+		num(kDate, float64(e.Date))
+		num(kTZ, float64(e.TZ))
+		str(kFrom, e.From)
+		str(kTo, e.To)
+		optStr(kSnippet, e.Snippet)
+		strs(kFlags, txn.FlagList(e.Flags))
+		strs(kKeywords, e.Keywords)
+		optStr(kMessageID, e.MessageID)
+		str(kFromAddress, e.FromAddress)
+		str(kFromDisplayName, e.FromDisplayName)
+		str(kToAddress, e.ToAddress)
+		str(kToDisplayName, e.ToDisplayName)
+		optStr(kSubject, e.Subject)
 	}
-	setString(l, "mailbox", e.Mailbox)
-	if e.IsMessage() {
-		l.PushNumber(float64(e.UID))
-		l.SetField(-2, "uid")
-		l.PushNumber(float64(e.UIDValidity))
-		l.SetField(-2, "uid_validity")
-	}
-}
-
-func setString(l *lua.State, k, v string) {
-	l.PushString(v)
-	l.SetField(-2, k)
-}
-
-func setOptString(l *lua.State, k string, v *string) {
-	if v != nil {
-		l.PushString(*v)
+	key(kMailbox)
+	if e.Mailbox == "INBOX" {
+		l.RawGetInt(si, kINBOX)
 	} else {
-		l.PushNil()
+		l.PushString(e.Mailbox)
 	}
-	l.SetField(-2, k)
+	l.RawSet(t)
+	if e.IsMessage() {
+		num(kUID, float64(e.UID))
+		num(kUIDValidity, float64(e.UIDValidity))
+	}
+	l.Remove(si)
 }
