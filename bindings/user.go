@@ -68,55 +68,143 @@ func openMailUser(l *lua.State, _ *Env) {
 
 // PushUser pushes the mail_user object of u, as dlua_push_mail_user does:
 // a table {item=<userdata>, username=..., ...} with the "struct mail_user"
-// metatable. The fields are a snapshot; the methods use u and env.
+// metatable. The fields are a snapshot; the methods use u and env. It runs
+// for every transaction: the field names come from strings interned in
+// the state (userStrings), not boxed again each time.
 func PushUser(l *lua.State, env *Env, u *txn.User) {
 	mu := &mailUser{env: env, u: *u}
-	(&luax.Object{Name: mailUserName}).Push(l, mu)
-	setItemGC(l)
+	lua.CheckStackWithMessage(l, 6, "pushing a mail_user")
+	userStrings.push(l)
+	si := l.Top()
+	l.CreateTable(0, 20)
+	t := l.Top()
+	// The metatable has no __newindex: raw sets are what SetField does.
+	key := func(k int) { l.RawGetInt(si, k) }
+	key(uItem)
+	l.PushUserData(mu)
+	pushItemGC(l, si)
+	l.SetMetaTable(-2)
+	l.RawSet(t)
+	lua.SetMetaTableNamed(l, mailUserName)
 	if u.HasHome {
+		key(uHome)
 		l.PushString(u.Home)
-		l.SetField(-2, "home")
+		l.RawSet(t)
 	}
+	key(uUsername)
 	l.PushString(u.Username)
-	l.SetField(-2, "username")
+	l.RawSet(t)
+	key(uUID)
 	l.PushNumber(float64(u.UID))
-	l.SetField(-2, "uid")
+	l.RawSet(t)
+	key(uGID)
 	l.PushNumber(float64(u.GID))
-	l.SetField(-2, "gid")
+	l.RawSet(t)
+	key(uService)
 	l.PushString(u.Service)
-	l.SetField(-2, "service")
+	l.RawSet(t)
+	key(uSessionID)
 	l.PushString(u.SessionID)
-	l.SetField(-2, "session_id")
+	l.RawSet(t)
+	key(uSessionCreateTime)
 	l.PushNumber(float64(u.SessionCreateTime))
-	l.SetField(-2, "session_create_time")
-	for _, f := range []struct {
-		name string
-		v    bool
-	}{
-		{"nonexistent", u.Nonexistent},
-		{"anonymous", u.Anonymous},
-		{"autocreated", u.Autocreated},
-		{"mail_debug", env.Debug},
-		{"fuzzy_search", u.FuzzySearch},
-		{"dsyncing", u.Dsyncing},
-		{"admin", u.Admin},
-		{"session_restored", u.SessionRestored},
-	} {
-		l.PushBoolean(f.v)
-		l.SetField(-2, f.name)
+	l.RawSet(t)
+	for i, v := range [...]bool{u.Nonexistent, u.Anonymous, u.Autocreated, env.Debug, u.FuzzySearch,
+		u.Dsyncing, u.Admin, u.SessionRestored} {
+		key(uNonexistent + i)
+		l.PushBoolean(v)
+		l.RawSet(t)
 	}
+	l.Remove(si)
+}
+
+// The mail_user object's field names, interned (userStrings); u* are
+// their 1-based indexes. The boolean fields follow uNonexistent in the
+// order PushUser sets them.
+const (
+	uItem = iota + 1
+	uHome
+	uUsername
+	uUID
+	uGID
+	uService
+	uSessionID
+	uSessionCreateTime
+	uNonexistent
+	uAnonymous
+	uAutocreated
+	uMailDebug
+	uFuzzySearch
+	uDsyncing
+	uAdmin
+	uSessionRestored
+	uGC
+)
+
+var userStrings = &interned{strs: []string{"item", "home", "username", "uid", "gid", "service",
+	"session_id", "session_create_time", "nonexistent", "anonymous", "autocreated", "mail_debug",
+	"fuzzy_search", "dsyncing", "admin", "session_restored", "__gc"}}
+
+// itemGC is the __gc function of the items' metatables.
+var itemGC = func(*lua.State) int { return 0 }
+
+// pushItemGC pushes a new metatable for an object's item with a __gc
+// field, as Dovecot gives each item one. go-lua has no finalizers; the
+// field only keeps getmetatable(obj.item) faithful. The function is
+// pushed once per state and kept in the registry. si is the absolute
+// index of userStrings' table.
+func pushItemGC(l *lua.State, si int) {
+	l.CreateTable(0, 1)
+	l.RawGetInt(si, uGC)
+	l.PushLightUserData(&itemGC)
+	l.RawGet(lua.RegistryIndex)
+	if l.IsNil(-1) {
+		l.Pop(1)
+		l.PushGoFunction(itemGC)
+		l.PushLightUserData(&itemGC)
+		l.PushValue(-2)
+		l.RawSet(lua.RegistryIndex)
+	}
+	l.RawSet(-3)
 }
 
 // setItemGC gives the item userdata of the object table at the top of the
-// stack a metatable with a __gc field, as Dovecot's items have. go-lua has
-// no finalizers; the field only keeps getmetatable(obj.item) faithful.
+// stack a metatable with a __gc field, as Dovecot's items have (see
+// pushItemGC).
 func setItemGC(l *lua.State) {
 	l.Field(-1, "item")
-	l.CreateTable(0, 1)
-	l.PushGoFunction(func(*lua.State) int { return 0 })
-	l.SetField(-2, "__gc")
+	userStrings.push(l)
+	pushItemGC(l, l.Top())
+	l.Remove(-2)
 	l.SetMetaTable(-2)
 	l.Pop(1)
+}
+
+// interned is a fixed list of strings kept in each Lua state's registry,
+// so that the objects built for every transaction take their field names
+// from there: go-lua boxes a Go string each time it is pushed (twice for
+// a SetField key).
+type interned struct {
+	strs []string
+}
+
+// push pushes the state's table of the strings (1-based, in order),
+// making it on first use.
+func (in *interned) push(l *lua.State) {
+	l.PushLightUserData(in)
+	l.RawGet(lua.RegistryIndex)
+	if l.IsTable(-1) {
+		return
+	}
+	l.Pop(1)
+	l.CreateTable(len(in.strs), 0)
+	for i, s := range in.strs {
+		l.PushString(s)
+		l.RawSetInt(-2, i+1)
+	}
+	l.PushLightUserData(in)
+	l.PushValue(-2)
+	l.RawSet(lua.RegistryIndex)
 }
 
 // checkUser returns the mail_user at index or raises Dovecot's

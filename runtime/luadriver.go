@@ -95,6 +95,62 @@ func pushGlobal(l *lua.State, name string) {
 	l.Remove(-2)
 }
 
+// The driver's function names, interned (handlerNames): hBeginTxn,
+// hEndTxn, then hEvent + EventInfo.Index for the event handlers. Looking
+// them up runs for every transaction (spec §4.3: a handler defined at
+// run time is noticed), so they are not boxed again each time.
+const (
+	hBeginTxn = iota + 1
+	hEndTxn
+	hEvent
+)
+
+var handlerNames = func() *interned {
+	in := &interned{strs: []string{fnBeginTxn, fnEndTxn}}
+	for _, ev := range txn.Events {
+		in.strs = append(in.strs, ev.Handler)
+	}
+	return in
+}()
+
+// pushHandler pushes the global named handlerNames.strs[k-1], raw (see
+// pushGlobal).
+func pushHandler(l *lua.State, k int) {
+	l.PushGlobalTable()
+	handlerNames.push(l)
+	l.RawGetInt(-1, k)
+	l.Remove(-2)
+	l.RawGet(-2)
+	l.Remove(-2)
+}
+
+// hasHandler reports whether the global named handlerNames.strs[k-1] is a
+// function (see hasFunction).
+func hasHandler(l *lua.State, k int) bool {
+	pushHandler(l, k)
+	ok := l.IsFunction(-1)
+	l.Pop(1)
+	return ok
+}
+
+// eventHandlers returns the events whose handler is a function now, as
+// bits by EventInfo.Index.
+func eventHandlers(l *lua.State) uint16 {
+	l.PushGlobalTable()
+	handlerNames.push(l)
+	var found uint16
+	for i := range txn.Events {
+		l.RawGetInt(-1, hEvent+i)
+		l.RawGet(-3)
+		if l.IsFunction(-1) {
+			found |= 1 << i
+		}
+		l.Pop(1)
+	}
+	l.Pop(2)
+	return found
+}
+
 // pushCtx pushes the transaction's ctx (begin_txn's result) from the
 // registry, raw: the registry's metatable, should a script set one through
 // debug.getregistry, is not consulted.
@@ -139,10 +195,15 @@ func (in *luaInstance) check(r *txnRun) bool {
 }
 
 func (in *luaInstance) debug(r *txnRun, msg string) {
-	if r.debug && !in.d.spec.Bundled {
+	if in.debugOn(r) {
 		r.log.Debug(in.prefix() + msg)
 	}
 }
+
+// debugOn reports whether the driver's debug lines are logged: a caller
+// that builds one checks it first, so that a transaction without
+// mail_debug does not build them.
+func (in *luaInstance) debugOn(r *txnRun) bool { return r.debug && !in.d.spec.Bundled }
 
 // call calls into the instance's state (push pushes the function and its
 // arguments, in protected mode) and tells the observer.
@@ -170,16 +231,17 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 		return false
 	}
 	l := st.L
-	if !hasFunction(l, fnBeginTxn) {
+	if !hasHandler(l, hBeginTxn) {
 		r.res.Errors++
 		r.log.Error(in.prefix() + "Missing function " + fnBeginTxn)
 		return false
 	}
-	in.registered = 0
-	for _, ev := range txn.Events {
-		if hasFunction(l, ev.Handler) {
-			in.debug(r, "Found "+ev.Handler+", handling "+ev.Name+" event")
-			in.registered |= 1 << ev.Index
+	in.registered = eventHandlers(l)
+	if in.debugOn(r) {
+		for _, ev := range txn.Events {
+			if in.registered&(1<<ev.Index) != 0 {
+				in.debug(r, "Found "+ev.Handler+", handling "+ev.Name+" event")
+			}
 		}
 	}
 	if in.registered == 0 {
@@ -189,10 +251,12 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 	if in.d.mailLua && !in.userHook(r, "mail_user_created") {
 		return false
 	}
-	in.debug(r, "Calling "+fnBeginTxn+"("+r.t.User.Username+")")
+	if in.debugOn(r) {
+		in.debug(r, "Calling "+fnBeginTxn+"("+r.t.User.Username+")")
+	}
 	r.res.Calls++
 	err := in.call(r, fnBeginTxn, func(l *lua.State) {
-		pushGlobal(l, fnBeginTxn)
+		pushHandler(l, hBeginTxn)
 		bindings.PushUser(l, st.Env, &r.t.User)
 		if in.d.spec.Bundled {
 			pushCarriedMetadata(l, r.t.Metadata)
@@ -245,21 +309,21 @@ func (in *luaInstance) Process(r *txnRun, events []txn.Event) {
 func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 	l := in.st.L
 	fn := e.Info.Handler
-	if r.debug && !in.d.spec.Bundled {
+	if in.debugOn(r) {
 		desc := "event[name=" + e.Info.Name + ",mailbox=" + e.Mailbox
 		if e.IsMessage() {
 			desc += ",uid=" + strconv.FormatUint(uint64(e.UID), 10)
 		}
 		in.debug(r, "Calling "+fn+"(ctx, "+desc+"])")
 	}
-	if !hasFunction(l, fn) {
+	if !hasHandler(l, hEvent+e.Info.Index) {
 		r.res.Errors++
 		r.log.Error(in.prefix() + "'" + fn + "' is not a function")
 		return
 	}
 	r.res.Calls++
 	err := in.call(r, fn, func(l *lua.State) {
-		pushGlobal(l, fn)
+		pushHandler(l, hEvent+e.Info.Index)
 		pushCtx(l)
 		pushEvent(l, e)
 		if e.IsNewOrAppend() && in.bundledName() == "dlog" {
@@ -271,7 +335,9 @@ func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 		in.fail(r, fn+", 2, 0", err)
 		return
 	}
-	in.debug(r, "Called "+fn)
+	if in.debugOn(r) {
+		in.debug(r, "Called "+fn)
+	}
 }
 
 // End calls end_txn(ctx, success) and drops the transaction's ctx.
@@ -280,14 +346,14 @@ func (in *luaInstance) End(r *txnRun, success bool) {
 		return
 	}
 	l := in.st.L
-	if !hasFunction(l, fnEndTxn) {
+	if !hasHandler(l, hEndTxn) {
 		r.res.Errors++
 		r.log.Error(in.prefix() + "Missing function " + fnEndTxn)
 	} else {
 		in.debug(r, "Calling "+fnEndTxn)
 		r.res.Calls++
 		err := in.call(r, fnEndTxn, func(l *lua.State) {
-			pushGlobal(l, fnEndTxn)
+			pushHandler(l, hEndTxn)
 			pushCtx(l)
 			l.PushBoolean(success)
 		}, 0)
