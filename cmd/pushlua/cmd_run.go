@@ -50,7 +50,15 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "pushlua:", err)
 		return 1
 	}
-	defer st.Close()
+	defer func() {
+		// The store writes behind: Close writes the rest.
+		if err := st.Close(); err != nil {
+			log.Error(err.Error())
+		}
+	}()
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	tuneGC(gcCtx)
 	eng, err := pushrt.New(ctx, pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs})
 	if err != nil {
 		fmt.Fprintln(stderr, "pushlua:", err)

@@ -176,7 +176,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "pushlua serve:", err)
 		return 1
 	}
-	defer st.Close()
+	defer func() {
+		// The store writes behind: Close writes the rest.
+		if err := st.Close(); err != nil {
+			log.Error(err.Error())
+		}
+	}()
 
 	if *jobs <= 0 {
 		*jobs = max(8, 4*goruntime.NumCPU())
@@ -195,6 +200,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "pushlua serve:", err)
 		return 2
 	}
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	tuneGC(gcCtx)
 	opts := pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs, Observer: m, UserQueueSize: set.userQueue,
 		PoisonAttempts: durable.poison}
 	if c.config != "" {
