@@ -98,6 +98,7 @@ function dovecot_lua_notify_end_txn() end
 // jsWorker is one pushlua worker in this process: an engine, its intake on
 // the JetStream queue, and HTTP ingest in front of it.
 type jsWorker struct {
+	data string // its data directory
 	runs *runLog
 	eng  *pushrt.Engine
 	in   *intake
@@ -120,7 +121,7 @@ func startJSWorker(t testing.TB, worker int, q jetstream.Options, runs *runLog) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &jsWorker{runs: runs, logs: &testutil.Buffer{}}
+	w := &jsWorker{data: filepath.Join(dir, "data"), runs: runs, logs: &testutil.Buffer{}}
 	log := slog.New(logx.NewText(w.logs, nil))
 	w.eng, err = pushrt.New(context.Background(), pushrt.Options{Config: cfg, Store: store.NewMemory(), Logger: log, Jobs: 8,
 		Preload: []lua.RegistryFunction{runs.module(worker)}})
@@ -128,7 +129,7 @@ func startJSWorker(t testing.TB, worker int, q jetstream.Options, runs *runLog) 
 		t.Fatal(err)
 	}
 	m := metrics.New(prometheus.NewRegistry())
-	w.in, err = openIntake(context.Background(), filepath.Join(dir, "data"), durableSettings{on: true, poison: 3, queue: q}, 64, w.eng, m, log)
+	w.in, err = openIntake(context.Background(), w.data, durableSettings{on: true, poison: 3, queue: q}, 64, w.eng, m, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,6 +329,15 @@ func TestJetStreamMaxDeliverToDLQ(t *testing.T) {
 	}
 	if !strings.Contains(w.logs.String(), "put into the dead-letter area") {
 		t.Errorf("no log line:\n%s", w.logs)
+	}
+	// pushlua dlq replay writes it into the worker's log directory, which
+	// serve publishes back to the stream: it runs.
+	if err := w.in.dead.Replay("poison-1", walDir(w.data)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the replayed transaction ran", func() bool { return runs.count() == 1 })
+	if fmt.Sprint(runs.runs["p"]) != "[1]" || w.in.dead.Len() != 0 {
+		t.Errorf("after the replay: ran %v, %d dead letters", runs.runs, w.in.dead.Len())
 	}
 }
 

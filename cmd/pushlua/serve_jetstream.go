@@ -192,7 +192,7 @@ func (in *intake) openJetStream(ctx context.Context, dataDir string, opts jetstr
 	j.local, err = spool.Start(ctx, spool.Options{
 		Dir:         dir,
 		OffsetsFile: filepath.Join(dataDir, "wal-offsets.json"),
-		Submit:      j.publishSpooled,
+		Submit:      j.publishLocal,
 		Logger:      in.log,
 	})
 	if err != nil {
@@ -230,6 +230,20 @@ func (j *jsQueue) ingestOptions(o *ingest.Options, ids *txn.IDs) {
 // acknowledged it. A failure leaves it in the spool, read again later.
 func (j *jsQueue) publishSpooled(ctx context.Context, t *txn.Txn, done func(processed bool)) error {
 	if err := j.q.Publish(ctx, []jetstream.Msg{{ID: t.ID, User: t.User.Username, Data: t.Raw}}); err != nil {
+		return err
+	}
+	j.in.m.Accepted(1)
+	done(true)
+	return nil
+}
+
+// publishLocal publishes a line of the local log's directory: what
+// `pushlua dlq replay` put there, or what a run with the local log left.
+// Its key names the file and line, so that a replayed dead letter is not
+// taken for a copy of the transaction the stream had before.
+func (j *jsQueue) publishLocal(ctx context.Context, t *txn.Txn, done func(processed bool)) error {
+	key := fmt.Sprintf("%s@%s:%d", t.ID, t.Input, t.Line)
+	if err := j.q.Publish(ctx, []jetstream.Msg{{ID: t.ID, Key: key, User: t.User.Username, Data: t.Raw}}); err != nil {
 		return err
 	}
 	j.in.m.Accepted(1)

@@ -46,6 +46,7 @@ type Consumer struct {
 	ids    *txn.IDs
 	ctx    context.Context
 	cancel context.CancelFunc
+	ccMu   sync.Mutex // guards ccs (watch replaces them)
 	ccs    []natsjs.ConsumeContext
 
 	stopping  atomic.Bool
@@ -81,7 +82,21 @@ func (q *Queue) Consume(opts ConsumeOptions) (*Consumer, error) {
 	c := &Consumer{q: q, opts: opts, ids: txn.NewIDs(), ctx: ctx, cancel: cancel,
 		inFlight: map[uint64]*delivery{}, logged: map[string]time.Time{}, pingDone: make(chan struct{}), closeCh: make(chan struct{})}
 	go c.ping()
-	for p, cons := range q.cons {
+	ccs, err := c.start(q.cons)
+	if err != nil {
+		c.Stop()
+		c.Close()
+		return nil, err
+	}
+	c.ccs = ccs
+	go c.watch()
+	return c, nil
+}
+
+// start consumes every partition's consumer.
+func (c *Consumer) start(cons []natsjs.Consumer) ([]natsjs.ConsumeContext, error) {
+	var ccs []natsjs.ConsumeContext
+	for p, cons := range cons {
 		cc, err := cons.Consume(c.handle,
 			// The server hands out one message per partition at a
 			// time (MaxAckPending 1): a pull request of 100 stays
@@ -89,13 +104,59 @@ func (q *Queue) Consume(opts ConsumeOptions) (*Consumer, error) {
 			natsjs.PullMaxMessages(100),
 			natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) { c.logErr(p, err) }))
 		if err != nil {
-			c.Stop()
-			c.Close()
-			return nil, fmt.Errorf("jetstream: consuming %s: %w", q.opts.ConsumerName(p), err)
+			for _, cc := range ccs {
+				cc.Stop()
+			}
+			return nil, fmt.Errorf("jetstream: consuming %s: %w", c.q.opts.ConsumerName(p), err)
 		}
-		c.ccs = append(c.ccs, cc)
+		ccs = append(ccs, cc)
 	}
-	return c, nil
+	return ccs, nil
+}
+
+// watch makes the consumers again after every reconnect and consumes them
+// anew: a restarted server has lost them (their state is in memory), and
+// another server of a cluster has them already (then it changes nothing).
+func (c *Consumer) watch() {
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.q.reconnected:
+		}
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+			cons, err := c.q.ensureConsumers(ctx)
+			cancel()
+			if err == nil {
+				c.ccMu.Lock()
+				if c.stopping.Load() {
+					c.ccMu.Unlock()
+					return
+				}
+				for _, cc := range c.ccs {
+					cc.Stop()
+				}
+				var ccs []natsjs.ConsumeContext
+				ccs, err = c.start(cons)
+				if err == nil {
+					c.ccs = ccs
+					c.q.cons = cons
+				}
+				c.ccMu.Unlock()
+				if err == nil {
+					c.q.opts.Logger.Info(fmt.Sprintf("jetstream: consuming the %d partitions again after the reconnect", len(cons)))
+					break
+				}
+			}
+			c.logErr(-1, fmt.Errorf("after the reconnect: %w (retrying)", err))
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}
 }
 
 // handle runs on partition's subscription goroutine, one message at a time.
@@ -115,7 +176,10 @@ func (c *Consumer) handle(msg natsjs.Msg) {
 	}
 	seq := md.Sequence.Stream
 	data := msg.Data()
-	id := msg.Headers().Get(natsjs.MsgIDHeader)
+	id := msg.Headers().Get(IDHeader)
+	if id == "" {
+		id = msg.Headers().Get(natsjs.MsgIDHeader)
+	}
 	input := "jetstream:" + c.q.opts.Stream
 	t, err := c.opts.Parse(data, c.ids)
 	if err != nil {
@@ -240,6 +304,8 @@ func (c *Consumer) Stop() {
 		return
 	}
 	c.cancel()
+	c.ccMu.Lock()
+	defer c.ccMu.Unlock()
 	if ok, _ := c.q.Ready(); !ok {
 		// Nothing can arrive, nothing can be given back.
 		for _, cc := range c.ccs {

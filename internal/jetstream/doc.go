@@ -31,11 +31,13 @@
 // The consumers keep their state (which message is out, how often it was
 // delivered) in the servers' memory, replicated like the consumer: the
 // stream is the durable record, since work-queue retention deletes only
-// acknowledged messages. A restart of every NATS server loses no
-// transaction; it delivers the ones in flight again at once and starts
-// their delivery counts over. (File-backed consumer state costs two thirds
-// of the throughput: every consumer writes its state file ten times a
-// second under load.)
+// acknowledged messages. A single server that restarts forgets the
+// consumers; a Consumer makes them again after every reconnect. A restart
+// of every NATS server loses no transaction: the ones in flight are
+// delivered again at once (with file-backed consumer state they would wait
+// for the ack wait), and their delivery counts start over. File-backed
+// state also costs throughput: BenchmarkThroughput with one consumer,
+// 9,800-11,100 txn/s in memory, 5,800-9,400 with files.
 //
 // Publish keeps a request's order too: the transactions of one partition
 // are published one after the other, each after the one before it was

@@ -162,6 +162,10 @@ type Queue struct {
 
 	mu      sync.Mutex
 	lastErr string // the connection's last error, for Ready
+
+	// reconnected is poked after every reconnect: the Consumer makes
+	// the consumers again and restarts consuming.
+	reconnected chan struct{}
 }
 
 // Open connects to the servers, creates the stream and the partitions'
@@ -170,7 +174,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	q := &Queue{opts: opts}
+	q := &Queue{opts: opts, reconnected: make(chan struct{}, 1)}
 	log := opts.Logger
 	nopts := []nats.Option{
 		nats.Name(opts.Name),
@@ -185,6 +189,10 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("jetstream: reconnected to " + nc.ConnectedUrlRedacted())
+			select {
+			case q.reconnected <- struct{}{}:
+			default:
+			}
 		}),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
 			q.setErr(err.Error())
@@ -300,7 +308,20 @@ func (q *Queue) ensure(ctx context.Context) error {
 		return fmt.Errorf("jetstream: stream %s: expected work-queue retention on the subjects %s.*, found %s on %s", o.Stream, o.Subject, cfg.Retention, strings.Join(cfg.Subjects, ", "))
 	}
 	q.stream = s
-	q.cons = make([]natsjs.Consumer, o.Partitions)
+	cons, err := q.ensureConsumers(ctx)
+	if err != nil {
+		return err
+	}
+	q.cons = cons
+	return nil
+}
+
+// ensureConsumers creates the partitions' consumers, or updates them to
+// the Options; a server restart drops them (their state is in memory), so
+// a Consumer calls it again after every reconnect.
+func (q *Queue) ensureConsumers(ctx context.Context) ([]natsjs.Consumer, error) {
+	o := q.opts
+	cons := make([]natsjs.Consumer, o.Partitions)
 	for p := range o.Partitions {
 		c, err := q.js.CreateOrUpdateConsumer(ctx, o.Stream, natsjs.ConsumerConfig{
 			Durable:       o.ConsumerName(p),
@@ -313,16 +334,17 @@ func (q *Queue) ensure(ctx context.Context) error {
 			MaxAckPending: 1,
 			// The stream is the record (work-queue retention deletes
 			// only acknowledged messages); the consumer's state (what is
-			// out, how often delivered) in memory keeps its file store
-			// off the disk: 3× the throughput (docs/cluster.md).
+			// out, how often delivered) in memory keeps its writes off
+			// the disk, and after a restart the messages in flight go
+			// out again at once (package comment).
 			MemoryStorage: true,
 		})
 		if err != nil {
-			return fmt.Errorf("jetstream: consumer %s of stream %s: %w", o.ConsumerName(p), o.Stream, err)
+			return nil, fmt.Errorf("jetstream: consumer %s of stream %s: %w", o.ConsumerName(p), o.Stream, err)
 		}
-		q.cons[p] = c
+		cons[p] = c
 	}
-	return nil
+	return cons, nil
 }
 
 func ageText(d time.Duration) string {
@@ -353,10 +375,17 @@ func Partition(user string, n int) int {
 // Options returns the Queue's options, defaults filled in.
 func (q *Queue) Options() Options { return q.opts }
 
+// IDHeader carries a message's transaction id.
+const IDHeader = "Pushlua-Id"
+
 // Msg is one transaction to publish.
 type Msg struct {
-	// ID is the transaction's id: the message's Nats-Msg-Id.
+	// ID is the transaction's id (the IDHeader).
 	ID string
+	// Key is the message's Nats-Msg-Id, by which the stream drops a
+	// second copy; default ID. A transaction put back on purpose (a
+	// replayed dead letter) needs a key of its own.
+	Key string
 	// User is its mail user, which picks the partition.
 	User string
 	// Data is the transaction, one JSON object.
@@ -416,7 +445,12 @@ func (q *Queue) publishRound(ctx context.Context, msgs []Msg) error {
 	for _, m := range msgs {
 		nm := nats.NewMsg(q.subject(q.Partition(m.User)))
 		nm.Data = m.Data
-		f, err := q.js.PublishMsgAsync(nm, natsjs.WithMsgID(m.ID), natsjs.WithExpectStream(q.opts.Stream))
+		nm.Header.Set(IDHeader, m.ID)
+		key := m.Key
+		if key == "" {
+			key = m.ID
+		}
+		f, err := q.js.PublishMsgAsync(nm, natsjs.WithMsgID(key), natsjs.WithExpectStream(q.opts.Stream))
 		if err != nil {
 			fail(m, err)
 			break

@@ -514,3 +514,49 @@ func TestServerRestartKeepsBacklog(t *testing.T) {
 		}
 	}
 }
+
+// A worker's consumer outlives a restart of the NATS server: it reconnects
+// and goes on, and what it was running when the server went away runs
+// again (the consumer's state was in memory).
+func TestConsumerSurvivesServerRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := jstest.StartIn(t, dir, -1)
+	port := s.Addr().(*net.TCPAddr).Port
+	o := testOptions(s.ClientURL())
+	o.Partitions = 4
+	o.AckWait = 30 * time.Second
+	o.natsOptions = []nats.Option{nats.ReconnectWait(20 * time.Millisecond)}
+	rec := newRecorder()
+	q := open(t, o)
+	c, err := q.Consume(ConsumeOptions{Submit: rec.runAsync, GiveUp: noGiveUp(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pub := open(t, o)
+	publish := func(from, to int) {
+		t.Helper()
+		var msgs []Msg
+		for uid := from; uid <= to; uid++ {
+			msgs = append(msgs, txnLine("frank", uid), txnLine("gina", uid))
+		}
+		// The publisher reconnects too: retry while it does.
+		checkFor(t, "published", func() bool { return pub.Publish(context.Background(), msgs) == nil })
+	}
+	publish(1, 5)
+	checkFor(t, "the first ran", func() bool { return rec.count() == 10 })
+	s.Shutdown()
+	s.WaitForShutdown()
+	checkFor(t, "not ready", func() bool { ok, _ := q.Ready(); return !ok })
+	jstest.StartIn(t, dir, port)
+	checkFor(t, "ready again", func() bool { ok, _ := q.Ready(); return ok })
+	publish(6, 10)
+	checkFor(t, "the rest ran", func() bool { return rec.count() >= 20 })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, user := range []string{"frank", "gina"} {
+		if got := fmt.Sprint(rec.runs[user]); got != "[1 2 3 4 5 6 7 8 9 10]" {
+			t.Errorf("%s ran %s; want 1..10 in order", user, got)
+		}
+	}
+}
