@@ -169,7 +169,21 @@ func (c *common) logger(stderr io.Writer) (*slog.Logger, error) {
 	}
 }
 
+// loadConfig reads -c and the -o overrides, and refuses a configuration
+// with an unknown or misplaced setting or a bad driver value (lintConfig).
 func (c *common) loadConfig() (*dconfig.Config, error) {
+	cfg, err := c.parseConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := lintConfig(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parseConfig reads -c and the -o overrides.
+func (c *common) parseConfig() (*dconfig.Config, error) {
 	if c.config == "" {
 		return nil, errors.New("no configuration: give -c CONFIG")
 	}

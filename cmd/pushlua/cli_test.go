@@ -191,16 +191,20 @@ func TestCheck(t *testing.T) {
 		!strings.HasPrefix(r.stdout, "config: Dovecot 2.3 plugin settings (push_notification_driver), read from ") {
 		t.Errorf("good: exit %d, %q, %q", r.code, r.stdout, r.stderr)
 	}
-	tests := []struct{ conf, want string }{
-		{"bad.conf", "bad.lua:3: lua_load("},
-		{"init.conf", "init.lua:2: lua_pcall(script_init, 0, 1) failed: "},
-		{"none.conf", "no push notification driver configured"},
-		{"syntax.conf", "syntax.conf:1:"},
+	// Exit 1: a script fails; 2: the configuration itself is wrong.
+	tests := []struct {
+		conf, want string
+		code       int
+	}{
+		{"bad.conf", "bad.lua:3: lua_load(", 1},
+		{"init.conf", "init.lua:2: lua_pcall(script_init, 0, 1) failed: ", 1},
+		{"none.conf", "no push notification driver configured", 2},
+		{"syntax.conf", "syntax.conf:1:", 2},
 	}
 	for _, tt := range tests {
 		r := pushlua(t, dir, "", "check", "-c", tt.conf)
-		if r.code != 1 || !strings.Contains(r.stderr, tt.want) {
-			t.Errorf("%s: exit %d; want 1 and %q in:\n%s", tt.conf, r.code, tt.want, r.stderr)
+		if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%s: exit %d; want %d and %q in:\n%s", tt.conf, r.code, tt.code, tt.want, r.stderr)
 		}
 	}
 }

@@ -26,17 +26,41 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "pushlua:", err)
 		return 2
 	}
-	cfg, err := c.loadConfig()
+	// Exit 2: the configuration cannot be read, or says something wrong
+	// (an unknown or misplaced setting, a bad driver value, no driver);
+	// exit 1: a script does not load or its script_init fails. Every
+	// finding is reported, not only the first.
+	cfg, err := c.parseConfig()
 	if err != nil {
-		fmt.Fprintln(stderr, "pushlua check:", err)
-		return 1
+		printLines(stderr, "pushlua check: ", err.Error())
+		return 2
+	}
+	lintErr := lintConfig(cfg)
+	var problems []string
+	if lintErr != nil {
+		problems = strings.Split(lintErr.Error(), "\n")
+	}
+	nd := cfg.NoDriver()
+	if nd != nil {
+		problems = append(problems, nd.String())
+	}
+	if len(problems) > 0 {
+		for _, w := range cfg.Warnings {
+			if nd != nil && nd.Key != "" && strings.HasPrefix(w, nd.Pos.String()+": "+nd.Key+" ") {
+				continue // the error below says it
+			}
+			fmt.Fprintln(stderr, "pushlua check: warning:", w)
+		}
+		printLines(stderr, "pushlua check: ", strings.Join(problems, "\n"))
+		return 2
 	}
 	// Scripts are loaded against an empty store: a check must not depend on,
 	// or change, the daemon's data.
 	eng, err := pushrt.New(ctx, pushrt.Options{Config: cfg, Store: store.NewMemory(), Logger: log, Jobs: 1})
 	if err != nil {
+		// New fails only on an invalid setting.
 		fmt.Fprintln(stderr, "pushlua check:", err)
-		return 1
+		return 2
 	}
 	defer eng.Close(context.WithoutCancel(ctx))
 	for _, w := range cfg.Warnings {
@@ -56,9 +80,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 1
 	}
-	if len(eng.Drivers()) == 0 {
-		fmt.Fprintln(stderr, "pushlua check: no push notification driver configured (set push_notification_driver in plugin { })")
-		return 1
-	}
 	return 0
+}
+
+// printLines writes each line of s with prefix.
+func printLines(w io.Writer, prefix, s string) {
+	for _, line := range strings.Split(s, "\n") {
+		fmt.Fprintln(w, prefix+line)
+	}
 }

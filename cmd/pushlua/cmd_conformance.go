@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/pushlua/pushlua/conformance"
@@ -63,6 +64,22 @@ func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	if opts.Config == "" && opts.Script == "" && len(opts.Cases) == 0 && !opts.Bundled {
 		fs.Usage()
 		return 2
+	}
+	// Exit 2 for a configuration or script that cannot be read, or a
+	// configuration with an unknown or misplaced setting (as check and
+	// serve); a failing test is exit 1.
+	if opts.Config != "" {
+		c := common{config: opts.Config, overrides: overrides}
+		if _, err := c.loadConfig(); err != nil {
+			printLines(stderr, "pushlua conformance: ", err.Error())
+			return 2
+		}
+	}
+	if opts.Script != "" {
+		if _, err := os.Stat(opts.Script); err != nil {
+			fmt.Fprintln(stderr, "pushlua conformance:", err)
+			return 2
+		}
 	}
 	rep, err := conformance.Run(ctx, opts)
 	if err != nil {

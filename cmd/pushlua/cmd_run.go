@@ -17,6 +17,7 @@ type runStats struct {
 	mu                          sync.Mutex
 	txns, events, calls, errors int
 	rejected                    int
+	dead                        int // given up on (poisoned) or dropped
 }
 
 func (s *runStats) add(r pushrt.Result) {
@@ -26,6 +27,9 @@ func (s *runStats) add(r pushrt.Result) {
 	s.events += len(r.Txn.Events)
 	s.calls += r.Calls
 	s.errors += r.Errors
+	if r.Dead || r.Dropped {
+		s.dead++
+	}
 }
 
 func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -40,14 +44,27 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintln(stderr, "pushlua:", err)
 		return 2
 	}
+	// Exit 2: usage and configuration (an unknown setting, no driver);
+	// exit 1: a transaction was rejected or failed (a handler error, a
+	// driver that did not load), or the store could not be opened.
 	cfg, err := c.loadConfig()
+	if err == nil {
+		err = noDriver(cfg)
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "pushlua:", err)
+		printLines(stderr, "pushlua run: ", err.Error())
 		return 2
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
 	}
 	st, err := c.openStore(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, "pushlua:", err)
+		if storeHeld(err) {
+			path, _ := c.storePath(cfg)
+			err = heldError(err, path, "pushlua run needs the store to itself: give it another --data-dir (a copy of this one, to run against its METADATA), or stop that process")
+		}
+		printLines(stderr, "pushlua run: ", err.Error())
 		return 1
 	}
 	defer func() {
@@ -61,12 +78,10 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	tuneGC(gcCtx)
 	eng, err := pushrt.New(ctx, pushrt.Options{Config: cfg, Store: st, Logger: log, Jobs: *jobs})
 	if err != nil {
-		fmt.Fprintln(stderr, "pushlua:", err)
+		fmt.Fprintln(stderr, "pushlua run:", err)
 		return 2
 	}
-	if len(eng.Drivers()) == 0 && len(eng.InitErrors()) == 0 {
-		log.Warn("no push notification driver configured (push_notification_driver is empty)")
-	}
+	failedDrivers := len(eng.InitErrors())
 
 	inputs := fs.Args()
 	if len(inputs) == 0 {
@@ -103,7 +118,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if os.Getenv(benchMemstatsEnv) != "" {
 		printMemstats(stderr)
 	}
-	if stats.rejected > 0 || fatal || len(eng.InitErrors()) > 0 {
+	if stats.rejected > 0 || stats.errors > 0 || stats.dead > 0 || failedDrivers > 0 || fatal {
 		return 1
 	}
 	return 0

@@ -141,7 +141,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	load := func() (*dconfig.Config, error) {
 		if c.config != "" {
-			return c.loadConfig()
+			// A reload to a configuration with a typo or without any
+			// driver fails, and the running version keeps serving.
+			cfg, err := c.loadConfig()
+			if err == nil {
+				err = noDriver(cfg)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return cfg, nil
 		}
 		cfg, err := dconfig.ParseReader("(embedded default)", strings.NewReader(defaultConfig), "")
 		if err != nil {
@@ -155,9 +164,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return cfg, nil
 	}
 	cfg, err := load()
+	if err == nil {
+		// Without a driver every transaction would be accepted and go
+		// nowhere: refuse to start, naming the line to fix.
+		err = noDriver(cfg)
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "pushlua serve:", err)
+		printLines(stderr, "pushlua serve: ", err.Error())
 		return 2
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
 	}
 	if c.config == "" {
 		log.Info("no -c given: running the embedded default configuration (the bundled dlog driver)")
@@ -255,6 +272,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Logger:           log,
 		IDs:              ids,
 		Recent:           ingest.NewRecentIDs(ingest.DefaultRecentIDs), // a retried POST runs once
+		// pushlua metadata while serve holds the store (metadata_api.go).
+		Routes: map[string]http.Handler{metadataPath: metadataHandler(st)},
 	}
 	in.ingestOptions(&ingestOpts, ids)
 	srv := &http.Server{

@@ -97,8 +97,10 @@ func TestHostileAllocations(t *testing.T) {
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(dir, "state"), "HOME="+dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("pushlua run: %v; stderr:\n%s", err, stderr.String())
+	// Exit 1: handlers failed (the point of the test); anything else is
+	// wrong.
+	if err := cmd.Run(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("pushlua run: %v; want exit 1 (handlers failed); stderr:\n%s", err, stderr.String())
 	}
 	log := stderr.String()
 	for uid, msg := range want {
@@ -137,7 +139,7 @@ func TestHandlerMemorySetting(t *testing.T) {
 	})
 	line := `{"user": "u", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1}]}` + "\n"
 	r := pushlua(t, dir, line, "run", "-c", "p.conf", "-o", "pushlua_handler_memory=8M", "-")
-	if r.code != 0 || !strings.Contains(r.stderr, "pushlua: call exceeded its memory budget of 8 MiB (pushlua_handler_memory): 'rep' needs 1099511627776 bytes, 0 already used\n") {
+	if r.code != 1 || !strings.Contains(r.stderr, "pushlua: call exceeded its memory budget of 8 MiB (pushlua_handler_memory): 'rep' needs 1099511627776 bytes, 0 already used\n") {
 		t.Errorf("exit %d; stderr:\n%s", r.code, r.stderr)
 	}
 	for _, bad := range []string{"lots", "0", "12 parsecs"} {

@@ -62,15 +62,15 @@ var Known = []KnownSetting{
 	{"pushlua_body_timeout", "`30s`", TopLevel, "time to receive a request body once its headers are in; slower: `408`, connection closed"},
 	{"pushlua_user_queue_size", "`64`", TopLevel, "transactions of one user waiting or running (of the 1024 the queue holds); past it that user gets `429` + `Retry-After`, the others go on"},
 	{"pushlua_allowed_hosts", "–", TopLevel, "more `Host` names `serve` answers (space- or comma-separated; `name` for any port, `name:port`, `*` for any); the listen address, `localhost`, `127.0.0.1` and `[::1]` with its port are always accepted"},
-	{"pushlua_drain_timeout", "`30s`", TopLevel, "how long SIGTERM waits for accepted transactions"},
+	{"pushlua_drain_timeout", "`30s`", TopLevel, "how long SIGTERM waits for accepted transactions (the rest stay in the write-ahead log)"},
+	{"pushlua_durable", "`yes`", TopLevel, "`202` only once the transaction is in the write-ahead log (`DATA_DIR/wal/`); `no`: in memory only"},
+	{"pushlua_wal_max_bytes", "`1G`", TopLevel, "unprocessed transactions the log may hold; past it ingest answers `503`"},
+	{"pushlua_poison_attempts", "`3`", TopLevel, "runs in a row that exceed the budget or crash before a transaction goes to the dead-letter area"},
 	{"pushlua_reload_debounce", "`25ms`", TopLevel, "quiet time after file events before a reload (a burst that never goes quiet reloads 500 ms after its first event)"},
 	{"pushlua_handler_timeout", "`5s`", TopLevel, "time budget of one call into Lua"},
 	{"pushlua_handler_instructions", "`100000000`", TopLevel, "instruction budget of one call into Lua"},
 	{"pushlua_handler_memory", "`64M`", TopLevel, "memory budget of one call into Lua: bytes the Lua library may make (a number of bytes, or with a unit `K`, `M`, `G`, `T`)"},
 	{"pushlua_allow_exec", "`no`", TopLevel, "allow `os.execute` / `io.popen`"},
-	{"pushlua_poison_attempts", "`3`", TopLevel, "runs of a transaction whose handlers exceed their budget or crash the worker, in a row, before it goes to the dead letters (`pushlua dlq`)"},
-	{"pushlua_durable", "`yes`", TopLevel, "`202` means on disk: HTTP ingest writes a write-ahead log in the data directory before it answers; `no`: the queue lives in memory"},
-	{"pushlua_wal_max_bytes", "`1G`", TopLevel, "unprocessed bytes the write-ahead log may hold; past it ingest answers `503`"},
 	{"pushlua_queue", "`local`", TopLevel, "the queue behind `serve`: `local` (the write-ahead log) or `nats://HOST:PORT[,HOST:PORT...]`: a NATS JetStream stream that any number of `serve` processes share ([docs/cluster.md](docs/cluster.md))"},
 	{"pushlua_queue_creds", "–", TopLevel, "NATS credentials file (JWT and nkey seed), relative to the configuration file"},
 	{"pushlua_queue_user", "–", TopLevel, "NATS user name (with `pushlua_queue_password`)"},
@@ -136,7 +136,7 @@ var driverArgs = map[string][]string{
 // filterSettings are the settings of a Dovecot 2.4 push_notification
 // block pushlua reads.
 var filterSettings = []string{
-	"driver", "lua_file",
+	"driver", "name", "lua_file",
 	"push_notification_ox_url", "push_notification_ox_cache_ttl", "push_notification_ox_user_from_metadata",
 	"http_client_request_timeout", "http_client_request_max_attempts",
 }

@@ -76,7 +76,7 @@ func (c *Config) Lint() []Finding {
 			default:
 				add(pos, key, true, "unknown setting %s%s", key, hint(key, top))
 			}
-		case strings.HasPrefix(key, "push_notification_") || key == "mail_lua_script":
+		case (strings.HasPrefix(key, "push_notification_") || key == "mail_lua_script") && len(c.Filters) == 0:
 			add(pos, key, false, "%s is a plugin setting: Dovecot 2.3 reads it inside plugin { } only, and so does pushlua", key)
 		}
 	}

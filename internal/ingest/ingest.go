@@ -56,6 +56,10 @@ type Options struct {
 	// Ready reports whether scripts are loaded (for /readyz) and a reason
 	// when not. Nil means always ready.
 	Ready func() (bool, string)
+	// Routes are more /v1/ endpoints (path → handler), such as serve's
+	// /v1/metadata: they get the same checks as /v1/transactions (Host,
+	// Origin, the bearer token) and then handle the request themselves.
+	Routes map[string]http.Handler
 	// AuthToken, when set, makes every /v1/ request need
 	// "Authorization: Bearer <token>"; others are answered 401. Empty: no
 	// authentication (see RequireAuth for when that is acceptable).
@@ -218,6 +222,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if path != "/v1/transactions" {
+			if route, ok := h.opts.Routes[path]; ok {
+				route.ServeHTTP(w, r)
+				return
+			}
 			refuse(w, r, http.StatusNotFound, "not found")
 			return
 		}
