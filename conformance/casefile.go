@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pushlua/pushlua/internal/store"
+	"github.com/pushlua/pushlua/internal/txn"
 )
 
 // Section names of a case file (README.md documents them).
@@ -138,9 +139,7 @@ func parseCase(path, dir string, data []byte, suite bool) (*caseFile, error) {
 			}
 			c.Now = &t
 		case secTransactions:
-			for n, line := range dataLines(f) {
-				c.Txns = append(c.Txns, txnLine{Text: line, Line: n})
-			}
+			c.Txns = append(c.Txns, transactionChunks(f)...)
 		case secExpect:
 			reqs, err := parseExpectations(f)
 			if err != nil {
@@ -204,6 +203,23 @@ func parseCase(path, dir string, data []byte, suite bool) (*caseFile, error) {
 
 // dataLines returns the lines of a section that are not blank or "#"
 // comments, by line number in the file, in order (a Go 1.23 iterator).
+// transactionChunks cuts a transactions.jsonl section as every reader of
+// transactions does (txn.Split): JSON Lines, or one pretty-printed
+// transaction; "#" comment lines are left out.
+func transactionChunks(f archiveFile) []txnLine {
+	lines := strings.Split(f.Data, "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			lines[i] = "" // blank, so that line numbers stay
+		}
+	}
+	var out []txnLine
+	for _, c := range txn.Split([]byte(strings.Join(lines, "\n"))) {
+		out = append(out, txnLine{Text: strings.TrimRight(string(c.Data), " \t\r"), Line: f.Line + c.Line})
+	}
+	return out
+}
+
 func dataLines(f archiveFile) func(yield func(int, string) bool) {
 	return func(yield func(int, string) bool) {
 		for i, line := range strings.Split(strings.TrimSuffix(f.Data, "\n"), "\n") {

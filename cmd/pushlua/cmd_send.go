@@ -74,10 +74,19 @@ func cmdSend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				defer f.Close()
 				r = f
 			}
-			if _, err := io.Copy(&buf, r); err != nil {
+			data, err := io.ReadAll(r)
+			if err != nil {
 				fmt.Fprintln(stderr, "pushlua send:", err)
 				return 1
 			}
+			// One pretty-printed transaction (txn.Split's whole input) is
+			// sent as one line, so that several files of them make a
+			// JSON Lines body.
+			if chunks := txn.Split(data); len(chunks) == 1 && txn.IsWholeObject(chunks[0].Data) &&
+				json.Compact(&buf, chunks[0].Data) == nil {
+				data = nil
+			}
+			buf.Write(data)
 			if buf.Len() > 0 && buf.Bytes()[buf.Len()-1] != '\n' {
 				buf.WriteByte('\n')
 			}

@@ -302,3 +302,18 @@ func TestReloadTypoKeepsServing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// send reads what run reads: two files of one pretty-printed transaction
+// each make two transactions.
+func TestSendPrettyPrintedFiles(t *testing.T) {
+	pretty := func(user string) string {
+		return "{\"user\": \"" + user + "\",\n \"events\": [{\"name\": \"MessageNew\", \"mailbox\": \"INBOX\",\n   \"uid\": 1, \"uid_validity\": 1}]}\n"
+	}
+	dir := writeFiles(t, map[string]string{"a.json": pretty("a@example.com"), "b.json": pretty("b@example.com")})
+	s := startServe(t, dir, "--listen", "127.0.0.1:0")
+	r := pushlua(t, dir, "", "send", "--url", s.addr, "a.json", "b.json")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "202 Accepted") || strings.Count(r.stdout, `"id"`) != 2 {
+		t.Fatalf("send: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	s.waitLog(t, regexp.MustCompile(`pushlua\(b@example.com\)<[^>]+>: Debug: Message data: Mailbox \[INBOX\], UID \[1\]`))
+}
