@@ -80,12 +80,26 @@ func openMailbox(l *lua.State, _ *Env) {
 
 // pushMailbox pushes the mailbox object of mb: {item, vname, name}.
 func pushMailbox(l *lua.State, mb *mailboxItem) {
-	(&luax.Object{Name: mailboxName}).Push(l, mb)
-	setItemGC(l)
+	lua.CheckStackWithMessage(l, 5, "pushing a mailbox")
+	userStrings.push(l)
+	si := l.Top()
+	l.CreateTable(0, 4)
+	t := l.Top()
+	// The metatable has no __newindex: raw sets are what SetField does.
+	l.RawGetInt(si, uItem)
+	l.PushUserData(mb)
+	pushItemGC(l, si)
+	l.SetMetaTable(-2)
+	l.RawSet(t)
+	lua.SetMetaTableNamed(l, mailboxName)
+	l.RawGetInt(si, uVname)
 	l.PushString(mb.vname)
-	l.SetField(-2, "vname")
-	l.PushString(mb.vname)
-	l.SetField(-2, "name")
+	l.PushValue(-1)
+	l.RawGetInt(si, uName)
+	l.Insert(-2)
+	l.RawSet(t)
+	l.RawSet(t)
+	l.Remove(si)
 }
 
 // checkMailbox returns the mailbox at index or raises Dovecot's
@@ -175,49 +189,68 @@ func mailboxStatus(l *lua.State) int {
 	if err != nil {
 		luax.Raise(l, "mailbox_get_status(%s, %d) failed: %s", mb.vname, items, mb.errText(err))
 	}
+	lua.CheckStackWithMessage(l, 4, "pushing a mailbox status")
+	statusStrings.push(l)
+	si := l.Top()
 	l.CreateTable(0, 20)
+	t := l.Top()
+	// A fresh table without a metatable: raw sets are what SetField
+	// does. The keys come from strings interned in the state.
+	l.RawGetInt(si, sMailbox)
 	l.PushString(mb.vname)
-	l.SetField(-2, "mailbox")
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{
-		{"messages", float64(st.Messages)},
-		{"recent", float64(st.Recent)},
-		{"unseen", float64(st.Unseen)},
-		{"uidvalidity", float64(st.UIDValidity)},
-		{"uidnext", float64(st.UIDNext)},
-		{"first_unseen_seq", float64(st.FirstUnseenSeq)},
-		{"first_recent_uid", float64(st.FirstRecentUID)},
-		{"highest_modseq", float64(st.HighestModseq)},
-		{"highest_pvt_modseq", float64(st.HighestPvtModseq)},
-		{"permanent_flags", float64(st.PermanentFlags)},
-		{"flags", float64(st.Flags)},
-	} {
-		l.PushNumber(f.v)
-		l.SetField(-2, f.name)
+	l.RawSet(t)
+	for i, v := range [...]float64{float64(st.Messages), float64(st.Recent), float64(st.Unseen),
+		float64(st.UIDValidity), float64(st.UIDNext), float64(st.FirstUnseenSeq), float64(st.FirstRecentUID),
+		float64(st.HighestModseq), float64(st.HighestPvtModseq), float64(st.PermanentFlags), float64(st.Flags)} {
+		l.RawGetInt(si, sMessages+i)
+		l.PushNumber(v)
+		l.RawSet(t)
 	}
-	for _, f := range []struct {
-		name string
-		v    bool
-	}{
-		{"permanent_keywords", st.PermanentKeywords},
-		{"allow_new_keywords", st.AllowNewKeywords},
-		{"nonpermanent_modseqs", st.NonpermanentModseqs},
-		{"no_modseq_tracking", st.NoModseqTracking},
-		{"have_guids", st.HaveGUIDs},
-		{"have_save_guids", st.HaveSaveGUIDs},
-		{"have_only_guid128", st.HaveOnlyGUID128},
-	} {
-		l.PushBoolean(f.v)
-		l.SetField(-2, f.name)
+	for i, v := range [...]bool{st.PermanentKeywords, st.AllowNewKeywords, st.NonpermanentModseqs,
+		st.NoModseqTracking, st.HaveGUIDs, st.HaveSaveGUIDs, st.HaveOnlyGUID128} {
+		l.RawGetInt(si, sPermanentKeywords+i)
+		l.PushBoolean(v)
+		l.RawSet(t)
 	}
 	if withKeywords {
+		l.RawGetInt(si, sKeywords)
 		luax.PushStrings(l, st.Keywords)
-		l.SetField(-2, "keywords")
+		l.RawSet(t)
 	}
+	l.Remove(si)
 	return 1
 }
+
+// The status table's field names, interned (statusStrings); s* are their
+// 1-based indexes. The number fields follow sMessages, the bool fields
+// sPermanentKeywords, in the order mailboxStatus sets them.
+const (
+	sMailbox = iota + 1
+	sMessages
+	sRecent
+	sUnseen
+	sUIDValidity
+	sUIDNext
+	sFirstUnseenSeq
+	sFirstRecentUID
+	sHighestModseq
+	sHighestPvtModseq
+	sPermanentFlags
+	sFlags
+	sPermanentKeywords
+	sAllowNewKeywords
+	sNonpermanentModseqs
+	sNoModseqTracking
+	sHaveGUIDs
+	sHaveSaveGUIDs
+	sHaveOnlyGUID128
+	sKeywords
+)
+
+var statusStrings = &interned{strs: []string{"mailbox", "messages", "recent", "unseen", "uidvalidity",
+	"uidnext", "first_unseen_seq", "first_recent_uid", "highest_modseq", "highest_pvt_modseq",
+	"permanent_flags", "flags", "permanent_keywords", "allow_new_keywords", "nonpermanent_modseqs",
+	"no_modseq_tracking", "have_guids", "have_save_guids", "have_only_guid128", "keywords"}}
 
 // status is mailbox_get_status(box, items): what Dovecot's index storage
 // fills in for items, from the store's record (see the file comment), and

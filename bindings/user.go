@@ -139,11 +139,13 @@ const (
 	uAdmin
 	uSessionRestored
 	uGC
+	uVname // the mailbox object's
+	uName
 )
 
 var userStrings = &interned{strs: []string{"item", "home", "username", "uid", "gid", "service",
 	"session_id", "session_create_time", "nonexistent", "anonymous", "autocreated", "mail_debug",
-	"fuzzy_search", "dsyncing", "admin", "session_restored", "__gc"}}
+	"fuzzy_search", "dsyncing", "admin", "session_restored", "__gc", "vname", "name"}}
 
 // itemGC is the __gc function of the items' metatables.
 var itemGC = func(*lua.State) int { return 0 }
