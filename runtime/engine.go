@@ -760,9 +760,6 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	res = Result{Txn: t, Version: v.name()}
 	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
 		log: v.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
-	if v.live {
-		r.ctx = doveadm.WithTxn(ctx, &doveadm.Txn{Status: t.Status, Metadata: t.Metadata, Logger: r.log})
-	}
 	defer func() {
 		if p := recover(); p != nil {
 			res.Errors++
@@ -771,9 +768,11 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 			for _, in := range v.slots[i] {
 				in.Discard()
 			}
-			obs.TxnProcessed(false)
 		}
 	}()
+	if v.live {
+		r.ctx = doveadm.WithTxn(ctx, &doveadm.Txn{Status: t.Status, Metadata: t.Metadata, Logger: r.log})
+	}
 	if snap := t.Snapshot(); !snap.Empty() {
 		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++
@@ -787,8 +786,8 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 			accepted = append(accepted, in)
 		}
 	}
-	setMessageData(r, accepted, st)
 	res.Drivers = len(accepted)
+	setMessageData(r, accepted, st)
 	if t.Success {
 		forEachRecord(t.Events, func(events []txn.Event) {
 			for _, in := range accepted {
