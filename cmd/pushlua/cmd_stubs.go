@@ -10,7 +10,7 @@ import (
 	"sort"
 
 	"github.com/pushlua/pushlua/docs"
-	"github.com/pushlua/pushlua/internal/luaapi"
+	"github.com/pushlua/pushlua/cmd/pushlua/internal/luaapi"
 )
 
 // cmdStubs is `pushlua stubs [DIR]`: the lua-language-server definitions

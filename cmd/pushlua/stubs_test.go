@@ -9,7 +9,7 @@ import (
 )
 
 // TestStubsCommand: `pushlua stubs DIR` writes the committed stubs
-// (docs/luals, kept current by internal/luaapi's tests), the default
+// (docs/luals, kept current by cmd/pushlua/internal/luaapi's tests), the default
 // directory is ./types, and the files are listed on stdout.
 func TestStubsCommand(t *testing.T) {
 	dir := t.TempDir()

@@ -58,7 +58,7 @@ func goLiterals(t *testing.T, skip []string, dirs ...string) map[string][]string
 // notSettings are pushlua_* literals of the Go code that are not
 // settings (metric names are found in internal/metrics).
 var notSettings = map[string]string{
-	"pushlua_probe":        "internal/luaapi's Lua module",
+	"pushlua_probe":        "cmd/pushlua/internal/luaapi's Lua module",
 	"pushlua_partitions":   "internal/jetstream's stream metadata key",
 	"pushlua_txn_metadata": "a field of the user object the bundled drivers get (runtime/luadriver.go)",
 	"pushlua_data":         "a field of the event table the bundled dlog gets (runtime/luadriver.go)",

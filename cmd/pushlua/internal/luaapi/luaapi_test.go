@@ -139,7 +139,7 @@ func TestParseErrors(t *testing.T) {
 
 // stubsDir holds the committed stubs: the ones the repository's own
 // .luarc.json points at, and what `pushlua stubs` writes.
-const stubsDir = "../../docs/luals"
+const stubsDir = "../../../../docs/luals"
 
 // TestStubsCurrent: the committed stubs are what the generator makes from
 // the reference and the registered names (go test -update rewrites them).
