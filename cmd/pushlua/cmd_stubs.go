@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/pushlua/pushlua/docs"
 	"github.com/pushlua/pushlua/cmd/pushlua/internal/luaapi"
+	"github.com/pushlua/pushlua/docs"
 )
 
 // cmdStubs is `pushlua stubs [DIR]`: the lua-language-server definitions
