@@ -81,7 +81,7 @@ func openMailbox(l *lua.State, _ *Env) {
 // pushMailbox pushes the mailbox object of mb: {item, vname, name}.
 func pushMailbox(l *lua.State, mb *mailboxItem) {
 	lua.CheckStackWithMessage(l, 5, "pushing a mailbox")
-	userStrings.push(l)
+	userStrings.Push(l)
 	si := l.Top()
 	l.CreateTable(0, 4)
 	t := l.Top()
@@ -190,7 +190,7 @@ func mailboxStatus(l *lua.State) int {
 		luax.Raise(l, "mailbox_get_status(%s, %d) failed: %s", mb.vname, items, mb.errText(err))
 	}
 	lua.CheckStackWithMessage(l, 4, "pushing a mailbox status")
-	statusStrings.push(l)
+	statusStrings.Push(l)
 	si := l.Top()
 	l.CreateTable(0, 20)
 	t := l.Top()
@@ -247,7 +247,7 @@ const (
 	sKeywords
 )
 
-var statusStrings = &interned{strs: []string{"mailbox", "messages", "recent", "unseen", "uidvalidity",
+var statusStrings = &luax.Interned{Strs: []string{"mailbox", "messages", "recent", "unseen", "uidvalidity",
 	"uidnext", "first_unseen_seq", "first_recent_uid", "highest_modseq", "highest_pvt_modseq",
 	"permanent_flags", "flags", "permanent_keywords", "allow_new_keywords", "nonpermanent_modseqs",
 	"no_modseq_tracking", "have_guids", "have_save_guids", "have_only_guid128", "keywords"}}

@@ -74,7 +74,7 @@ func openMailUser(l *lua.State, _ *Env) {
 func PushUser(l *lua.State, env *Env, u *txn.User) {
 	mu := &mailUser{env: env, u: *u}
 	lua.CheckStackWithMessage(l, 6, "pushing a mail_user")
-	userStrings.push(l)
+	userStrings.Push(l)
 	si := l.Top()
 	l.CreateTable(0, 20)
 	t := l.Top()
@@ -143,7 +143,7 @@ const (
 	uName
 )
 
-var userStrings = &interned{strs: []string{"item", "home", "username", "uid", "gid", "service",
+var userStrings = &luax.Interned{Strs: []string{"item", "home", "username", "uid", "gid", "service",
 	"session_id", "session_create_time", "nonexistent", "anonymous", "autocreated", "mail_debug",
 	"fuzzy_search", "dsyncing", "admin", "session_restored", "__gc", "vname", "name"}}
 
@@ -175,38 +175,11 @@ func pushItemGC(l *lua.State, si int) {
 // pushItemGC).
 func setItemGC(l *lua.State) {
 	l.Field(-1, "item")
-	userStrings.push(l)
+	userStrings.Push(l)
 	pushItemGC(l, l.Top())
 	l.Remove(-2)
 	l.SetMetaTable(-2)
 	l.Pop(1)
-}
-
-// interned is a fixed list of strings kept in each Lua state's registry,
-// so that the objects built for every transaction take their field names
-// from there: go-lua boxes a Go string each time it is pushed (twice for
-// a SetField key).
-type interned struct {
-	strs []string
-}
-
-// push pushes the state's table of the strings (1-based, in order),
-// making it on first use.
-func (in *interned) push(l *lua.State) {
-	l.PushLightUserData(in)
-	l.RawGet(lua.RegistryIndex)
-	if l.IsTable(-1) {
-		return
-	}
-	l.Pop(1)
-	l.CreateTable(len(in.strs), 0)
-	for i, s := range in.strs {
-		l.PushString(s)
-		l.RawSetInt(-2, i+1)
-	}
-	l.PushLightUserData(in)
-	l.PushValue(-2)
-	l.RawSet(lua.RegistryIndex)
 }
 
 // checkUser returns the mail_user at index or raises Dovecot's

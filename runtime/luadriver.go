@@ -105,26 +105,26 @@ const (
 	hEvent
 )
 
-var handlerNames = func() *interned {
-	in := &interned{strs: []string{fnBeginTxn, fnEndTxn}}
+var handlerNames = func() *luax.Interned {
+	in := &luax.Interned{Strs: []string{fnBeginTxn, fnEndTxn}}
 	for _, ev := range txn.Events {
-		in.strs = append(in.strs, ev.Handler)
+		in.Strs = append(in.Strs, ev.Handler)
 	}
 	return in
 }()
 
-// pushHandler pushes the global named handlerNames.strs[k-1], raw (see
+// pushHandler pushes the global named handlerNames.Strs[k-1], raw (see
 // pushGlobal).
 func pushHandler(l *lua.State, k int) {
 	l.PushGlobalTable()
-	handlerNames.push(l)
+	handlerNames.Push(l)
 	l.RawGetInt(-1, k)
 	l.Remove(-2)
 	l.RawGet(-2)
 	l.Remove(-2)
 }
 
-// hasHandler reports whether the global named handlerNames.strs[k-1] is a
+// hasHandler reports whether the global named handlerNames.Strs[k-1] is a
 // function (see hasFunction).
 func hasHandler(l *lua.State, k int) bool {
 	pushHandler(l, k)
@@ -137,7 +137,7 @@ func hasHandler(l *lua.State, k int) bool {
 // bits by EventInfo.Index.
 func eventHandlers(l *lua.State) uint16 {
 	l.PushGlobalTable()
-	handlerNames.push(l)
+	handlerNames.Push(l)
 	var found uint16
 	for i := range txn.Events {
 		l.RawGetInt(-1, hEvent+i)
@@ -445,12 +445,12 @@ const (
 	kEventName // + EventInfo.Index: the event names
 )
 
-var eventStrings = func() *interned {
-	in := &interned{strs: []string{"name", "mailbox", "uid", "uid_validity", "date", "tz", "from", "to",
+var eventStrings = func() *luax.Interned {
+	in := &luax.Interned{Strs: []string{"name", "mailbox", "uid", "uid_validity", "date", "tz", "from", "to",
 		"snippet", "flags", "keywords", "message_id", "from_address", "from_display_name", "to_address",
 		"to_display_name", "subject", "flags_old", "keywords_old", "mailbox_old", "INBOX"}}
 	for _, ev := range txn.Events {
-		in.strs = append(in.strs, ev.Name)
+		in.Strs = append(in.Strs, ev.Name)
 	}
 	return in
 }()
@@ -481,7 +481,7 @@ func eventFields(e *txn.Event) int {
 // protected call (State.invoke).
 func pushEvent(l *lua.State, e *txn.Event) {
 	lua.CheckStackWithMessage(l, 5, "pushing an event")
-	eventStrings.push(l)
+	eventStrings.Push(l)
 	si := l.Top()
 	l.CreateTable(0, eventFields(e)+len(e.Extra))
 	t := l.Top()
