@@ -297,6 +297,13 @@ func (s *scanner) object(field func(k string) bool) bool {
 	}
 }
 
+// members is object for an object whose members must have distinct keys:
+// a duplicate gives up (its meaning is parseSlow's to decide).
+func (s *scanner) members(field func(k string) bool) bool {
+	var keys seen
+	return s.object(func(k string) bool { return keys.first(k) && field(k) })
+}
+
 // seen records the fields an object had, to refuse duplicates (their
 // meaning is parseSlow's to decide). Objects of this format have few
 // fields: a linear search over an array costs no allocation.
@@ -382,11 +389,7 @@ func (s *scanner) user(u *User) bool {
 		u.Username, ok = s.str()
 		return ok && u.Username != ""
 	}
-	var fields seen
-	ok := s.object(func(k string) bool {
-		if !fields.first(k) {
-			return false
-		}
+	ok := s.members(func(k string) bool {
 		var ok bool
 		switch k {
 		case "username":
@@ -468,11 +471,7 @@ func (s *scanner) event(e *Event) bool {
 	list := members[:0]
 	var name string
 	has := 0
-	var fields seen
-	ok := s.object(func(k string) bool {
-		if !fields.first(k) {
-			return false
-		}
+	ok := s.members(func(k string) bool {
 		if k == "name" {
 			var ok bool
 			name, ok = s.str()
@@ -579,17 +578,9 @@ func (s *scanner) eventField(k string, e *Event) bool {
 
 func (s *scanner) status(t *Txn) bool {
 	t.Status = map[string]store.Status{}
-	var boxes seen
-	return s.object(func(box string) bool {
-		if !boxes.first(box) {
-			return false
-		}
+	return s.members(func(box string) bool {
 		var st store.Status
-		var fields seen
-		ok := s.object(func(k string) bool {
-			if !fields.first(k) {
-				return false
-			}
+		ok := s.members(func(k string) bool {
 			var ok bool
 			switch k {
 			case "messages":
@@ -644,11 +635,7 @@ func (s *scanner) status(t *Txn) bool {
 
 func (s *scanner) metadata(t *Txn) bool {
 	t.Metadata = map[string]*string{}
-	var keys seen
-	return s.object(func(k string) bool {
-		if !keys.first(k) {
-			return false
-		}
+	return s.members(func(k string) bool {
 		if _, err := store.ServerKey(k); err != nil {
 			return false
 		}
