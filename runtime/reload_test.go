@@ -483,3 +483,14 @@ func TestWatchFailedEditQuietAndUndone(t *testing.T) {
 		t.Fatalf("forced reload of the same failure: got %v; want the error again", err)
 	}
 }
+
+// A script saved after the version was built but before the watcher
+// watched its directory (serve's start) is reloaded all the same.
+func TestWatchCatchesEditBeforeStart(t *testing.T) {
+	te := reloadEngine(t)
+	te.write(t, "script.lua", versionScript("early"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = te.Watch(ctx, 20*time.Millisecond, nil) }()
+	checkFor(t, func() bool { return te.Version().N == 2 })
+}

@@ -117,6 +117,11 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 	update()
 	deb := newDebouncer(debounce)
 	defer deb.Stop()
+	// A file written after the version was built and before the
+	// directories were watched sent no event: look once.
+	if v := e.current(); versionID(hashFiles(v.watched())) != v.id {
+		deb.Trigger()
+	}
 	for {
 		select {
 		case <-ctx.Done():
