@@ -17,6 +17,7 @@ import (
 
 	"github.com/pushlua/pushlua/bindings"
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib"
 )
 
@@ -178,7 +179,14 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	if spec.Debug && !spec.Bundled {
 		logger.Debug(spec.LogPrefix + "Loading " + spec.Path)
 	}
-	if err := lua.LoadBuffer(l, string(spec.Source), chunkName(spec.Path), "bt"); err != nil {
+	name := chunkName(spec.Path)
+	if name != "@"+spec.Path {
+		lua.SubTable(l, lua.RegistryIndex, luax.ChunkPaths)
+		l.PushString("@" + spec.Path)
+		l.SetField(-2, name)
+		l.Pop(1)
+	}
+	if err := lua.LoadBuffer(l, string(spec.Source), name, "bt"); err != nil {
 		msg, _ := l.ToString(-1)
 		l.Pop(1)
 		msg = stdlib.ExplainSyntax(spec.Source, msg)

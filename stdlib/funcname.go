@@ -30,6 +30,8 @@ import (
 	"unsafe"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // FunctionName returns the name Lua gives the function running at frame f
@@ -312,12 +314,118 @@ func debugTraceback(l *lua.State) int {
 	return 1
 }
 
-// openTraceback replaces debug.traceback.
+// debugGetinfo is debug.getinfo([thread,] f [, what]): what go-lua's
+// Info knows of a function, given as a level of the call stack (0 is
+// getinfo itself) or as a function value: source, short_src, what,
+// linedefined and lastlinedefined ("S"), currentline ("l"), name and
+// namewhat ("n"), nups ("u") and func ("f"). A level past the stack's top
+// gives nil; an option letter Lua 5.2 does not know is an argument error.
+func debugGetinfo(l *lua.State) int {
+	if l.IsThread(1) {
+		l.Remove(1)
+	}
+	what := lua.OptString(l, 2, "flnSu")
+	for _, c := range what {
+		if !strings.ContainsRune("flnSuLt", c) {
+			lua.ArgumentError(l, 2, "invalid option")
+		}
+	}
+	opts := strings.Map(infoOption, what)
+	if opts == "" {
+		opts = "S" // go-lua's Info needs one
+	}
+	var d lua.Debug
+	if l.IsFunction(1) {
+		l.PushValue(1)
+		d, _ = lua.Info(l, ">"+opts, nil)
+	} else {
+		level := lua.CheckInteger(l, 1)
+		f, ok := lua.Stack(l, level)
+		if !ok {
+			l.PushNil()
+			return 1
+		}
+		d, _ = lua.Info(l, opts, f)
+	}
+	l.NewTable()
+	set := func(k string, v any) {
+		switch v := v.(type) {
+		case string:
+			l.PushString(v)
+		case int:
+			l.PushInteger(v)
+		case bool:
+			l.PushBoolean(v)
+		}
+		l.SetField(-2, k)
+	}
+	if strings.ContainsRune(what, 'S') {
+		set("source", wholeChunkName(l, d.Source))
+		set("short_src", d.ShortSource)
+		set("what", d.What)
+		set("linedefined", d.LineDefined)
+		set("lastlinedefined", d.LastLineDefined)
+	}
+	if strings.ContainsRune(what, 'l') {
+		set("currentline", d.CurrentLine)
+	}
+	if strings.ContainsRune(what, 'n') && d.Name != "" {
+		set("name", d.Name)
+		set("namewhat", d.NameKind)
+	} else if strings.ContainsRune(what, 'n') {
+		set("namewhat", "")
+	}
+	if strings.ContainsRune(what, 'u') {
+		set("nups", d.UpValueCount)
+	}
+	if strings.ContainsRune(what, 'f') {
+		if l.IsFunction(1) {
+			l.PushValue(1)
+		} else {
+			// go-lua's Info gives no function value for a level.
+			l.PushNil()
+		}
+		l.SetField(-2, "func")
+	}
+	return 1
+}
+
+// wholeChunkName is the whole name of a chunk whose name the runtime
+// shortened (luax.ChunkPaths), else source.
+func wholeChunkName(l *lua.State, source string) string {
+	if !strings.HasPrefix(source, "@...") {
+		return source
+	}
+	l.Field(lua.RegistryIndex, luax.ChunkPaths)
+	defer l.Pop(1)
+	if !l.IsTable(-1) {
+		return source
+	}
+	l.Field(-1, source)
+	defer l.Pop(1)
+	if whole, ok := l.ToString(-1); ok {
+		return whole
+	}
+	return source
+}
+
+// infoOption keeps the option letters go-lua's Info knows.
+func infoOption(r rune) rune {
+	if strings.ContainsRune("Slnu", r) {
+		return r
+	}
+	return -1
+}
+
+// openTraceback replaces debug.traceback and adds debug.getinfo, which
+// go-lua does not have.
 func openTraceback(l *lua.State) {
 	l.Global("debug")
 	if l.IsTable(-1) {
 		l.PushGoFunction(debugTraceback)
 		l.SetField(-2, "traceback")
+		l.PushGoFunction(debugGetinfo)
+		l.SetField(-2, "getinfo")
 	}
 	l.Pop(1)
 }

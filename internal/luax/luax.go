@@ -172,3 +172,9 @@ func PushStrings(l *lua.State, s []string) {
 		l.RawSetInt(-2, i+1)
 	}
 }
+
+// ChunkPaths is the registry field of the table that maps a shortened
+// chunk name ("@..." and the end of the path, as C Lua prints it) to the
+// script's whole one ("@" and the path): debug.getinfo gives the whole
+// one, as C Lua's does.
+const ChunkPaths = "pushlua.chunkpaths"

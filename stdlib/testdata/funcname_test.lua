@@ -64,3 +64,21 @@ function test_traceback_level_and_message()
     "level 1 starts at the caller")
   eq(debug.traceback(42), 42, "a non-string message is returned as it is")
 end
+
+function test_getinfo_levels_and_functions()
+  local function here() return debug.getinfo(1, "Sl") end
+  local i = here()
+  eq(i.source, "@funcname_test.lua", "source of level 1")
+  eq(i.short_src, "funcname_test.lua", "short_src")
+  eq(i.what, "Lua", "what")
+  eq(i.currentline, 69, "currentline")
+  eq(i.linedefined, 69, "linedefined")
+  local f = debug.getinfo(here)
+  eq(f.func, here, "func of a function value")
+  eq(f.linedefined, 69, "linedefined of a function value")
+  eq(f.currentline, -1, "no current line for a function value")
+  eq(debug.getinfo(print, "S").what, "Go", "a library function")
+  eq(debug.getinfo(1000), nil, "a level past the stack")
+  eq(pcall(debug.getinfo, 1, "x"), false, "an unknown option is an error")
+  eq(debug.getinfo(1, "n").namewhat ~= nil, true, "n gives namewhat")
+end
