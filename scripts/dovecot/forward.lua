@@ -54,27 +54,147 @@
 -- drivers.
 --
 -- Dovecot compiles this file for every Lua state, which is one per mail
--- user: an LMTP delivery makes one per recipient. Code that only failures,
--- rotation, a process's first file and the HTTP path need is therefore
--- kept in a string (COLD below) and compiled on first use.
+-- user: an LMTP delivery makes two (the recipient, and Dovecot's "raw"
+-- user, which never has a transaction), an IMAP session one. So what every
+-- state compiles is kept small: the event handlers only keep Dovecot's
+-- event tables. The code that turns a transaction into pushlua's format
+-- and hands it over (MAIN) sits in a long comment that the first end_txn
+-- of a state reads from this file and compiles, and the code that only
+-- failures, rotation, a process's first file and the HTTP path need
+-- (COLD) in another, compiled on first use. Keep the file whole: the
+-- comments are code.
 
-local KEY = "/private/vendor/vendor.dovecot/http-notify"
--- KEY as the INBOX attribute user:metadata_get reads.
-local INBOX_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify"
-
-local format, find, gsub, sub, concat = string.format, string.find, string.gsub, string.sub, table.concat
-local toint = math.tointeger or function(n) if n == math.floor(n) then return n end end
-
--- S is this Lua state's (one session's) state, shared with the cold code:
+-- S is this Lua state's (one session's) state, shared with MAIN and COLD:
 -- set24 (2.4's lua_settings), conf, proc ({pid, ticks} of the process),
 -- spool (the file in use: {f, base, path}), retry (os.time() before which a
 -- failed spool is not tried again), md/md_at/md_sid (the METADATA read),
--- user_key/user_json, and the cold code's own fields.
+-- user_key/user_json, main and cold (the compiled parts).
 local S = { retry = 0, logged = {} }
 
 local function log_error(msg)
   pcall(dovecot.i_error, "pushlua forward: " .. tostring(msg))
 end
+
+function script_init(settings)
+  if type(settings) == "table" then
+    S.set24 = {}
+    for k, v in pairs(settings) do
+      S.set24[k] = v
+    end
+  end
+  return 0
+end
+
+function script_deinit()
+  -- The file stays .open: later Lua states of this process append to it
+  -- (docs/spool.md: pushlua closes it once the process is gone).
+  if S.spool then
+    pcall(S.spool.f.close, S.spool.f)
+    S.spool = nil
+  end
+end
+
+function dovecot_lua_notify_begin_txn(user)
+  -- The user object stays in ctx only: Dovecot releases ctx after end_txn
+  -- (a user kept in a global crashes the process at session end).
+  return { user = user, ev = {} }
+end
+
+-- Every event handler keeps the event's table (Dovecot builds a new one
+-- for each call); end_txn encodes them all.
+local function handler(ctx, e)
+  local ev = type(ctx) == "table" and ctx.ev
+  if ev and type(e) == "table" then
+    ev[#ev + 1] = e
+  end
+end
+
+for _, name in ipairs({ "message_new", "message_append", "message_expunge", "message_read",
+    "message_trash", "flags_set", "flags_clear", "mailbox_create", "mailbox_delete",
+    "mailbox_rename", "mailbox_subscribe", "mailbox_unsubscribe" }) do
+  _G["dovecot_lua_notify_event_" .. name] = handler
+end
+
+-- part compiles the code of this file's long comment --[===[NAME ... ]===]
+-- (MAIN or COLD below), with this file's name and line numbers: a comment
+-- costs the states that never run it next to nothing to compile.
+local function part(name)
+  local info = debug and debug.getinfo and debug.getinfo(1, "S")
+  local path = info and string.match(info.source or "", "^@(.+)$")
+  if path == nil then
+    error("cannot find this script's own file (debug.getinfo gives no path)")
+  end
+  local f, err = io.open(path, "r")
+  if f == nil then
+    error(err)
+  end
+  local text = f:read("*a") or ""
+  f:close()
+  local open = "\n--[===[" .. name .. "\n"
+  local i = string.find(text, open, 1, true)
+  local j = i and string.find(text, "\n]===]", i, true)
+  if j == nil then
+    error(path .. ": the " .. name .. " part is missing")
+  end
+  local _, lines = string.gsub(string.sub(text, 1, i), "\n", "")
+  return assert((loadstring or load)(string.rep("\n", lines + 1) .. string.sub(text, i + #open, j), "@" .. path))
+end
+
+function dovecot_lua_notify_end_txn(ctx, success)
+  local ok, err = pcall(function()
+    if S.main == nil then
+      S.main = part("MAIN")(S, log_error, part)
+    end
+    S.main(ctx, success)
+  end)
+  if not ok then
+    log_error(err)
+  end
+  if type(ctx) == "table" then
+    ctx.user = nil
+  end
+end
+
+-- MAIN: the transaction in pushlua's format (docs/transactions.md), the
+-- lookups of pushlua_status, and the spool (docs/spool.md). It returns the
+-- function end_txn calls.
+--
+-- JSON: Dovecot's Lua has none. Bytes >= 0x80 pass through (Dovecot's
+-- strings are UTF-8, pushlua checks); Dovecot pushes every number as a
+-- float (uid = 1.0) and whole ones are printed as integers; a table with a
+-- metatable is a Dovecot object (user, mailbox), not data; Dovecot's own
+-- tables are arrays of strings, and {} is an empty array.
+--
+-- Settings: 2.4's lua_settings key (name, or pushlua_<name>), else 2.3's
+-- plugin setting pushlua_<name>; unset when empty.
+--
+-- status_json: the status of one mailbox (allocated, synced so that this
+-- transaction shows, asked, freed), or nil when it cannot be read; and,
+-- when with_md is set and the mailbox is INBOX, ok and the METADATA value
+-- read through the same open mailbox. Not MAILBOX_FLAG_READONLY: a
+-- read-only box reports no permanent flags or keywords. pushlua_status yes
+-- reads the METADATA when Dovecot's ox driver would (it keeps a value, not
+-- its absence, for metadata_cache_secs per session), all every time; the
+-- transaction carries null when it is unset (pushlua unsets it too) and
+-- nothing when it cannot be read.
+--
+-- The spool: process() reads this process's pid and start time (clock
+-- ticks since boot) from /proc/self/stat once per state. The marker
+-- DIR/.pl-<pid>-<ticks> names the file the process appends to, so that
+-- every Lua state of the process continues it. Writes are unbuffered: one
+-- f:write of a whole line is one write(2) (glibc ignores setvbuf's size
+-- unless given a buffer, and splits a line longer than its 4 KiB one). A
+-- file that reached pushlua_spool_max_bytes is full for every state of the
+-- process alike (sizes only grow): the line that crossed the size was its
+-- last. A process's first file drops COLD again, so that the full garbage
+-- collection Dovecot runs after every transaction of an IMAP session has
+-- less to go through.
+--[===[MAIN
+local S, log_error, part = ...
+local KEY = "/private/vendor/vendor.dovecot/http-notify"
+local INBOX_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify"
+local format, find, gsub, sub, concat = string.format, string.find, string.gsub, string.sub, table.concat
+local toint = math.tointeger or function(n) if n == math.floor(n) then return n end end
 
 local function log_once(key, msg)
   if not S.logged[key] then
@@ -83,26 +203,18 @@ local function log_once(key, msg)
   end
 end
 
--- JSON (Dovecot's Lua has none) ------------------------------------------
-
 local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
               ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
-
 local function esc(c)
   local b = string.byte(c)
   return ESC[c] or (b < 32 or b == 127) and format("\\u%04x", b) or c
 end
-
--- Bytes >= 0x80 pass through: Dovecot's strings are UTF-8, pushlua checks.
 local function str(s)
   if find(s, '[%c"\\]') then
     s = gsub(s, '[%c"\\]', esc)
   end
   return '"' .. s .. '"'
 end
-
--- Dovecot pushes every number as a float (uid = 1.0): whole ones are
--- printed as integers.
 local function num(n)
   local i = toint(n)
   if i then
@@ -112,12 +224,8 @@ local function num(n)
   end
   return "null"
 end
-
 local keys = {} -- '"k":' of the few distinct keys
 local val
-
--- A table with a metatable is a Dovecot object (user, mailbox): not data.
--- Dovecot's own tables are arrays of strings; {} is an empty array.
 local function tbl(t)
   if getmetatable(t) ~= nil then
     return nil
@@ -143,7 +251,6 @@ local function tbl(t)
   end
   return "{" .. concat(p, ",") .. "}"
 end
-
 val = function(v)
   local t = type(v)
   if t == "string" then
@@ -156,9 +263,7 @@ val = function(v)
     return tbl(v)
   end
 end
-
--- fields is the JSON object of t's fields named in list (the ones of
--- pushlua's format) that hold data.
+-- the fields of t named in list that hold data
 local function fields(t, list)
   local p, n = {}, 0
   for _, k in ipairs(list) do
@@ -173,10 +278,6 @@ local function fields(t, list)
   return "{" .. concat(p, ",") .. "}"
 end
 
--- settings ------------------------------------------------------------------
-
--- setting: 2.4's lua_settings key (name, or pushlua_<name>), else 2.3's
--- plugin setting pushlua_<name>; nil when unset or empty.
 local function setting(user, name)
   local v
   if S.set24 ~= nil then
@@ -195,7 +296,6 @@ local function setting(user, name)
     return tostring(v)
   end
 end
-
 local function number(user, name, default, min)
   local s = setting(user, name)
   local n = tonumber(s)
@@ -205,7 +305,6 @@ local function number(user, name, default, min)
   end
   return n and math.floor(n) or default
 end
-
 local function read_conf(user)
   local c = {
     url = setting(user, "url"),
@@ -232,71 +331,6 @@ local function read_conf(user)
   return c
 end
 
--- the transaction -----------------------------------------------------------
-
-function script_init(settings)
-  if type(settings) == "table" then
-    S.set24 = {}
-    for k, v in pairs(settings) do
-      S.set24[k] = v
-    end
-  end
-  return 0
-end
-
-function script_deinit()
-  -- The file stays .open: later Lua states of this process append to it
-  -- (docs/spool.md: pushlua closes it once the process is gone).
-  if S.spool then
-    pcall(S.spool.f.close, S.spool.f)
-    S.spool = nil
-  end
-end
-
-function dovecot_lua_notify_begin_txn(user)
-  -- The user object stays in ctx only: Dovecot releases ctx after end_txn
-  -- (a user kept in a global crashes the process at session end).
-  return { user = user, ev = {}, boxes = {}, seen = {}, deleted = {}, new = {} }
-end
-
--- collect keeps one event's JSON (every field Dovecot gave) and the
--- mailbox it touched.
-local function collect(ctx, e)
-  if type(ctx) ~= "table" or type(e) ~= "table" or ctx.ev == nil then
-    return
-  end
-  local j = tbl(e)
-  if j == nil then
-    return
-  end
-  ctx.ev[#ctx.ev + 1] = j
-  local box = e.mailbox
-  if type(box) == "string" then
-    ctx.deleted[box] = e.name == "MailboxDelete" or nil
-    if not ctx.seen[box] then
-      ctx.seen[box] = true
-      ctx.boxes[#ctx.boxes + 1] = box
-    end
-    if e.name == "MessageNew" then
-      ctx.new[box] = true
-    end
-  end
-end
-
-local function handler(ctx, e)
-  local ok, err = pcall(collect, ctx, e)
-  if not ok then
-    log_error("collecting an event failed: " .. tostring(err))
-  end
-end
-
-for _, name in ipairs({ "message_new", "message_append", "message_expunge", "message_read",
-    "message_trash", "flags_set", "flags_clear", "mailbox_create", "mailbox_delete",
-    "mailbox_rename", "mailbox_subscribe", "mailbox_unsubscribe" }) do
-  _G["dovecot_lua_notify_event_" .. name] = handler
-end
-
--- The user and status fields of pushlua's format.
 local USER_FIELDS = { "username", "service", "session_id", "home", "uid", "gid",
   "session_create_time", "admin", "anonymous", "autocreated", "nonexistent",
   "fuzzy_search", "dsyncing", "session_restored" }
@@ -306,11 +340,6 @@ local STATUS_FIELDS = { "messages", "recent", "unseen", "uidvalidity", "uidnext"
   "nonpermanent_modseqs", "no_modseq_tracking", "have_guids", "have_save_guids",
   "have_only_guid128" }
 
--- status_json returns the status of one mailbox (allocated, synced so that
--- this transaction shows, asked, freed), or nil when it cannot be read; and,
--- when with_md is set and the mailbox is INBOX, ok and the METADATA value
--- read through the same open mailbox. Not MAILBOX_FLAG_READONLY: a
--- read-only box reports no permanent flags or keywords.
 local function status_json(user, name, with_md)
   local D = dovecot.storage
   local ok, box = pcall(user.mailbox, user, name)
@@ -335,9 +364,27 @@ local function status_json(user, name, with_md)
   return fields(st, STATUS_FIELDS), md_ok, value
 end
 
--- body builds the transaction (without its id) as pushlua ingests it.
+-- body: the transaction (without its id) as pushlua ingests it
 local function body(c, ctx)
   local user = ctx.user
+  local ev, boxes, seen, deleted, new = {}, {}, {}, {}, {}
+  for _, e in ipairs(ctx.ev) do
+    local j = tbl(e)
+    if j then
+      ev[#ev + 1] = j
+      local box = e.mailbox
+      if type(box) == "string" then
+        deleted[box] = e.name == "MailboxDelete" or nil
+        if not seen[box] then
+          seen[box] = true
+          boxes[#boxes + 1] = box
+        end
+        if e.name == "MessageNew" then
+          new[box] = true
+        end
+      end
+    end
+  end
   local sid = user.session_id or user.username
   -- In Dovecot a Lua state serves one mail user, so the user object is the
   -- same every time (the key is for pushlua's own tests, which run many).
@@ -345,18 +392,15 @@ local function body(c, ctx)
   if S.user_key ~= ukey then
     S.user_key, S.user_json = ukey, fields(user, USER_FIELDS)
   end
-  local out = { '{"user":', S.user_json, ',"success":true,"events":[', concat(ctx.ev, ","), "]" }
+  local out = { '{"user":', S.user_json, ',"success":true,"events":[', concat(ev, ","), "]" }
   local now = os.time()
-  -- The METADATA: mode yes reads it when Dovecot's ox driver would (it
-  -- keeps a value, not its absence, for md_secs per session), mode all
-  -- every time.
   local want_md = c.status == "all" or
     (c.status == "yes" and not (S.md_sid == sid and S.md_at and S.md_at + c.md_secs > now))
   local md_ok, value
   local st, n = {}, 0
   if c.status ~= "no" then
-    for _, box in ipairs(ctx.boxes) do
-      if ctx.new[box] or (c.status == "all" and not ctx.deleted[box]) then
+    for _, box in ipairs(boxes) do
+      if new[box] or (c.status == "all" and not deleted[box]) then
         local j, ok, v = status_json(user, box, want_md and md_ok == nil)
         if ok ~= nil then
           md_ok, value = ok, v
@@ -381,8 +425,6 @@ local function body(c, ctx)
       S.md, S.md_at, S.md_sid = value, value ~= nil and now or nil, sid
     end
   end
-  -- null when unset, so that pushlua unsets it too; left out when it
-  -- cannot be read.
   if md_ok and (value == nil or type(value) == "string") then
     out[#out + 1] = ',"metadata":{"' .. KEY .. '":' .. (value == nil and "null" or str(value)) .. "}"
   end
@@ -390,45 +432,29 @@ local function body(c, ctx)
   return concat(out)
 end
 
--- the spool (docs/spool.md) ------------------------------------------------
-
--- process reads this process's pid and start time (clock ticks since boot)
--- from /proc/self/stat, once per state; false when it cannot.
 local function process()
   if S.proc == nil then
     S.proc = false
     local f = io.open("/proc/self/stat", "r")
     if f then
-      local pid, rest = string.match(f:read("*l") or "", "^(%d+) .*%) (.*)$")
+      -- field 22 (starttime): 19 fields after the ") " that ends field 2
+      local pid, ticks = string.match(f:read("*l") or "", "^(%d+) .*%) " .. string.rep("%S+ ", 19) .. "(%d+)")
       f:close()
-      local i = 2 -- rest starts with field 3
-      for tok in string.gmatch(rest or "", "%S+") do
-        i = i + 1
-        if i == 22 then
-          S.proc = { pid = pid, ticks = tok }
-          break
-        end
+      if pid then
+        S.proc = { pid = pid, ticks = ticks }
       end
     end
   end
   return S.proc
 end
-
--- Writes are unbuffered: one f:write of a whole line is one write(2)
--- (glibc ignores setvbuf's size unless given a buffer, and splits a line
--- longer than its 4 KiB one).
 local function use(f, base, path)
   f:setvbuf("no")
   return { f = f, base = base, path = path }
 end
-
--- The marker DIR/.pl-<pid>-<ticks> names the file this process appends
--- to, so that every Lua state of the process continues it.
 local function marker(c, p)
   return c.spool .. "/.pl-" .. p.pid .. "-" .. p.ticks
 end
-
--- current opens the file the marker names, if it is still .open.
+-- current opens the file the marker names, if it is still .open
 local function current(c, p)
   local m = io.open(marker(c, p), "r")
   if m == nil then
@@ -444,9 +470,15 @@ local function current(c, p)
   return f and use(f, base, path)
 end
 
-local cold
+local function cold()
+  if S.cold == nil then
+    process()
+    S.cold = part("COLD")(S, use, marker, current, log_error, log_once)
+  end
+  return S.cold
+end
 
--- to_spool appends the transaction as one line; true when it is there.
+-- to_spool appends the transaction as one line; true when it is there
 local function to_spool(c, text)
   if os.time() < S.retry then
     return false
@@ -461,9 +493,6 @@ local function to_spool(c, text)
     if S.spool == nil then
       S.spool, err = cold().create(c, p)
       if S.spool then
-        -- A process's first file: drop the cold code again, so that the
-        -- full garbage collection Dovecot runs after every transaction
-        -- of this (IMAP) session has less to go through.
         S.cold = nil
       end
     end
@@ -480,8 +509,6 @@ local function to_spool(c, text)
       break
     end
     if pos >= c.max_bytes then
-      -- Full (the line that crossed the size was its last), for every
-      -- state of the process alike: sizes only grow.
       err = cold().full(c, p)
     else
       local ok
@@ -497,8 +524,8 @@ local function to_spool(c, text)
   return cold().fail(c, err)
 end
 
-local function forward(ctx, success)
-  if success ~= true or type(ctx) ~= "table" or ctx.user == nil then
+return function(ctx, success)
+  if success ~= true or type(ctx) ~= "table" or ctx.user == nil or ctx.ev == nil then
     return -- rolled back: nothing happened
   end
   S.conf = S.conf or read_conf(ctx.user)
@@ -515,20 +542,11 @@ local function forward(ctx, success)
   end
   cold().post(c, text, too_long)
 end
+]===]
 
-function dovecot_lua_notify_end_txn(ctx, success)
-  local ok, err = pcall(forward, ctx, success)
-  if not ok then
-    log_error(err)
-  end
-  if type(ctx) == "table" then
-    ctx.user = nil
-  end
-end
+-- COLD: failures, rotation, a process's first file and the HTTP path.
 
--- the cold code ---------------------------------------------------------------
-
-local COLD = [==[
+--[===[COLD
 local S, use, marker, current, log_error, log_once = ...
 local format, sub = string.format, string.sub
 local C = {}
@@ -682,13 +700,4 @@ function C.post(c, text, too_long)
 end
 
 return C
-]==]
-
-cold = function()
-  if S.cold == nil then
-    process()
-    local f = assert((loadstring or load)(COLD, "=forward.lua (cold part)"))
-    S.cold = f(S, use, marker, current, log_error, log_once)
-  end
-  return S.cold
-end
+]===]
