@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -707,5 +708,72 @@ func TestForwarderStatusModes(t *testing.T) {
 				t.Errorf("errors logged:\n%s", s)
 			}
 		})
+	}
+}
+
+// TestForwarderCompilesOnlyWhatAStateRuns: Dovecot compiles the forwarder
+// for every Lua state, two per LMTP delivery (the recipient and the raw
+// user, which never has a transaction). A state without a transaction
+// never reads the transaction code from the file; one with three POSTs
+// reads the main and the cold part once each; an error in a part names
+// the line of this file.
+func TestForwarderCompilesOnlyWhatAStateRuns(t *testing.T) {
+	lua, err := exec.LookPath("lua5.4")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("lua5.4 is not installed (.ci/run installs it)")
+		}
+		t.Skip("lua5.4 is not installed; apt-get install lua5.4 to run this test")
+	}
+	script := filepath.Join(t.TempDir(), "forward.lua")
+	if err := os.WriteFile(script, scripts.Forwarder(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const harness = `
+local script, txns = arg[1], tonumber(arg[2])
+local reads, errors = 0, {}
+local open = io.open
+io.open = function(p, m) if p == script then reads = reads + 1 end return open(p, m) end
+dovecot = { i_error = function(m) errors[#errors + 1] = m end, storage = {} }
+assert(loadfile(script))()
+assert(script_init() == 0)
+local user = { username = "u", plugin_getenv = function(_, k)
+  if k == "pushlua_url" then return "http://127.0.0.1:1/" end
+  if k == "pushlua_status" then return "no" end
+  return "" end }
+for i = 1, txns do
+  local ctx = dovecot_lua_notify_begin_txn(user)
+  dovecot_lua_notify_event_flags_set(ctx, { name = "FlagsSet", mailbox = "INBOX", uid = i })
+  dovecot_lua_notify_end_txn(ctx, true)
+end
+script_deinit()
+print(reads, errors[1] or "")
+`
+	for _, tc := range []struct {
+		txns  int
+		reads string
+	}{{0, "0"}, {3, "2"}} {
+		out, err := exec.Command(lua, "-e", harness, "-", script, strconv.Itoa(tc.txns)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("lua5.4: %v\n%s", err, out)
+		}
+		reads, msg, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
+		if reads != tc.reads {
+			t.Errorf("%d transactions: the script file was read %s times, want %s", tc.txns, reads, tc.reads)
+		}
+		// The mock has no dovecot.http: the POST fails in the cold part,
+		// and its error names the file's line that uses it.
+		if tc.txns == 0 {
+			continue
+		}
+		m := regexp.MustCompile(`forward\.lua:(\d+): `).FindStringSubmatch(msg)
+		if m == nil {
+			t.Fatalf("the error does not name the script's file and line: %q", msg)
+		}
+		n, _ := strconv.Atoi(m[1])
+		lines := strings.Split(string(scripts.Forwarder()), "\n")
+		if n < 1 || n > len(lines) || !strings.Contains(lines[n-1], "dovecot.http") {
+			t.Errorf("the error names line %d, which does not use dovecot.http: %q", n, msg)
+		}
 	}
 }
