@@ -594,7 +594,7 @@ var (
 // normalize leaves ids and timings out of a line.
 func normalize(s string) string {
 	s = hexRE.ReplaceAllStringFunc(s, func(m string) string {
-		if strings.IndexFunc(m, func(r rune) bool { return r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' }) < 0 {
+		if strings.IndexFunc(m, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
 			return m // a decimal number
 		}
 		return "<id>"
