@@ -156,7 +156,7 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 	in.ours = fmt.Sprintf("pl-%d-", os.Getpid())
 	offsets := filepath.Join(dataDir, "wal-offsets.json")
 	// The log's own bound is the disk's: intake.full bounds the backlog.
-	wl, err := wal.Open(wal.Options{Dir: in.walDir, MaxBytes: 1 << 62, Logger: log, OnCommit: in.notify})
+	wl, err := wal.Open(wal.Options{Dir: in.walDir, MaxBytes: 1 << 62, Preallocate: true, Logger: log, OnCommit: in.notify})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +189,7 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 		// The log's segments are this process's: one left open by a
 		// crash was closed by wal.Open.
 		StaleAfter: 365 * 24 * time.Hour,
+		Padded:     true, // wal.Options.Preallocate
 		// The offsets only bound what a crash runs again (at least
 		// once): written each second, their fsyncs leave the disk's
 		// journal to the log's own commits (3 ms less per fsync at

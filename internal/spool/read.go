@@ -106,6 +106,13 @@ func (r *Reader) readFile(ctx context.Context, f *file) error {
 			buf = nb
 		}
 		n, rerr := f.fd.ReadAt(buf[len(buf):cap(buf)], off+int64(len(buf)))
+		padEnd := false
+		if r.opts.Padded && !closed {
+			// The data ends at the first NUL: the rest is written ahead.
+			if i := bytes.IndexByte(buf[len(buf):len(buf)+n], 0); i >= 0 {
+				n, padEnd = i, true
+			}
+		}
 		buf = buf[:len(buf)+n]
 		used, err := r.lines(ctx, f, name, buf, off)
 		copy(buf, buf[used:])
@@ -113,6 +120,9 @@ func (r *Reader) readFile(ctx context.Context, f *file) error {
 		off += int64(used)
 		if err != nil {
 			submitErr = err
+			break
+		}
+		if padEnd {
 			break
 		}
 		if rerr != nil {

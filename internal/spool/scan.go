@@ -175,10 +175,14 @@ func (r *Reader) scan() {
 				delete(r.saved, stem)
 			}
 			f.at = since
-			f.addMark(s.size, since)
+			if !r.opts.Padded || s.closed {
+				f.addMark(s.size, since)
+			}
 			f.dirty = true
 			r.files[stem] = f
-		} else {
+		} else if !r.opts.Padded || s.closed {
+			// A padded .open file's size is not its data's: reading
+			// finds where the data ends.
 			f.addMark(s.size, now)
 		}
 		if s.closed && !f.closed {

@@ -83,6 +83,10 @@ type Options struct {
 	// hands over the transactions ingest decoded already instead of
 	// decoding the line again.
 	Parse func(line []byte, ids *txn.IDs) (*txn.Txn, error)
+	// Padded says that an .open file may end in NUL bytes written ahead by
+	// its writer (pushlua's own log with wal.Options.Preallocate): its
+	// data ends at the first NUL, and its size on disk is not its data's.
+	Padded bool
 }
 
 // Stats describe the spool's backlog.

@@ -636,3 +636,59 @@ func TestLongLineWrittenInPieces(t *testing.T) {
 	}
 	checkFor(t, "the watermark after line 3", func() bool { return fx.saved(t)[w.stem].Line == 3 })
 }
+
+// TestPaddedOpenFile: with Padded, an .open file written ahead with zeros
+// (pushlua's own log, wal.Options.Preallocate) ends at its first NUL; its
+// size on disk is not counted as waiting, and lines written over the
+// zeros later are read.
+func TestPaddedOpenFile(t *testing.T) {
+	fx := newFixture(t)
+	stem := fmt.Sprintf("pl-%d-%d-0a0b0c0d", os.Getpid(), time.Now().Unix())
+	path := filepath.Join(fx.dir, stem+".open")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 256<<10)); err != nil {
+		t.Fatal(err)
+	}
+	w := &spoolFile{t: t, dir: fx.dir, stem: stem}
+	var off int64
+	put := func(user string) {
+		l := w.txnLine(user)
+		if _, err := f.WriteAt([]byte(l), off); err != nil {
+			t.Fatal(err)
+		}
+		off += int64(len(l))
+	}
+	put("alice")
+	put("bob")
+	r := fx.start(t, func(o *Options) { o.Padded = true })
+	checkFor(t, "the two lines before the padding", func() bool { return fx.eng.count() == 2 })
+	checkFor(t, "no depth once they are done", func() bool { return r.Stats().DepthBytes == 0 })
+	if s := r.Stats(); s.Skipped != 0 {
+		t.Errorf("stats: %+v; want nothing skipped (the padding is no line)", s)
+	}
+
+	put("carol")
+	r.Notify()
+	checkFor(t, "the line written over the padding", func() bool { return fx.eng.count() == 3 })
+	if got := fx.eng.ids(); got[2] != stem[3:]+"-3" {
+		t.Errorf("ids: %v", got)
+	}
+
+	// The writer cuts the padding and closes the file: it is deleted.
+	if err := f.Truncate(off); err != nil {
+		t.Fatal(err)
+	}
+	w.f = f
+	w.close()
+	checkFor(t, "the closed file to be deleted", func() bool { return !exists(w.path(".jsonl")) })
+	if got := fx.eng.count(); got != 3 {
+		t.Errorf("transactions: %d; want 3", got)
+	}
+	if n := fx.count("partial"); n != 0 {
+		t.Errorf("%d log lines about a partial line:\n%s", n, fx.logs)
+	}
+}

@@ -10,17 +10,29 @@
 //
 // Append is a group commit: every line handed to Append while an fsync is
 // in progress goes into the next batch, which is written with one write and
-// made durable with one fsync. Append returns once its lines are on disk,
+// made durable with one fsync.
+//
+// With Options.Preallocate a segment is written ahead with zeros, a chunk
+// at a time, and a batch overwrites them: its fdatasync then flushes data
+// only, not the file's size, so it needs no commit of the file system's
+// journal and does not wait for other files' metadata (PostgreSQL zero-fills
+// its WAL segments for the same reason). A segment being written is then
+// padded with NUL bytes after its last line; a reader of the directory must
+// treat a NUL where a line starts as the end of the data (spool.Options
+// Padded). Closing a segment, or finding one left open by a crash, cuts it
+// at its first NUL byte: a JSON line holds none. Append returns once its lines are on disk,
 // so a caller that answers only after Append returned never acknowledges a
 // transaction that a crash can lose.
 package wal
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -37,6 +49,10 @@ const (
 	DefaultSegmentBytes = 16 << 20
 	DefaultMaxBytes     = 1 << 30
 )
+
+// PreallocateChunk is how far ahead of the data Options.Preallocate writes
+// zeros: one change of the file's size per chunk.
+const PreallocateChunk = 1 << 20
 
 // ErrFull is returned by Append when the log holds MaxBytes already: the
 // caller answers 503 with Retry-After and accepts nothing.
@@ -58,6 +74,10 @@ type Options struct {
 	// NoSync skips fsync: the log is written but a machine crash may lose
 	// what the page cache held (benchmarks compare the two).
 	NoSync bool
+	// Preallocate writes segments ahead with zeros, PreallocateChunk bytes
+	// at a time, so that a commit is an fdatasync of data only (see the
+	// package comment).
+	Preallocate bool
 	// OnCommit, when set, is called after every durable batch (the reader
 	// is told there is more to read without waiting for fsnotify).
 	OnCommit func()
@@ -78,10 +98,15 @@ type Log struct {
 	mu     sync.Mutex // orders closed against sends on reqs
 
 	// Owned by the commit goroutine.
-	f       *os.File
-	name    string // current segment, without the .open suffix
-	written int64  // bytes in the current segment
-	buf     []byte
+	f         *os.File
+	name      string // current segment, without the .open suffix
+	written   int64  // bytes of lines in the current segment
+	allocated int64  // the current segment's size with its zero padding
+	buf       []byte
+	zeros     []byte // PreallocateChunk of them, with Preallocate
+
+	current  atomic.Int64 // written, for Recount; -1 with no segment open
+	openName atomic.Value // the current segment's file name, for Recount
 
 	size    atomic.Int64 // bytes in Dir's segments, as last counted plus appended
 	batches atomic.Int64 // batches committed (one write and one fsync each)
@@ -113,6 +138,7 @@ func Open(opts Options) (*Log, error) {
 	}
 	l := &Log{opts: opts, log: opts.Logger, pid: os.Getpid(),
 		reqs: make(chan *request, 1024), done: make(chan struct{})}
+	l.current.Store(-1)
 	if err := l.closeLeftovers(); err != nil {
 		return nil, err
 	}
@@ -136,6 +162,9 @@ func (l *Log) closeLeftovers() error {
 		if !ok || !strings.HasPrefix(name, "pl-") {
 			continue
 		}
+		if err := cutPadding(filepath.Join(l.opts.Dir, name)); err != nil {
+			return fmt.Errorf("wal: closing %s: %w", name, err)
+		}
 		if err := os.Rename(filepath.Join(l.opts.Dir, name), filepath.Join(l.opts.Dir, stem+".jsonl")); err != nil {
 			return fmt.Errorf("wal: closing %s: %w", name, err)
 		}
@@ -155,8 +184,14 @@ func (l *Log) recount() error {
 		return fmt.Errorf("wal: %w", err)
 	}
 	var total int64
+	cur, open := l.current.Load(), l.currentName()
 	for _, e := range ents {
 		if !strings.HasPrefix(e.Name(), "pl-") {
+			continue
+		}
+		if cur >= 0 && e.Name() == open {
+			// Its size includes the padding of Preallocate.
+			total += cur
 			continue
 		}
 		if info, err := e.Info(); err == nil {
@@ -167,6 +202,14 @@ func (l *Log) recount() error {
 	}
 	l.size.Store(total)
 	return nil
+}
+
+// currentName is the file name of the segment being written, or "".
+func (l *Log) currentName() string {
+	if n, ok := l.openName.Load().(string); ok {
+		return n
+	}
+	return ""
 }
 
 // Recount counts the bytes in Dir again (after the reader deleted
@@ -274,11 +317,25 @@ func (l *Log) commit(batch []*request) error {
 			l.buf = append(l.buf, '\n')
 		}
 	}
-	n, err := l.f.Write(l.buf)
+	var n int
+	var err error
+	if l.opts.Preallocate {
+		err = l.allocate(l.written + int64(len(l.buf)))
+		if err == nil {
+			n, err = l.f.WriteAt(l.buf, l.written)
+		}
+	} else {
+		n, err = l.f.Write(l.buf)
+	}
 	l.written += int64(n)
+	l.current.Store(l.written)
 	l.size.Add(int64(n))
 	if err == nil && !l.opts.NoSync {
-		err = l.f.Sync()
+		if l.opts.Preallocate {
+			err = fdatasync(l.f)
+		} else {
+			err = l.f.Sync()
+		}
 	}
 	if err != nil {
 		// What reached the file is unknown: close the segment so the
@@ -295,11 +352,59 @@ func (l *Log) commit(batch []*request) error {
 	return nil
 }
 
+// allocate writes zeros after the current segment's end until it holds
+// size bytes, a PreallocateChunk at a time; the commit's fdatasync makes
+// the new size durable with the batch.
+func (l *Log) allocate(size int64) error {
+	for l.allocated < size {
+		if l.zeros == nil {
+			l.zeros = make([]byte, PreallocateChunk)
+		}
+		if _, err := l.f.WriteAt(l.zeros, l.allocated); err != nil {
+			return err
+		}
+		l.allocated += PreallocateChunk
+	}
+	return nil
+}
+
+// cutPadding truncates the segment at path at its first NUL byte: the end
+// of its lines when it was preallocated (a JSON line holds no NUL).
+func cutPadding(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var off int64
+	for {
+		n, rerr := f.ReadAt(buf, off)
+		if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
+			if err := f.Truncate(off + int64(i)); err != nil {
+				return err
+			}
+			return f.Sync()
+		}
+		off += int64(n)
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
 func (l *Log) openSegment() error {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	l.name = "pl-" + strconv.Itoa(l.pid) + "-" + strconv.FormatInt(time.Now().Unix(), 10) + "-" + hex.EncodeToString(b[:])
-	f, err := os.OpenFile(filepath.Join(l.opts.Dir, l.name+".open"), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | os.O_APPEND
+	if l.opts.Preallocate {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL // WriteAt: no O_APPEND
+	}
+	f, err := os.OpenFile(filepath.Join(l.opts.Dir, l.name+".open"), flags, 0o600)
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
@@ -309,7 +414,9 @@ func (l *Log) openSegment() error {
 			return err
 		}
 	}
-	l.f, l.written = f, 0
+	l.f, l.written, l.allocated = f, 0, 0
+	l.openName.Store(l.name + ".open")
+	l.current.Store(0)
 	return nil
 }
 
@@ -320,7 +427,17 @@ func (l *Log) closeSegment() error {
 	}
 	f := l.f
 	l.f = nil
-	err := f.Close()
+	l.current.Store(-1)
+	var err error
+	if l.allocated > l.written {
+		// The padding goes: a closed segment ends with its last line.
+		if err = f.Truncate(l.written); err == nil && !l.opts.NoSync {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	dir := l.opts.Dir
 	if rerr := os.Rename(filepath.Join(dir, l.name+".open"), filepath.Join(dir, l.name+".jsonl")); rerr != nil && err == nil {
 		err = rerr
