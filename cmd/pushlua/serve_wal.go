@@ -190,11 +190,6 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 		// crash was closed by wal.Open.
 		StaleAfter: 365 * 24 * time.Hour,
 		Padded:     true, // wal.Options.Preallocate
-		// The offsets only bound what a crash runs again (at least
-		// once): written each second, their fsyncs leave the disk's
-		// journal to the log's own commits (3 ms less per fsync at
-		// p50 with the disk busy, BenchmarkServeDurable).
-		SaveInterval: time.Second,
 	})
 	if err != nil {
 		_ = wl.Close()

@@ -29,8 +29,11 @@ const (
 	// DefaultRescan is the period of the directory rescan that catches
 	// what fsnotify missed.
 	DefaultRescan = time.Second
-	// DefaultSaveInterval bounds how often the offsets are written.
-	DefaultSaveInterval = 100 * time.Millisecond
+	// DefaultSaveInterval bounds how often the offsets are written. They
+	// only bound what a crash runs again (at least once); each write is an
+	// fsync, a rename and a directory fsync, which a busy disk makes every
+	// other writer's fsync wait for.
+	DefaultSaveInterval = time.Second
 	// DefaultMaxAge is the age of the oldest unprocessed line over which
 	// Lagging reports the spool as lagging.
 	DefaultMaxAge = 5 * time.Minute
