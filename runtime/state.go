@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/bindings"
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib"
 )
 
@@ -107,23 +106,9 @@ type State struct {
 func readScript(path string) ([]byte, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("access(%s) failed: %s", path, strerror(err))
+		return nil, fmt.Errorf("access(%s) failed: %s", path, luax.Strerror(err))
 	}
 	return src, nil
-}
-
-// strerror renders err the way C's strerror would ("No such file or directory").
-func strerror(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		s := errno.Error()
-		return strings.ToUpper(s[:1]) + s[1:]
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // chunkName returns the chunk name of a script: "@path", shortened from the
@@ -164,12 +149,9 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 		l.Pop(1)
 	}
 	if len(spec.Preload) > 0 {
-		lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
 		for _, m := range spec.Preload {
-			l.PushGoFunction(m.Function)
-			l.SetField(-2, m.Name)
+			luax.Preload(l, m.Name, m.Function)
 		}
-		l.Pop(1)
 	}
 
 	if spec.Prepare != nil {

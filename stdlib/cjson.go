@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // Registry keys of the values every cjson instance of a state shares.
@@ -193,7 +195,7 @@ func cjsonFunctions(cfg *cjsonConfig, safe bool) []lua.RegistryFunction {
 // cjsonArgError raises luaL_argerror's message for argument arg of the
 // function fname.
 func cjsonArgError(l *lua.State, arg int, fname, msg string) {
-	raiseJSONWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, msg))
+	luax.RaiseWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, msg))
 }
 
 // cjsonOption reads the arguments of a configuration function.
@@ -294,7 +296,7 @@ func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 			l.PushString(err.Error())
 			return 2
 		}
-		raiseJSONWhere(l, err.Error())
+		luax.RaiseWhere(l, err.Error())
 	}
 	e.bud.charge(e.buf)
 	l.PushString(string(e.buf))
@@ -526,7 +528,7 @@ func cjsonDecode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 			l.PushString(err.Error())
 			return 2
 		}
-		raiseJSONWhere(l, err.Error())
+		luax.RaiseWhere(l, err.Error())
 	}
 	return 1
 }

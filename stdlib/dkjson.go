@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // dkjsonMaxArray bounds the length of an array made up from a table's n
@@ -237,7 +239,7 @@ func dkjsonEncode(l *lua.State) int {
 	}
 	e.userBuffer = userBuffer
 	if err := e.value(1, level, 0); err != nil {
-		raiseJSONWhere(l, err.Error())
+		luax.RaiseWhere(l, err.Error())
 	}
 	e.bud.charge(e.buf)
 	if userBuffer != 0 {

@@ -35,6 +35,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // errorValuesKey names the registry table that holds the error values in
@@ -432,17 +434,7 @@ func formatNumber(n float64) string {
 // raiseArgError raises `<where>bad argument #<arg> to '<fname>' (<extra>)`
 // like luaL_argerror.
 func raiseArgError(l *lua.State, arg int, fname, extra string) {
-	raiseWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, extra))
-}
-
-// raiseWhere raises msg with the position of the Lua code that called the
-// running Go function, like luaL_error (lua.Errorf would interpret % in
-// msg).
-func raiseWhere(l *lua.State, msg string) {
-	lua.Where(l, 1)
-	l.PushString(msg)
-	l.Concat(2)
-	l.Error()
+	luax.RaiseWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, extra))
 }
 
 // raiseTypeError raises luaL_typeerror's `<want> expected, got <type>`.

@@ -38,6 +38,8 @@ import (
 	"syscall"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 const (
@@ -144,7 +146,7 @@ func ioCheckFile(l *lua.State, fname string) *ioFile {
 func ioToFile(l *lua.State, fname string) *ioFile {
 	fl := ioCheckFile(l, fname)
 	if fl.closed {
-		raiseWhere(l, "attempt to use a closed file")
+		luax.RaiseWhere(l, "attempt to use a closed file")
 	}
 	return fl
 }
@@ -154,7 +156,7 @@ func ioGetFile(l *lua.State, key string) *ioFile {
 	l.Field(lua.RegistryIndex, key)
 	fl, ok := l.ToUserData(-1).(*ioFile)
 	if !ok || fl.closed {
-		raiseWhere(l, "standard "+strings.TrimPrefix(key, "_IO_")+" file is closed")
+		luax.RaiseWhere(l, "standard "+strings.TrimPrefix(key, "_IO_")+" file is closed")
 	}
 	return fl
 }
@@ -163,17 +165,9 @@ func ioGetFile(l *lua.State, key string) *ioFile {
 func ioStrerror(err error) (string, int) {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		msg := errno.Error()
-		if msg != "" && 'a' <= msg[0] && msg[0] <= 'z' {
-			msg = string(msg[0]-'a'+'A') + msg[1:]
-		}
-		return msg, int(errno)
+		return luax.Strerror(err), int(errno)
 	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error(), 0
-	}
-	return err.Error(), 0
+	return luax.Strerror(err), 0
 }
 
 // ioFileResult is luaL_fileresult: true, or nil, message, errno.
@@ -247,7 +241,7 @@ func ioOpenCheck(l *lua.State, name, mode string) {
 	f, err := ioOpenFile(name, mode)
 	if err != nil {
 		msg, _ := ioStrerror(err)
-		raiseWhere(l, fmt.Sprintf("cannot open file '%s' (%s)", name, msg))
+		luax.RaiseWhere(l, fmt.Sprintf("cannot open file '%s' (%s)", name, msg))
 	}
 	ioPushFile(l, &ioFile{f: f})
 }
@@ -820,7 +814,7 @@ func ioReadLineIterator(l *lua.State) int {
 	fl := l.ToUserData(lua.UpValueIndex(1)).(*ioFile)
 	n, _ := l.ToInteger(lua.UpValueIndex(2))
 	if fl.closed {
-		raiseWhere(l, "file is already closed")
+		luax.RaiseWhere(l, "file is already closed")
 	}
 	l.SetTop(1)
 	for i := 1; i <= n; i++ {
@@ -832,7 +826,7 @@ func ioReadLineIterator(l *lua.State) int {
 	}
 	if n > 1 {
 		msg, _ := l.ToString(-n + 1)
-		raiseWhere(l, msg)
+		luax.RaiseWhere(l, msg)
 	}
 	if l.ToBoolean(lua.UpValueIndex(3)) {
 		fl.closed = true

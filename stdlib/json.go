@@ -34,29 +34,20 @@ const jsonMaxDepth = 1000
 
 // openJSON registers the JSON modules in package.preload.
 func openJSON(l *lua.State, env *Env) {
-	preload(l, "cjson", openCJSON)
-	preload(l, "cjson.safe", openCJSONSafe)
-	preload(l, "json", openLuaJSON)
-	preload(l, "json.util", openLuaJSONPart("util"))
-	preload(l, "json.encode", openLuaJSONPart("encode"))
-	preload(l, "json.decode", openLuaJSONPart("decode"))
-	preload(l, "dkjson", openDKJSON)
-	preload(l, "JSON", openJSONLua)
+	luax.Preload(l, "cjson", openCJSON)
+	luax.Preload(l, "cjson.safe", openCJSONSafe)
+	luax.Preload(l, "json", openLuaJSON)
+	luax.Preload(l, "json.util", openLuaJSONPart("util"))
+	luax.Preload(l, "json.encode", openLuaJSONPart("encode"))
+	luax.Preload(l, "json.decode", openLuaJSONPart("decode"))
+	luax.Preload(l, "dkjson", openDKJSON)
+	luax.Preload(l, "JSON", openJSONLua)
 }
 
 // raiseJSON raises msg as a Lua error without a position prefix, as
 // LuaJSON's assert and error calls appear to a script.
 func raiseJSON(l *lua.State, msg string) {
 	luax.Raise(l, "%s", msg)
-}
-
-// raiseJSONWhere raises msg prefixed with the position of the calling Lua
-// code, as luaL_error in a C module and error(msg, 2) in dkjson do.
-func raiseJSONWhere(l *lua.State, msg string) {
-	lua.Where(l, 1)
-	l.PushString(msg)
-	l.Concat(2)
-	l.Error()
 }
 
 // jsonError is a failure inside an encoder or decoder: the module's wrapper

@@ -29,6 +29,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // MemBudget is the memory budget of one call into Lua. The runtime resets
@@ -124,7 +126,7 @@ func (b *MemBudget) raise(l *lua.State, e *MemError) {
 	if b.OnExceed != nil {
 		b.OnExceed(msg)
 	}
-	raiseWhere(l, msg)
+	luax.RaiseWhere(l, msg)
 }
 
 // MemError is a refused charge.
@@ -251,7 +253,7 @@ func strRep(l *lua.State, mem *MemBudget) int {
 	}
 	size := float64(n)*float64(len(s)) + float64(n-1)*float64(len(sep))
 	if size >= math.MaxInt {
-		raiseWhere(l, "resulting string too large")
+		luax.RaiseWhere(l, "resulting string too large")
 	}
 	mem.charge(l, "rep", size)
 	if sep == "" {
@@ -322,7 +324,7 @@ func tableConcat(l *lua.State, env *Env) int {
 			s, ok = l.ToString(-1)
 		}
 		if !ok {
-			raiseWhere(l, fmt.Sprintf("invalid value (at index %d) in table for 'concat'", i))
+			luax.RaiseWhere(l, fmt.Sprintf("invalid value (at index %d) in table for 'concat'", i))
 		}
 		l.Pop(1)
 		parts = append(parts, s)
@@ -356,7 +358,7 @@ func tableConcat(l *lua.State, env *Env) int {
 // charged.
 func strFormat(l *lua.State, mem *MemBudget, format lua.Function) int {
 	if format == nil {
-		raiseWhere(l, "string.format is not available")
+		luax.RaiseWhere(l, "string.format is not available")
 	}
 	// ToValue, not ToString: go-lua's ToString stores the string back
 	// into the stack slot, an allocation per call.
@@ -509,7 +511,7 @@ func (e *Env) checkTime(l *lua.State) {
 		return
 	}
 	if err := e.Check(); err != nil {
-		raiseWhere(l, err.Error())
+		luax.RaiseWhere(l, err.Error())
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // osLocation is the local time zone of os.date and os.time; nil means
@@ -87,7 +89,7 @@ func (env *Env) osDate(l *lua.State) int {
 		// Beyond this the year overflows glibc's int tm_year anyway, and
 		// Go's time arithmetic would overflow.
 		if sec < -(1<<60) || sec > 1<<60 {
-			raiseWhere(l, "date result cannot be represented in this installation")
+			luax.RaiseWhere(l, "date result cannot be represented in this installation")
 		}
 		t = time.Unix(sec, 0)
 	}
@@ -99,7 +101,7 @@ func (env *Env) osDate(l *lua.State) int {
 		t = t.In(localLocation())
 	}
 	if y := int64(t.Year()) - 1900; y < minTmYear || y > maxTmYear {
-		raiseWhere(l, "date result cannot be represented in this installation")
+		luax.RaiseWhere(l, "date result cannot be represented in this installation")
 	}
 	if format == "*t" {
 		l.CreateTable(0, 9)
@@ -312,7 +314,7 @@ func (env *Env) osTime(l *lua.State) int {
 	l.Pop(1)
 	t := mktime(year+1900, month+1, day, hour, minute, sec, isdst, localLocation())
 	if y := int64(t.Year()) - 1900; y < minTmYear || y > maxTmYear {
-		raiseWhere(l, "time result cannot be represented in this installation")
+		luax.RaiseWhere(l, "time result cannot be represented in this installation")
 	}
 	setDateFields(l, t)
 	l.PushNumber(float64(t.Unix()))
@@ -328,15 +330,15 @@ func dateField(l *lua.State, key string, def, delta int) int {
 	if !ok || !isInt {
 		switch {
 		case !l.IsNil(-1):
-			raiseWhere(l, fmt.Sprintf("field '%s' is not an integer", key))
+			luax.RaiseWhere(l, fmt.Sprintf("field '%s' is not an integer", key))
 		case def < 0:
-			raiseWhere(l, fmt.Sprintf("field '%s' missing in date table", key))
+			luax.RaiseWhere(l, fmt.Sprintf("field '%s' missing in date table", key))
 		}
 		l.Pop(1)
 		return def
 	}
 	if i >= 0 && i-int64(delta) > math.MaxInt32 || i < 0 && i < math.MinInt32+int64(delta) {
-		raiseWhere(l, fmt.Sprintf("field '%s' is out-of-bound", key))
+		luax.RaiseWhere(l, fmt.Sprintf("field '%s' is out-of-bound", key))
 	}
 	l.Pop(1)
 	return int(i) - delta

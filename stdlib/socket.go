@@ -16,6 +16,8 @@ import (
 	"time"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // socketVersion is socket._VERSION of Debian's lua-socket 3.1.0.
@@ -23,15 +25,15 @@ const socketVersion = "LuaSocket 3.0.0"
 
 // openSocket registers the LuaSocket modules in package.preload.
 func openSocket(l *lua.State, env *Env) {
-	preload(l, "socket.core", func(l *lua.State) int { return openSocketCore(l, env) })
-	preload(l, "socket", openSocketLua)
-	preload(l, "socket.headers", openSocketHeaders)
-	preload(l, "socket.url", openSocketURL)
-	preload(l, "socket.http", func(l *lua.State) int { return openSocketHTTP(l, env) })
-	preload(l, "ssl.https", func(l *lua.State) int { return openSSLHTTPS(l, env) })
-	preload(l, "ltn12", openLTN12)
-	preload(l, "mime.core", openMimeCore)
-	preload(l, "mime", openMime)
+	luax.Preload(l, "socket.core", func(l *lua.State) int { return openSocketCore(l, env) })
+	luax.Preload(l, "socket", openSocketLua)
+	luax.Preload(l, "socket.headers", openSocketHeaders)
+	luax.Preload(l, "socket.url", openSocketURL)
+	luax.Preload(l, "socket.http", func(l *lua.State) int { return openSocketHTTP(l, env) })
+	luax.Preload(l, "ssl.https", func(l *lua.State) int { return openSSLHTTPS(l, env) })
+	luax.Preload(l, "ltn12", openLTN12)
+	luax.Preload(l, "mime.core", openMimeCore)
+	luax.Preload(l, "mime", openMime)
 }
 
 // socketCoreFunctions is the Go part of the socket table.

@@ -108,11 +108,3 @@ func Open(l *lua.State, env *Env) {
 		m.open(l, env)
 	}
 }
-
-// preload registers a module opener under name in package.preload.
-func preload(l *lua.State, name string, open lua.Function) {
-	lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
-	l.PushGoFunction(open)
-	l.SetField(-2, name)
-	l.Pop(1)
-}

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 const (
@@ -37,7 +39,7 @@ func openUTF8(l *lua.State, _ *Env) {
 	l.SetField(-2, "utf8")
 	l.Pop(1)
 	l.SetGlobal("utf8")
-	preload(l, "utf8", utf8Open)
+	luax.Preload(l, "utf8", utf8Open)
 }
 
 // utf8Open pushes a new utf8 table.
@@ -156,13 +158,13 @@ func utf8Codepoint(l *lua.State) int {
 		return 0
 	}
 	if pose-posi >= 1<<31-1 || !l.CheckStack(int(pose-posi)+1) {
-		raiseWhere(l, "string slice too long")
+		luax.RaiseWhere(l, "string slice too long")
 	}
 	n := 0
 	for i := int(posi - 1); i < int(pose); {
 		code, size, ok := utf8Decode(s, i, lax)
 		if !ok {
-			raiseWhere(l, utf8Invalid)
+			luax.RaiseWhere(l, utf8Invalid)
 		}
 		l.PushInteger(int(code))
 		n++
@@ -223,7 +225,7 @@ func utf8Offset(l *lua.State) int {
 		}
 	} else {
 		if utf8Iscont(s, i) {
-			raiseWhere(l, "initial position is a continuation byte")
+			luax.RaiseWhere(l, "initial position is a continuation byte")
 		}
 		if n < 0 {
 			for n < 0 && i > 0 {
@@ -289,7 +291,7 @@ func utf8Iter(l *lua.State, lax bool) int {
 	}
 	code, size, ok := utf8Decode(s, int(n), lax)
 	if !ok || utf8Iscont(s, int(n)+size) {
-		raiseWhere(l, utf8Invalid)
+		luax.RaiseWhere(l, utf8Invalid)
 	}
 	l.PushInteger(int(n) + 1)
 	l.PushInteger(int(code))
