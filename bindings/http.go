@@ -59,8 +59,8 @@ package bindings
 //   - the timing details in timeout and connection-lost reasons are
 //     measured by pushlua ("in http ioloop" is the last attempt's time,
 //     "in other ioloops" is always 0.000);
-//   - the current call's context (Env.Ctx) and what is left of its time
-//     budget (Env.Deadline) also bound submit(), DNS, connect and TLS
+//   - the current call's context (luax.Host.Context) and what is left of its time
+//     budget (luax.Host.Deadline) also bound submit(), DNS, connect and TLS
 //     included: a cancelled context gives 9000 "Aborted", the budget's end
 //     9008 "Absolute request timeout expired (...)"; a response body larger
 //     than httpx's limit gives 9006;
@@ -939,11 +939,11 @@ type httpExchange struct {
 func (r *httpRequest) send() *httpResponse {
 	env := r.client.env
 	set := &r.client.set
-	client := env.HTTP
+	client := env.http()
 	if client == nil {
 		client = defaultHTTPClient()
 	}
-	// The call's time budget (Env.Deadline) bounds the whole submit.
+	// The call's time budget (luax.Host.Deadline) bounds the whole submit.
 	parent, cancelBudget := env.blockingCtx()
 	defer cancelBudget()
 	ctx := parent
@@ -1051,7 +1051,7 @@ func (r *httpRequest) send() *httpResponse {
 				continue
 			}
 		}
-		if len(resp.Body) > 0 && env.Debug {
+		if len(resp.Body) > 0 && env.debug() {
 			env.logger().Log(env.ctx(), slog.LevelDebug, env.LogPrefix+"DEBUG: REQUEST: Finished")
 		}
 		return &httpResponse{status: resp.Status, reason: resp.Reason, payload: resp.Body, header: resp.Header}

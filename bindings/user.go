@@ -109,7 +109,7 @@ func PushUser(l *lua.State, env *Env, u *txn.User) {
 	key(uSessionCreateTime)
 	l.PushNumber(float64(u.SessionCreateTime))
 	l.RawSet(t)
-	for i, v := range [...]bool{u.Nonexistent, u.Anonymous, u.Autocreated, env.Debug, u.FuzzySearch,
+	for i, v := range [...]bool{u.Nonexistent, u.Anonymous, u.Autocreated, env.debug(), u.FuzzySearch,
 		u.Dsyncing, u.Admin, u.SessionRestored} {
 		key(uNonexistent + i)
 		l.PushBoolean(v)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
 	"github.com/pushlua/pushlua/internal/testutil"
 	"net"
 	"net/http"

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+
 	"github.com/pushlua/pushlua/internal/testutil"
 	"log/slog"
 	"os"

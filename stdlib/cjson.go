@@ -514,7 +514,7 @@ func cjsonDecode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 	if !ok {
 		cjsonArgError(l, 1, "decode", "string expected, got "+lua.TypeNameOf(l, 1))
 	}
-	d := cjsonDecoder{l: l, cfg: cfg, s: s, mem: memOf(l)}
+	d := cjsonDecoder{l: l, cfg: cfg, s: s, mem: luax.MemOf(l)}
 	var err error
 	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
 		err = jsonErrorf("JSON parser does not support UTF-16 or UTF-32")
@@ -581,7 +581,7 @@ type cjsonDecoder struct {
 	pos   int
 	depth int
 	tmp   []byte
-	mem   *MemBudget // charged for each value and table made
+	mem   *luax.MemBudget // charged for each value and table made
 }
 
 // at is the byte at i, 0 past the end: the C decoder stops at a NUL.
@@ -807,7 +807,7 @@ func (d *cjsonDecoder) unicodeEscape() bool {
 }
 
 func (d *cjsonDecoder) descend() error {
-	d.mem.charge(d.l, "cjson.decode", costTable)
+	d.mem.ChargeSize(d.l, "cjson.decode", costTable)
 	d.depth++
 	if d.depth > d.cfg.decodeMaxDepth {
 		return jsonErrorf(fmt.Sprintf("Found too many nested data structures (%d) at character %d", d.depth, d.pos))
@@ -819,10 +819,10 @@ func (d *cjsonDecoder) descend() error {
 // value pushes the value starting with tok.
 func (d *cjsonDecoder) value(tok *cjsonToken) error {
 	l := d.l
-	d.mem.charge(l, "cjson.decode", costSlot)
+	d.mem.ChargeSize(l, "cjson.decode", costSlot)
 	switch tok.typ {
 	case cjString:
-		d.mem.charge(l, "cjson.decode", float64(len(tok.str)))
+		d.mem.ChargeSize(l, "cjson.decode", float64(len(tok.str)))
 		l.PushString(tok.str)
 	case cjNumber:
 		l.PushNumber(tok.num)
@@ -856,7 +856,7 @@ func (d *cjsonDecoder) object() error {
 		if tok.typ != cjString {
 			return d.parseError("object key string", &tok)
 		}
-		d.mem.charge(l, "cjson.decode", float64(len(tok.str)))
+		d.mem.ChargeSize(l, "cjson.decode", float64(len(tok.str)))
 		l.PushString(tok.str)
 		d.next(&tok)
 		if tok.typ != cjColon {

@@ -150,7 +150,7 @@ func dkjsonQuote(b []byte, s string) []byte {
 func dkjsonQuotestring(l *lua.State) int {
 	s := lua.CheckString(l, 1)
 	q := dkjsonQuote(nil, s)
-	memOf(l).charge(l, "dkjson.quotestring", float64(len(q)))
+	luax.MemOf(l).ChargeSize(l, "dkjson.quotestring", float64(len(q)))
 	l.PushString(string(q))
 	return 1
 }
@@ -160,7 +160,7 @@ func dkjsonQuotestring(l *lua.State) int {
 func dkjsonEncodeexception(l *lua.State) int {
 	msg := lua.CheckString(l, 4)
 	q := dkjsonQuote(nil, "<"+msg+">")
-	memOf(l).charge(l, "dkjson.encodeexception", float64(len(q)))
+	luax.MemOf(l).ChargeSize(l, "dkjson.encodeexception", float64(len(q)))
 	l.PushString(string(q))
 	return 1
 }
@@ -192,7 +192,7 @@ func dkjsonAddnewline(l *lua.State) int {
 	}
 	l.PushString("\n")
 	l.RawSetInt(buf, n+1)
-	memOf(l).charge(l, "dkjson.addnewline", 2*float64(max(level, 0)))
+	luax.MemOf(l).ChargeSize(l, "dkjson.addnewline", 2*float64(max(level, 0)))
 	l.PushString(strings.Repeat("  ", max(level, 0)))
 	l.RawSetInt(buf, n+2)
 	l.PushInteger(n + 2)
@@ -640,7 +640,7 @@ func dkjsonDecode(l *lua.State) int {
 			lua.ArgumentError(l, i, "nil or table expected")
 		}
 	}
-	d := dkjsonDecoder{l: l, s: s, nullIdx: 3, objectMeta: 4, arrayMeta: 5, mem: memOf(l)}
+	d := dkjsonDecoder{l: l, s: s, nullIdx: 3, objectMeta: 4, arrayMeta: 5, mem: luax.MemOf(l)}
 	end, err := d.value(pos - 1)
 	if err != nil {
 		l.SetTop(5)
@@ -666,7 +666,7 @@ type dkjsonDecoder struct {
 	objectMeta, arrayMeta int
 	depth                 int
 	buf                   []byte
-	mem                   *MemBudget // charged for each value and table made
+	mem                   *luax.MemBudget // charged for each value and table made
 }
 
 // loc is dkjson's "line L, column C" for the 0-based position p.
@@ -727,7 +727,7 @@ func (d *dkjsonDecoder) scanwhite(p int) int {
 func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
 	l := d.l
 	s := d.s
-	d.mem.charge(l, "dkjson.decode", costSlot)
+	d.mem.ChargeSize(l, "dkjson.decode", costSlot)
 	p = d.scanwhite(p)
 	if p < 0 {
 		return 0, &dkjsonDecodeError{len(s), "no valid JSON value (reached the end)"}
@@ -797,7 +797,7 @@ func (d *dkjsonDecoder) table(start int, closer byte, meta int, what string) (in
 		return 0, &dkjsonDecodeError{start, "too many nested data structures at " + d.loc(start)}
 	}
 	checkJSONStack(l, 16)
-	d.mem.charge(l, "dkjson.decode", costTable)
+	d.mem.ChargeSize(l, "dkjson.decode", costTable)
 	l.NewTable()
 	t := l.Top()
 	if !l.IsNil(meta) {
@@ -854,7 +854,7 @@ func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
 	s := d.s
 	last := p + 1
 	if j := strings.IndexAny(s[last:], "\"\\"); j >= 0 && s[last+j] == '"' {
-		d.mem.charge(d.l, "dkjson.decode", float64(j))
+		d.mem.ChargeSize(d.l, "dkjson.decode", float64(j))
 		d.l.PushString(s[last : last+j])
 		return last + j + 1, nil
 	}
@@ -911,7 +911,7 @@ func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
 		}
 		last = next + 2
 	}
-	d.mem.charge(d.l, "dkjson.decode", float64(len(d.buf)))
+	d.mem.ChargeSize(d.l, "dkjson.decode", float64(len(d.buf)))
 	d.l.PushString(string(d.buf))
 	return last, nil
 }

@@ -56,7 +56,7 @@ var errorsLibrary = []lua.RegistryFunction{
 
 // openErrors replaces the global error, assert, pcall and xpcall, and
 // debug.traceback (funcname.go).
-func openErrors(l *lua.State, _ *Env) {
+func openErrors(l *lua.State, _ luax.Host) {
 	pushErrorValues(l)
 	l.Pop(1)
 	l.PushGoFunction(pcallMessageHandler)

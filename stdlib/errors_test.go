@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // errsPrelude is loaded before each Lua test file: eq(got, want [, what])
@@ -42,7 +44,7 @@ var errsTestFunc = regexp.MustCompile(`(?m)^function (test_\w+)\s*\(`)
 // errsRunLuaFile runs each global function test_x of testdata/<file> as a
 // subtest, in a fresh state with the standard libraries and the given
 // openers.
-func errsRunLuaFile(t *testing.T, file string, env *Env, openers ...func(*lua.State, *Env)) {
+func errsRunLuaFile(t *testing.T, file string, env *luax.StaticHost, openers ...func(*lua.State, luax.Host)) {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
@@ -86,9 +88,9 @@ func errsCallerLine(l *lua.State) int {
 }
 
 // errsNewState returns a state with the standard libraries and the openers.
-func errsNewState(env *Env, openers ...func(*lua.State, *Env)) *lua.State {
+func errsNewState(env *luax.StaticHost, openers ...func(*lua.State, luax.Host)) *lua.State {
 	if env == nil {
-		env = &Env{}
+		env = &luax.StaticHost{}
 	}
 	l := lua.NewState()
 	lua.OpenLibraries(l)
@@ -132,7 +134,7 @@ func errsMessageHandler(l *lua.State) int {
 // errsEval runs chunk (which returns one value) in a state with the os, math,
 // utf8 and error modules and returns the result as a string, or the error
 // message with ok false.
-func errsEval(t *testing.T, env *Env, chunk string) (result string, ok bool) {
+func errsEval(t *testing.T, env *luax.StaticHost, chunk string) (result string, ok bool) {
 	t.Helper()
 	l := errsNewState(env, openErrors, openOS, openMath, openUTF8)
 	if err := lua.LoadBuffer(l, chunk, "=chunk", "t"); err != nil {

@@ -84,7 +84,7 @@ var ioFileMethods = []lua.RegistryFunction{
 
 // openIO replaces the functions of the global io table, the file
 // metatable, the standard files and the default input and output.
-func openIO(l *lua.State, _ *Env) {
+func openIO(l *lua.State, _ luax.Host) {
 	l.NewTable()
 	lua.SetFunctions(l, ioFileMethods, 0)
 	l.PushValue(-1)
@@ -507,12 +507,12 @@ func ioReadDefault(l *lua.State) int {
 func ioRead(l *lua.State, fl *ioFile, first int, fname string, shift int) int {
 	nargs := l.Top() - first + 1
 	r := fl.reader()
-	mem := memOf(l)
+	mem := luax.MemOf(l)
 	// push pushes what a read made, charged to the memory budget; a read
 	// stops one byte past the budget, so reading a huge file fails
 	// without holding more than the budget.
 	push := func(s []byte) {
-		mem.charge(l, fname, float64(len(s)))
+		mem.ChargeSize(l, fname, float64(len(s)))
 		l.PushString(string(s))
 	}
 	var ferr error

@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // ioTempDir is an opener that sets the global TMP to a fresh directory.
-func ioTempDir(t *testing.T) func(*lua.State, *Env) {
-	return func(l *lua.State, _ *Env) {
+func ioTempDir(t *testing.T) func(*lua.State, luax.Host) {
+	return func(l *lua.State, _ luax.Host) {
 		l.PushString(t.TempDir())
 		l.SetGlobal("TMP")
 	}
@@ -49,13 +51,13 @@ func TestIOPopenKept(t *testing.T) {
 	})
 	l.SetField(-2, "popen")
 	l.Pop(1)
-	openIO(l, &Env{})
+	openIO(l, &luax.StaticHost{})
 	ioRun(t, l, `assert(io.popen() == "sandboxed popen", "io.popen replaced")`)
 
 	l = lua.NewState()
 	lua.OpenLibraries(l)
 	ioRun(t, l, `io.popen = nil`)
-	openIO(l, &Env{})
+	openIO(l, &luax.StaticHost{})
 	ioRun(t, l, `assert(io.popen == nil, "io.popen added")`)
 }
 
@@ -65,7 +67,7 @@ func TestIOWithoutGoLuaIO(t *testing.T) {
 	l := lua.NewState()
 	lua.OpenLibraries(l)
 	ioRun(t, l, `io = nil; package.loaded.io = nil`)
-	openIO(l, &Env{})
+	openIO(l, &luax.StaticHost{})
 	ioRun(t, l, `assert(io.type(io.stdout) == "file"); assert(package.loaded.io == io)`)
 }
 
@@ -77,7 +79,7 @@ func TestIOOpenedByStdlib(t *testing.T) {
 	}
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	Open(l, &Env{})
+	Open(l, &luax.StaticHost{})
 	l.PushString(p)
 	l.SetGlobal("P")
 	ioRun(t, l, `
@@ -123,7 +125,7 @@ func TestIOStandardFiles(t *testing.T) {
 
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	openIO(l, &Env{})
+	openIO(l, &luax.StaticHost{})
 	ioRun(t, l, `
 assert(io.read() == "line one", "io.read()")
 assert(io.read("*n") == 42, "io.read('*n')")

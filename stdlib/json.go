@@ -33,7 +33,7 @@ import (
 const jsonMaxDepth = 1000
 
 // openJSON registers the JSON modules in package.preload.
-func openJSON(l *lua.State, env *Env) {
+func openJSON(l *lua.State, h luax.Host) {
 	luax.Preload(l, "cjson", openCJSON)
 	luax.Preload(l, "cjson.safe", openCJSONSafe)
 	luax.Preload(l, "json", openLuaJSON)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // newJSONState is a fresh state with the standard libraries and the JSON
@@ -20,7 +22,7 @@ func newJSONState(t testing.TB) *lua.State {
 	t.Helper()
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	openJSON(l, &Env{})
+	openJSON(l, &luax.StaticHost{})
 	return l
 }
 

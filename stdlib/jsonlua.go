@@ -67,6 +67,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 const (
@@ -240,7 +242,7 @@ func jsonluaOnDecodeError(l *lua.State) int {
 			msg = msg + ": " + text
 		}
 	}
-	memOf(l).charge(l, "JSON:decode", float64(len(msg)))
+	luax.MemOf(l).ChargeSize(l, "JSON:decode", float64(len(msg)))
 	return jsonluaHandlerEnd(l, msg, 5)
 }
 
@@ -365,7 +367,7 @@ func jsonluaDecode(l *lua.State) int {
 		}
 		l.Field(self, name)
 	}
-	d := jsonluaDecoder{l: l, s: s, env: envOf(l)}
+	d := jsonluaDecoder{l: l, s: s, host: luax.HostOf(l)}
 	l.Field(self, "strictTypes")
 	d.strict = l.ToBoolean(-1)
 	opt("decodeNumbersAsObjects")
@@ -375,9 +377,7 @@ func jsonluaDecode(l *lua.State) int {
 	opt("decodeDecimalStringificationLength")
 	d.decLen, d.hasDecLen = l.ToNumber(-1)
 	l.Pop(4)
-	if d.env != nil {
-		d.mem = d.env.Mem
-	}
+	d.mem = d.host.Mem()
 	top := l.Top()
 	next, err := d.one(0)
 	if err == nil {
@@ -426,8 +426,8 @@ type jsonluaDecoder struct {
 	strict, asObjects    bool
 	intLen, decLen       float64
 	hasIntLen, hasDecLen bool
-	env                  *Env
-	mem                  *MemBudget
+	host                 luax.Host
+	mem                  *luax.MemBudget
 	depth                int
 	steps                int
 	buf                  []byte
@@ -446,8 +446,8 @@ func (d *jsonluaDecoder) ws(i int) int {
 }
 
 func (d *jsonluaDecoder) step() {
-	if d.steps++; d.steps%checkEvery == 0 {
-		d.env.checkTime(d.l)
+	if d.steps++; d.steps%luax.CheckEvery == 0 {
+		luax.CheckTime(d.l, d.host)
 	}
 }
 
@@ -521,14 +521,14 @@ func (d *jsonluaDecoder) number(i int) (int, error) {
 	}
 	text := s[i:j]
 	if d.asObjects {
-		d.mem.charge(d.l, "JSON:decode", costTable+float64(len(text)))
+		d.mem.ChargeSize(d.l, "JSON:decode", costTable+float64(len(text)))
 		jsonluaPushNumberObject(d.l, text)
 		return j, nil
 	}
 	intPart, decPart, expPart := jsonluaNumberParts(text)
 	if d.hasIntLen && (float64(intPart) >= d.intLen || expPart > 0) ||
 		d.hasDecLen && (float64(decPart) >= d.decLen || expPart > 0) {
-		d.mem.charge(d.l, "JSON:decode", float64(len(text)))
+		d.mem.ChargeSize(d.l, "JSON:decode", float64(len(text)))
 		d.l.PushString(text)
 		return j, nil
 	}
@@ -551,7 +551,7 @@ func (d *jsonluaDecoder) str(i int) (int, error) {
 	for j < len(s) {
 		c := s[j]
 		if c == '"' {
-			d.mem.charge(d.l, "JSON:decode", float64(len(b)))
+			d.mem.ChargeSize(d.l, "JSON:decode", float64(len(b)))
 			d.l.PushString(string(b))
 			d.buf = b
 			return j + 1, nil
@@ -619,7 +619,7 @@ func (d *jsonluaDecoder) open(i int, mark string) error {
 		return &jsonluaFail{msg: fmt.Sprintf("pushlua: JSON nested deeper than %d levels", jsonMaxDepth), loc: i + 1}
 	}
 	checkJSONStack(d.l, 4)
-	d.mem.charge(d.l, "JSON:decode", costTable)
+	d.mem.ChargeSize(d.l, "JSON:decode", costTable)
 	d.l.NewTable()
 	if d.strict {
 		d.l.Field(lua.RegistryIndex, mark)
@@ -652,7 +652,7 @@ func (d *jsonluaDecoder) object(i int) (int, error) {
 		if j, err = d.one(j + 1); err != nil {
 			return 0, err
 		}
-		d.mem.charge(l, "JSON:decode", costSlot)
+		d.mem.ChargeSize(l, "JSON:decode", costSlot)
 		l.RawSet(t)
 		j = d.ws(j)
 		if j < len(s) && s[j] == '}' {
@@ -683,7 +683,7 @@ func (d *jsonluaDecoder) array(i int) (int, error) {
 		if j, err = d.one(j); err != nil {
 			return 0, err
 		}
-		d.mem.charge(l, "JSON:decode", costSlot)
+		d.mem.ChargeSize(l, "JSON:decode", costSlot)
 		l.RawSetInt(t, n)
 		j = d.ws(j)
 		if j < len(s) && s[j] == ']' {

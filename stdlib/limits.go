@@ -33,138 +33,6 @@ import (
 	"github.com/pushlua/pushlua/internal/luax"
 )
 
-// MemBudget is the memory budget of one call into Lua. The runtime resets
-// it before each call; one goroutine uses it at a time. A nil *MemBudget
-// has no limit.
-type MemBudget struct {
-	// Limit is the most bytes the library may make for one call; 0 or
-	// less means no limit.
-	Limit int64
-	// Setting names the setting that configures Limit, for the error
-	// message; default "pushlua_handler_memory".
-	Setting string
-	// OnExceed, when set, is called with the error message when a charge
-	// is refused, before the error is raised in Lua. The runtime uses it
-	// to end the call even if the script catches the error with pcall.
-	OnExceed func(msg string)
-
-	used int64
-}
-
-// Reset starts a new call: nothing made yet.
-func (b *MemBudget) Reset() {
-	if b != nil {
-		b.used = 0
-	}
-}
-
-// Used returns the bytes charged since the last Reset.
-func (b *MemBudget) Used() int64 {
-	if b == nil {
-		return 0
-	}
-	return b.used
-}
-
-// Remaining returns how many more bytes the call may make
-// (math.MaxInt64 without a limit).
-func (b *MemBudget) Remaining() int64 {
-	if b == nil || b.Limit <= 0 {
-		return math.MaxInt64
-	}
-	return max(b.Limit-b.used, 0)
-}
-
-// Charge records n more bytes made for the script, or, when they would take
-// the call over its limit, records nothing and returns a *MemError (whose
-// Func is empty).
-func (b *MemBudget) Charge(n int64) error {
-	return b.chargeFloat("", float64(n))
-}
-
-// chargeFloat is Charge for sizes computed in float64, which may exceed
-// any int64 (string.rep("x", 2^70)).
-func (b *MemBudget) chargeFloat(fname string, n float64) error {
-	if b == nil {
-		return nil
-	}
-	if b.Limit > 0 && (n > float64(b.Limit-b.used) || math.IsNaN(n)) {
-		return &MemError{Func: fname, Size: n, Used: b.used, Limit: b.Limit, Setting: b.Setting}
-	}
-	if n > 0 {
-		b.used += int64(n)
-	}
-	return nil
-}
-
-// charge charges n bytes made by the Lua function fname, or raises the
-// budget's error in l (after telling OnExceed).
-func (b *MemBudget) charge(l *lua.State, fname string, n float64) {
-	if err := b.chargeFloat(fname, n); err != nil {
-		b.raise(l, err.(*MemError))
-	}
-}
-
-// ChargeIn charges n bytes made by fname for the script of l (a binding's
-// value, such as an HTTP response body), or raises the budget's error in l
-// when they do not fit. A nil budget charges nothing.
-func (b *MemBudget) ChargeIn(l *lua.State, fname string, n int64) {
-	b.charge(l, fname, float64(n))
-}
-
-// check raises the budget's error in l when n bytes would not fit, without
-// charging them: for a function that learns the exact size only after
-// building a value whose size it can bound.
-func (b *MemBudget) check(l *lua.State, fname string, n float64) {
-	if b != nil && b.Limit > 0 && n > float64(b.Limit-b.used) {
-		b.raise(l, &MemError{Func: fname, Size: n, Used: b.used, Limit: b.Limit, Setting: b.Setting})
-	}
-}
-
-func (b *MemBudget) raise(l *lua.State, e *MemError) {
-	msg := e.Error()
-	if b.OnExceed != nil {
-		b.OnExceed(msg)
-	}
-	luax.RaiseWhere(l, msg)
-}
-
-// MemError is a refused charge.
-type MemError struct {
-	Func    string  // the Lua function that would have made the value
-	Size    float64 // the bytes it needed
-	Used    int64   // the bytes the call had made before
-	Limit   int64
-	Setting string // default "pushlua_handler_memory"
-}
-
-func (e *MemError) Error() string {
-	setting := e.Setting
-	if setting == "" {
-		setting = "pushlua_handler_memory"
-	}
-	fn := ""
-	if e.Func != "" {
-		fn = "'" + e.Func + "' "
-	}
-	return fmt.Sprintf("pushlua: call exceeded its memory budget of %s (%s): %sneeds %.0f bytes, %d already used",
-		FormatSize(e.Limit), setting, fn, e.Size, e.Used)
-}
-
-// FormatSize renders n bytes in the largest binary unit that divides it
-// ("64 MiB", "1536 KiB", "1000 bytes").
-func FormatSize(n int64) string {
-	for _, u := range []struct {
-		shift uint
-		name  string
-	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
-		if n != 0 && n%(1<<u.shift) == 0 {
-			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 // Estimated costs of what the JSON decoders and table.insert make (measured
 // on go-lua: an empty table is about 130 bytes, a number stored in a table
 // about 37).
@@ -173,26 +41,11 @@ const (
 	costSlot  = 32  // a value stored in a table
 )
 
-// envRegistryKey is where openLimits keeps the Env for the library
-// functions that are not closures over it (io, the JSON modules, gsub).
-const envRegistryKey = "pushlua.stdlib.env"
-
-// memOf returns the memory budget of the current call of l (nil: none).
-func memOf(l *lua.State) *MemBudget {
-	if env := envOf(l); env != nil {
-		return env.Mem
-	}
-	return nil
-}
-
-// openLimits records env in the registry and replaces string.rep,
-// string.format, table.concat and table.insert.
-func openLimits(l *lua.State, env *Env) {
-	if env == nil {
-		env = &Env{}
-	}
-	l.PushUserData(env)
-	l.SetField(lua.RegistryIndex, envRegistryKey)
+// openLimits records h as the state's host (luax.SetHost, for the library
+// functions that are not closures over it: io, the JSON modules, gsub) and
+// replaces string.rep, string.format, table.concat and table.insert.
+func openLimits(l *lua.State, h luax.Host) {
+	luax.SetHost(l, h)
 
 	l.Global("string")
 	if l.IsTable(-1) {
@@ -200,8 +53,8 @@ func openLimits(l *lua.State, env *Env) {
 		format := l.ToGoFunction(-1)
 		l.Pop(1)
 		fns := []lua.RegistryFunction{
-			{Name: "rep", Function: func(l *lua.State) int { return strRep(l, env.Mem) }},
-			{Name: "format", Function: func(l *lua.State) int { return strFormat(l, env.Mem, format) }},
+			{Name: "rep", Function: func(l *lua.State) int { return strRep(l, h.Mem()) }},
+			{Name: "format", Function: func(l *lua.State) int { return strFormat(l, h.Mem(), format) }},
 		}
 		// The functions that copy their string argument are charged its
 		// size first; string.char one byte per argument.
@@ -214,9 +67,9 @@ func openLimits(l *lua.State, env *Env) {
 			}
 			fns = append(fns, lua.RegistryFunction{Name: name, Function: func(l *lua.State) int {
 				if name == "char" {
-					env.Mem.charge(l, name, float64(l.Top()))
+					h.Mem().ChargeSize(l, name, float64(l.Top()))
 				} else {
-					env.Mem.charge(l, name, float64(len(checkStringArg(l, 1, name))))
+					h.Mem().ChargeSize(l, name, float64(len(checkStringArg(l, 1, name))))
 				}
 				return orig(l)
 			}})
@@ -229,10 +82,10 @@ func openLimits(l *lua.State, env *Env) {
 		l.Field(-1, "insert")
 		insert := l.ToGoFunction(-1)
 		l.Pop(1)
-		fns := []lua.RegistryFunction{{Name: "concat", Function: func(l *lua.State) int { return tableConcat(l, env) }}}
+		fns := []lua.RegistryFunction{{Name: "concat", Function: func(l *lua.State) int { return tableConcat(l, h) }}}
 		if insert != nil {
 			fns = append(fns, lua.RegistryFunction{Name: "insert", Function: func(l *lua.State) int {
-				env.Mem.charge(l, "insert", costSlot)
+				h.Mem().ChargeSize(l, "insert", costSlot)
 				return insert(l)
 			}})
 		}
@@ -243,7 +96,7 @@ func openLimits(l *lua.State, env *Env) {
 
 // strRep is string.rep(s, n [, sep]): the size is charged before the
 // string is built.
-func strRep(l *lua.State, mem *MemBudget) int {
+func strRep(l *lua.State, mem *luax.MemBudget) int {
 	s := checkStringArg(l, 1, "rep")
 	n := truncIntegerArg(l, 2, "rep")
 	sep := optStringArg(l, 3, "rep", "")
@@ -255,7 +108,7 @@ func strRep(l *lua.State, mem *MemBudget) int {
 	if size >= math.MaxInt {
 		luax.RaiseWhere(l, "resulting string too large")
 	}
-	mem.charge(l, "rep", size)
+	mem.ChargeSize(l, "rep", size)
 	if sep == "" {
 		l.PushString(strings.Repeat(s, int(n)))
 		return 1
@@ -292,8 +145,8 @@ func truncIntegerArg(l *lua.State, arg int, fname string) int64 {
 
 // tableConcat is table.concat(t [, sep [, i [, j]]]) in one allocation of
 // the charged size (go-lua's appended piece by piece, quadratic in time).
-func tableConcat(l *lua.State, env *Env) int {
-	mem := env.Mem
+func tableConcat(l *lua.State, h luax.Host) int {
+	mem := h.Mem()
 	if l.TypeOf(1) != lua.TypeTable {
 		raiseTypeError(l, 1, "concat", "table")
 	}
@@ -334,13 +187,13 @@ func tableConcat(l *lua.State, env *Env) int {
 		}
 		size += float64(len(sep))
 		if size > limit {
-			mem.charge(l, "concat", size)
+			mem.ChargeSize(l, "concat", size)
 		}
-		if (i-first)%checkEvery == checkEvery-1 {
-			env.checkTime(l)
+		if (i-first)%luax.CheckEvery == luax.CheckEvery-1 {
+			luax.CheckTime(l, h)
 		}
 	}
-	mem.charge(l, "concat", size)
+	mem.ChargeSize(l, "concat", size)
 	var b strings.Builder
 	b.Grow(int(size))
 	for i, s := range parts {
@@ -356,18 +209,18 @@ func tableConcat(l *lua.State, env *Env) int {
 // strFormat is string.format(fmt, ...): go-lua's, after a bound of the
 // result's size is checked against the budget; the result's real size is
 // charged.
-func strFormat(l *lua.State, mem *MemBudget, format lua.Function) int {
+func strFormat(l *lua.State, mem *luax.MemBudget, format lua.Function) int {
 	if format == nil {
 		luax.RaiseWhere(l, "string.format is not available")
 	}
 	// ToValue, not ToString: go-lua's ToString stores the string back
 	// into the stack slot, an allocation per call.
 	if fs, ok := l.ToValue(1).(string); ok && mem != nil && mem.Limit > 0 {
-		mem.check(l, "format", formatBound(l, fs))
+		mem.CheckSize(l, "format", formatBound(l, fs))
 	}
 	n := format(l)
 	if s, ok := l.ToValue(-1).(string); n == 1 && ok {
-		mem.charge(l, "format", float64(len(s)))
+		mem.ChargeSize(l, "format", float64(len(s)))
 	}
 	return n
 }
@@ -463,23 +316,20 @@ func growBuf(buf []byte, n int, limit int64) []byte {
 
 // textBudget is the budgets of a function that builds one text (the JSON
 // encoders): the text may not grow past what the memory budget has left
-// when it starts, and the time budget is checked every checkEvery steps.
+// when it starts, and the time budget is checked every luax.CheckEvery steps.
 type textBudget struct {
 	l     *lua.State
 	fname string
-	env   *Env
-	mem   *MemBudget
+	host  luax.Host
+	mem   *luax.MemBudget
 	limit int64
 	steps int
 }
 
 func newTextBudget(l *lua.State, fname string) textBudget {
-	env := envOf(l)
-	b := textBudget{l: l, fname: fname, env: env, limit: math.MaxInt64}
-	if env != nil {
-		b.mem = env.Mem
-		b.limit = b.mem.Remaining()
-	}
+	h := luax.HostOf(l)
+	b := textBudget{l: l, fname: fname, host: h, mem: h.Mem()}
+	b.limit = b.mem.Remaining()
 	return b
 }
 
@@ -488,37 +338,15 @@ func newTextBudget(l *lua.State, fname string) textBudget {
 // room for them.
 func (b *textBudget) grow(buf []byte, n int) []byte {
 	if int64(len(buf))+int64(n) > b.limit {
-		b.mem.check(b.l, b.fname, float64(len(buf)+n))
+		b.mem.CheckSize(b.l, b.fname, float64(len(buf)+n))
 	}
-	if b.steps++; b.steps%checkEvery == 0 {
-		b.env.checkTime(b.l)
+	if b.steps++; b.steps%luax.CheckEvery == 0 {
+		luax.CheckTime(b.l, b.host)
 	}
 	return growBuf(buf, n, b.limit)
 }
 
 // charge charges the finished text.
 func (b *textBudget) charge(text []byte) {
-	b.mem.charge(b.l, b.fname, float64(len(text)))
-}
-
-// checkEvery is how many steps (matches, values) a long-running library
-// function makes between two calls of Env.Check.
-const checkEvery = 4096
-
-// checkTime calls env.Check and raises its error in l.
-func (e *Env) checkTime(l *lua.State) {
-	if e == nil || e.Check == nil {
-		return
-	}
-	if err := e.Check(); err != nil {
-		luax.RaiseWhere(l, err.Error())
-	}
-}
-
-// envOf returns the Env openLimits recorded in l, or nil.
-func envOf(l *lua.State) *Env {
-	l.Field(lua.RegistryIndex, envRegistryKey)
-	env, _ := l.ToUserData(-1).(*Env)
-	l.Pop(1)
-	return env
+	b.mem.ChargeSize(b.l, b.fname, float64(len(text)))
 }

@@ -30,6 +30,8 @@ import (
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 const (
@@ -755,7 +757,7 @@ func luajsonDecodeWith(l *lua.State, opt luajsonDecodeOptions) int {
 	l.Field(lua.RegistryIndex, luajsonArrayMTKey)
 	l.PushNil() // previous value
 	d := luajsonDecoder{
-		l: l, s: s, opt: &opt, mem: memOf(l),
+		l: l, s: s, opt: &opt, mem: luax.MemOf(l),
 		nullIdx: 3, undefinedIdx: 4, arrayMTIdx: 5, prevIdx: 6, framesBase: 7,
 	}
 	if err := d.run(); err != nil {
@@ -806,7 +808,7 @@ type luajsonDecoder struct {
 	pos int
 	opt *luajsonDecodeOptions
 	buf []byte
-	mem *MemBudget // charged for each value and table made
+	mem *luax.MemBudget // charged for each value and table made
 
 	nullIdx, undefinedIdx, arrayMTIdx int
 	prevIdx, framesBase               int
@@ -1248,10 +1250,10 @@ func (d *luajsonDecoder) apply(tok *luajsonToken) error {
 	case ljNextValue:
 		return d.putValue(false)
 	}
-	d.mem.charge(l, "json.decode", costSlot)
+	d.mem.ChargeSize(l, "json.decode", costSlot)
 	switch tok.kind {
 	case ljString:
-		d.mem.charge(l, "json.decode", float64(len(tok.str)))
+		d.mem.ChargeSize(l, "json.decode", float64(len(tok.str)))
 		l.PushString(tok.str)
 	case ljNumber:
 		l.PushNumber(tok.num)
@@ -1278,7 +1280,7 @@ func (d *luajsonDecoder) push(object bool) error {
 		return jsonErrorf(fmt.Sprintf("too many nested data structures (%d)", len(d.frames)+1))
 	}
 	checkJSONStack(l, 16)
-	d.mem.charge(l, "json.decode", costTable)
+	d.mem.ChargeSize(l, "json.decode", costTable)
 	l.NewTable()
 	if !object {
 		l.PushValue(d.arrayMTIdx)

@@ -23,6 +23,8 @@ import (
 	"math"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 const (
@@ -39,7 +41,7 @@ var mathLibrary = []lua.RegistryFunction{
 
 // openMath adds the Lua 5.3 functions and constants to the global math
 // table.
-func openMath(l *lua.State, _ *Env) {
+func openMath(l *lua.State, _ luax.Host) {
 	l.Global("math")
 	if !l.IsTable(-1) {
 		l.Pop(1)

@@ -37,12 +37,12 @@ func localLocation() *time.Location {
 }
 
 // osFunctions is the table of the os functions this module replaces.
-func osFunctions(env *Env) []lua.RegistryFunction {
+func osFunctions(h luax.Host) []lua.RegistryFunction {
 	return []lua.RegistryFunction{
-		{Name: "date", Function: env.osDate},
+		{Name: "date", Function: func(l *lua.State) int { return osDate(l, h) }},
 		{Name: "difftime", Function: osDifftime},
 		{Name: "getenv", Function: osGetenv},
-		{Name: "time", Function: env.osTime},
+		{Name: "time", Function: func(l *lua.State) int { return osTime(l, h) }},
 	}
 }
 
@@ -60,7 +60,7 @@ func osGetenv(l *lua.State) int {
 
 // openOS replaces os.date, os.time, os.difftime and os.getenv in the
 // global os table.
-func openOS(l *lua.State, env *Env) {
+func openOS(l *lua.State, h luax.Host) {
 	l.Global("os")
 	if !l.IsTable(-1) {
 		l.Pop(1)
@@ -68,7 +68,7 @@ func openOS(l *lua.State, env *Env) {
 		l.PushValue(-1)
 		l.SetGlobal("os")
 	}
-	lua.SetFunctions(l, osFunctions(env), 0)
+	lua.SetFunctions(l, osFunctions(h), 0)
 	l.Pop(1)
 }
 
@@ -79,11 +79,11 @@ const (
 )
 
 // osDate is os.date([format [, time]]).
-func (env *Env) osDate(l *lua.State) int {
+func osDate(l *lua.State, h luax.Host) int {
 	format := optStringArg(l, 1, "date", "%c")
 	var t time.Time
 	if l.IsNoneOrNil(2) {
-		t = env.now()
+		t = h.Now()
 	} else {
 		sec := checkTimeArg(l, 2, "date")
 		// Beyond this the year overflows glibc's int tm_year anyway, and
@@ -288,9 +288,9 @@ func setDateFields(l *lua.State, t time.Time) {
 // osTime is os.time([table]): now, or the time the table's fields denote in
 // the local zone, normalised like C's mktime; the table's fields are updated
 // with the normalised values.
-func (env *Env) osTime(l *lua.State) int {
+func osTime(l *lua.State, h luax.Host) int {
 	if l.IsNoneOrNil(1) {
-		l.PushNumber(float64(env.now().Unix()))
+		l.PushNumber(float64(h.Now().Unix()))
 		return 1
 	}
 	if l.TypeOf(1) != lua.TypeTable {

@@ -3,6 +3,8 @@ package stdlib
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/pushlua/pushlua/internal/luax"
 	"os/exec"
 	"strings"
 	"testing"
@@ -25,9 +27,9 @@ func osWithZone(t *testing.T, name string) *time.Location {
 	return loc
 }
 
-// osFixedEnv is an Env whose clock stands at sec.
-func osFixedEnv(sec int64) *Env {
-	return &Env{Now: func() time.Time { return time.Unix(sec, 0) }}
+// osFixedEnv is a host whose clock stands at sec.
+func osFixedEnv(sec int64) *luax.StaticHost {
+	return &luax.StaticHost{Clock: func() time.Time { return time.Unix(sec, 0) }}
 }
 
 func TestOSDateConversions(t *testing.T) {
@@ -68,7 +70,7 @@ func TestOSDateLocalZone(t *testing.T) {
 		{"winter", `return os.date("%H:%M %Z %z", 1704110400)`, "13:00 CET +0100"},     // 2024-01-01 12:00 UTC
 		{"summer", `return os.date("%H:%M %Z %z", 1719835200)`, "14:00 CEST +0200"},    // 2024-07-01 12:00 UTC
 		{"utc flag", `return os.date("!%H:%M %Z %z", 1719835200)`, "12:00 GMT +0000"},  //
-		{"default format", `return os.date()`, "Tue Mar  5 15:07:09 2024"},             // Env.Now is osT0
+		{"default format", `return os.date()`, "Tue Mar  5 15:07:09 2024"},             // Host.Now is osT0
 		{"nil format", `return os.date(nil, 0)`, "Thu Jan  1 01:00:00 1970"},           //
 		{"time as string", `return os.date("!%Y", "86400")`, "1970"},                   //
 		{"isdst summer", `return tostring(os.date("*t", 1719835200).isdst)`, "true"},   //

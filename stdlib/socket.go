@@ -24,23 +24,23 @@ import (
 const socketVersion = "LuaSocket 3.0.0"
 
 // openSocket registers the LuaSocket modules in package.preload.
-func openSocket(l *lua.State, env *Env) {
-	luax.Preload(l, "socket.core", func(l *lua.State) int { return openSocketCore(l, env) })
+func openSocket(l *lua.State, h luax.Host) {
+	luax.Preload(l, "socket.core", func(l *lua.State) int { return openSocketCore(l, h) })
 	luax.Preload(l, "socket", openSocketLua)
 	luax.Preload(l, "socket.headers", openSocketHeaders)
 	luax.Preload(l, "socket.url", openSocketURL)
-	luax.Preload(l, "socket.http", func(l *lua.State) int { return openSocketHTTP(l, env) })
-	luax.Preload(l, "ssl.https", func(l *lua.State) int { return openSSLHTTPS(l, env) })
+	luax.Preload(l, "socket.http", func(l *lua.State) int { return openSocketHTTP(l, h) })
+	luax.Preload(l, "ssl.https", func(l *lua.State) int { return openSSLHTTPS(l, h) })
 	luax.Preload(l, "ltn12", openLTN12)
 	luax.Preload(l, "mime.core", openMimeCore)
 	luax.Preload(l, "mime", openMime)
 }
 
 // socketCoreFunctions is the Go part of the socket table.
-func socketCoreFunctions(env *Env) []lua.RegistryFunction {
+func socketCoreFunctions(h luax.Host) []lua.RegistryFunction {
 	return []lua.RegistryFunction{
 		{Name: "gettime", Function: func(l *lua.State) int {
-			now := env.now()
+			now := h.Now()
 			l.PushNumber(float64(now.UnixMicro()) / 1e6)
 			return 1
 		}},
@@ -58,7 +58,7 @@ func socketCoreFunctions(env *Env) []lua.RegistryFunction {
 			}
 			t := time.NewTimer(d)
 			defer t.Stop()
-			ctx, cancel := env.blockingCtx()
+			ctx, cancel := luax.BlockingContext(h, nil)
 			defer cancel()
 			select {
 			case <-t.C:
@@ -72,8 +72,8 @@ func socketCoreFunctions(env *Env) []lua.RegistryFunction {
 }
 
 // openSocketCore builds the socket table (socket.core).
-func openSocketCore(l *lua.State, env *Env) int {
-	lua.NewLibrary(l, socketCoreFunctions(env))
+func openSocketCore(l *lua.State, h luax.Host) int {
+	lua.NewLibrary(l, socketCoreFunctions(h))
 	l.PushString(socketVersion)
 	l.SetField(-2, "_VERSION")
 	return 1

@@ -43,6 +43,8 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/httpx"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // httpDefaultTimeout is LuaSocket's http.TIMEOUT.
@@ -52,7 +54,7 @@ const httpDefaultTimeout = 60
 var httpSchemePorts = map[string]string{"http": "80", "https": "443"}
 
 // openSocketHTTP is the opener of "socket.http"; it also sets socket.http.
-func openSocketHTTP(l *lua.State, env *Env) int {
+func openSocketHTTP(l *lua.State, h luax.Host) int {
 	for _, dep := range []string{"socket.url", "ltn12", "mime", "socket.headers"} {
 		sockRequire(l, dep)
 		l.Pop(1)
@@ -74,9 +76,9 @@ func openSocketHTTP(l *lua.State, env *Env) int {
 		l.SetField(-2, s)
 	}
 	l.SetField(mod, "schemes")
-	h := &httpClient{env: env}
+	c := &httpClient{host: h}
 	l.PushValue(mod)
-	l.PushGoClosure(h.request, 1)
+	l.PushGoClosure(c.request, 1)
 	l.PushGoClosure(protected, 1) // socket.protect(request)
 	l.SetField(mod, "request")
 	l.PushValue(mod)
@@ -86,7 +88,7 @@ func openSocketHTTP(l *lua.State, env *Env) int {
 
 // httpClient is the socket.http module of one state, or its ssl.https.
 type httpClient struct {
-	env *Env
+	host luax.Host
 	// https marks ssl.https's request: every call is made over TLS, and
 	// upvalue 2 is the ssl.https module (its TIMEOUT).
 	https bool
@@ -96,8 +98,8 @@ type httpClient struct {
 var httpFallback = sync.OnceValue(func() *httpx.Client { return httpx.New(httpx.Options{}) })
 
 func (h *httpClient) client() *httpx.Client {
-	if h.env.HTTP != nil {
-		return h.env.HTTP
+	if h.host.HTTP() != nil {
+		return h.host.HTTP()
 	}
 	return httpFallback()
 }
@@ -424,10 +426,10 @@ func (h *httpClient) once(l *lua.State, call *httpCall) (next *httpCall, code in
 // do sends req within what is left of the call's time (Env.Deadline),
 // logging it when mail_debug is on.
 func (h *httpClient) do(req *httpx.Request) (*httpx.Response, error) {
-	ctx, cancel := h.env.blockingCtx()
+	ctx, cancel := luax.BlockingContext(h.host, nil)
 	defer cancel()
-	if h.env.Debug {
-		req.Logger = h.env.logger()
+	if h.host.Debug() {
+		req.Logger = h.host.Logger()
 	}
 	return h.client().Do(ctx, req)
 }
@@ -618,7 +620,7 @@ func (h *httpClient) deliver(l *lua.State, call *httpCall, body []byte) error {
 	if call.sink == 0 {
 		return nil
 	}
-	memOf(l).charge(l, "request", float64(len(body)))
+	luax.MemOf(l).ChargeSize(l, "request", float64(len(body)))
 	pos := 0
 	l.PushGoFunction(func(l *lua.State) int {
 		if pos >= len(body) {

@@ -103,7 +103,7 @@ func TestSocketHTTPS(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
 	env := sockEnv(context.Background())
-	env.HTTP = httpx.New(httpx.Options{TLSConfig: &tls.Config{RootCAs: pool}})
+	env.Client = httpx.New(httpx.Options{TLSConfig: &tls.Config{RootCAs: pool}})
 	got, ok := sockEval(t, env, `local b, c = require("socket.http").request("`+srv.URL+`/") return b, c`)
 	if want := "HTTP/1.1 close, TE trailers\t200"; !ok || got != want {
 		t.Errorf("got %q (ok %v); want %q", got, ok, want)

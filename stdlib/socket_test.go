@@ -20,6 +20,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/httpx"
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // sockPrelude is loaded before each Lua test file of the socket modules.
@@ -59,18 +60,18 @@ var sockTestFunc = regexp.MustCompile(`(?m)^function (test_\w+)\s*\(`)
 // runtime's.
 var sockHTTPClient = httpx.New(httpx.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 2 * time.Millisecond})
 
-// sockEnv returns an Env with a real HTTP client and a fixed clock.
-func sockEnv(ctx context.Context) *Env {
-	return &Env{
-		Ctx:  ctx,
-		HTTP: sockHTTPClient,
-		Now:  func() time.Time { return time.Unix(1700000000, 250000000) },
+// sockEnv returns a host with a real HTTP client and a fixed clock.
+func sockEnv(ctx context.Context) *luax.StaticHost {
+	return &luax.StaticHost{
+		Ctx:    ctx,
+		Client: sockHTTPClient,
+		Clock:  func() time.Time { return time.Unix(1700000000, 250000000) },
 	}
 }
 
 // sockNewState returns a state with the standard libraries and the socket
 // modules.
-func sockNewState(env *Env) *lua.State {
+func sockNewState(env *luax.StaticHost) *lua.State {
 	l := lua.NewState()
 	lua.OpenLibraries(l)
 	openSocket(l, env)
@@ -143,7 +144,7 @@ func sockRunLuaFile(t *testing.T, file string, globals map[string]string) {
 
 // sockEval runs chunk in a fresh state and returns its results joined by
 // tabs (tostring), or the error.
-func sockEval(t *testing.T, env *Env, chunk string) (string, bool) {
+func sockEval(t *testing.T, env *luax.StaticHost, chunk string) (string, bool) {
 	t.Helper()
 	l := sockNewState(env)
 	if err := lua.LoadBuffer(l, chunk, "=chunk", "t"); err != nil {

@@ -33,6 +33,8 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/httpx"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // LuaSec's defaults (https.lua).
@@ -43,7 +45,7 @@ const (
 )
 
 // openSSLHTTPS is the opener of "ssl.https".
-func openSSLHTTPS(l *lua.State, env *Env) int {
+func openSSLHTTPS(l *lua.State, h luax.Host) int {
 	sockRequire(l, "socket.http")
 	httpIdx := l.Top()
 	l.NewTable()
@@ -56,10 +58,10 @@ func openSSLHTTPS(l *lua.State, env *Env) int {
 	l.SetField(mod, "PORT")
 	l.PushInteger(httpsDefaultTimeout)
 	l.SetField(mod, "TIMEOUT")
-	h := &httpClient{env: env, https: true}
+	c := &httpClient{host: h, https: true}
 	l.PushValue(httpIdx)
 	l.PushValue(mod)
-	l.PushGoClosure(h.httpsRequest, 2)
+	l.PushGoClosure(c.httpsRequest, 2)
 	l.PushGoClosure(protected, 1)
 	l.SetField(mod, "request")
 	return 1

@@ -9,6 +9,8 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/stdlib/pattern"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // The string pattern functions go-lua lacks (its string.find knows only
@@ -23,7 +25,7 @@ var stringPatternFunctions = []lua.RegistryFunction{
 }
 
 // openStringPatterns installs stringPatternFunctions in the string table.
-func openStringPatterns(l *lua.State, _ *Env) {
+func openStringPatterns(l *lua.State, _ luax.Host) {
 	l.Global("string")
 	if !l.IsTable(-1) {
 		l.Pop(1)
@@ -118,20 +120,17 @@ func strGsub(l *lua.State) int {
 	// The result is the kept parts of s plus the replacements: the
 	// replacements' total is checked against the memory budget as it
 	// grows, the result's size charged at the end.
-	// The time budget is checked every checkEvery matches.
-	env := envOf(l)
-	var mem *MemBudget
-	if env != nil {
-		mem = env.Mem
-	}
+	// The time budget is checked every luax.CheckEvery matches.
+	h := luax.HostOf(l)
+	mem := h.Mem()
 	added, matches := 0.0, 0
 	grow := func(r string, keep bool, err error) (string, bool, error) {
-		if matches++; matches%checkEvery == 0 {
-			env.checkTime(l)
+		if matches++; matches%luax.CheckEvery == 0 {
+			luax.CheckTime(l, h)
 		}
 		if err == nil && !keep {
 			added += float64(len(r))
-			mem.check(l, "gsub", added)
+			mem.CheckSize(l, "gsub", added)
 		}
 		return r, keep, err
 	}
@@ -159,7 +158,7 @@ func strGsub(l *lua.State) int {
 		// digits), so each %d of the template adds at most that much.
 		refs := float64(strings.Count(template, "%"))
 		repl = func(m pattern.Match) (string, bool, error) {
-			mem.check(l, "gsub", added+float64(len(template))+refs*float64(max(m.End-m.Start, 20)))
+			mem.CheckSize(l, "gsub", added+float64(len(template))+refs*float64(max(m.End-m.Start, 20)))
 			r, err := pattern.Expand(template, s, m)
 			return grow(r, false, err)
 		}
@@ -168,7 +167,7 @@ func strGsub(l *lua.State) int {
 	if err != nil {
 		patRaise(l, err.Error())
 	}
-	mem.charge(l, "gsub", float64(len(r)))
+	mem.ChargeSize(l, "gsub", float64(len(r)))
 	l.PushString(r)
 	l.PushInteger(n)
 	return 2

@@ -14,6 +14,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib/pattern"
 )
 
@@ -23,7 +24,7 @@ func newPatternState(t testing.TB) *lua.State {
 	t.Helper()
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	openStringPatterns(l, &Env{})
+	openStringPatterns(l, &luax.StaticHost{})
 	return l
 }
 

@@ -32,7 +32,7 @@ var utf8Library = []lua.RegistryFunction{
 
 // openUTF8 installs utf8 as a global and as the module "utf8" (in
 // package.loaded, and in package.preload should a script unload it).
-func openUTF8(l *lua.State, _ *Env) {
+func openUTF8(l *lua.State, _ luax.Host) {
 	utf8Open(l)
 	lua.SubTable(l, lua.RegistryIndex, "_LOADED")
 	l.PushValue(-2)
