@@ -27,7 +27,6 @@ package stdlib
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
@@ -89,7 +88,7 @@ func pushErrorValues(l *lua.State) {
 // errorsError is error(message [, level]): a string gets the position of the
 // given level; any other value is raised as it is.
 func errorsError(l *lua.State) int {
-	level := optIntegerArg(l, 2, "error", 1)
+	level := luax.OptInteger(l, 2, "error", 1)
 	l.SetTop(1)
 	if l.TypeOf(1) == lua.TypeString && level > 0 {
 		lua.Where(l, int(level))
@@ -108,7 +107,7 @@ func errorsAssert(l *lua.State) int {
 		return l.Top()
 	}
 	if l.TypeOf(1) == lua.TypeNone {
-		raiseArgError(l, 1, "assert", "value expected")
+		luax.ArgError(l, 1, "assert", "value expected")
 	}
 	l.Remove(1)
 	l.PushString("assertion failed!")
@@ -127,7 +126,7 @@ func errorsAssert(l *lua.State) int {
 // "bad argument #1 to '?'" while the failing frame is still there.
 func errorsPcall(l *lua.State) int {
 	if l.TypeOf(1) == lua.TypeNone {
-		raiseArgError(l, 1, "pcall", "value expected")
+		luax.ArgError(l, 1, "pcall", "value expected")
 	}
 	l.Field(lua.RegistryIndex, pcallHandlerKey)
 	l.Insert(1) // the slot of the status
@@ -153,7 +152,7 @@ func pcallMessageHandler(l *lua.State) int {
 func errorsXpcall(l *lua.State) int {
 	n := l.Top()
 	if n < 2 {
-		raiseArgError(l, 2, "xpcall", "value expected")
+		luax.ArgError(l, 2, "xpcall", "value expected")
 	}
 	l.PushValue(2)
 	l.PushGoClosure(errorsMessageHandler, 1)
@@ -265,7 +264,7 @@ func boxErrorValue(l *lua.State) {
 	desc := "(error object is a " + lua.TypeNameOf(l, v) + " value)"
 	if l.TypeOf(v) == lua.TypeNumber {
 		n, _ := l.ToNumber(v)
-		desc = formatNumber(n)
+		desc = luax.FormatNumber(n)
 	}
 	pushErrorValues(l)
 	t := l.AbsIndex(-1)
@@ -405,7 +404,7 @@ func describeValue(l *lua.State, index int) string {
 		return s
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(index)
-		return formatNumber(n)
+		return luax.FormatNumber(n)
 	}
 	desc := "(error object is a " + lua.TypeNameOf(l, index) + " value)"
 	l.PushGoFunction(func(l *lua.State) int {
@@ -420,80 +419,4 @@ func describeValue(l *lua.State, index int) string {
 	}
 	l.Pop(1)
 	return desc
-}
-
-// formatNumber formats n as Lua 5.2 (and go-lua) does: %.14g.
-func formatNumber(n float64) string {
-	return strconv.FormatFloat(n, 'g', 14, 64)
-}
-
-// Argument errors with the function named as C Lua names it. go-lua's
-// lua.ArgumentError names every Go function '?', so each function passes its
-// own Lua name.
-
-// raiseArgError raises `<where>bad argument #<arg> to '<fname>' (<extra>)`
-// like luaL_argerror.
-func raiseArgError(l *lua.State, arg int, fname, extra string) {
-	luax.RaiseWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, extra))
-}
-
-// raiseTypeError raises luaL_typeerror's `<want> expected, got <type>`.
-func raiseTypeError(l *lua.State, arg int, fname, want string) {
-	got := lua.TypeNameOf(l, arg)
-	if lua.MetaField(l, arg, "__name") {
-		if l.TypeOf(-1) == lua.TypeString {
-			got, _ = l.ToString(-1)
-		}
-		l.Pop(1)
-	}
-	raiseArgError(l, arg, fname, want+" expected, got "+got)
-}
-
-// checkStringArg is luaL_checkstring: a string, or a number converted to one.
-func checkStringArg(l *lua.State, arg int, fname string) string {
-	s, ok := l.ToString(arg)
-	if !ok {
-		raiseTypeError(l, arg, fname, "string")
-	}
-	return s
-}
-
-// optStringArg is luaL_optstring.
-func optStringArg(l *lua.State, arg int, fname, def string) string {
-	if l.IsNoneOrNil(arg) {
-		return def
-	}
-	return checkStringArg(l, arg, fname)
-}
-
-// checkIntegerArg is Lua 5.3's luaL_checkinteger: a number, or a string
-// convertible to one, with an exact integer value (go-lua's CheckInteger
-// would truncate 1.5).
-func checkIntegerArg(l *lua.State, arg int, fname string) int64 {
-	n, ok := l.ToNumber(arg)
-	if !ok {
-		raiseTypeError(l, arg, fname, "number")
-	}
-	i, ok := floatToInteger(n)
-	if !ok {
-		raiseArgError(l, arg, fname, "number has no integer representation")
-	}
-	return i
-}
-
-// optIntegerArg is luaL_optinteger.
-func optIntegerArg(l *lua.State, arg int, fname string, def int64) int64 {
-	if l.IsNoneOrNil(arg) {
-		return def
-	}
-	return checkIntegerArg(l, arg, fname)
-}
-
-// floatToInteger converts n to an integer when Lua 5.3 could: it is integral
-// and within the range of a 64-bit integer.
-func floatToInteger(n float64) (int64, bool) {
-	if n != math.Trunc(n) || n < -(1<<63) || n >= 1<<63 {
-		return 0, false
-	}
-	return int64(n), true
 }

@@ -30,6 +30,8 @@ import (
 	"unsafe"
 
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // FunctionName returns the name Lua gives the function running at frame f
@@ -303,7 +305,7 @@ func debugTraceback(l *lua.State) int {
 		return 1
 	}
 	msg, _ := l.ToString(1)
-	level := int(optIntegerArg(l, 2, "traceback", 1))
+	level := int(luax.OptInteger(l, 2, "traceback", 1))
 	tb, ok := Traceback(l, msg, level)
 	if !ok {
 		tb = msg

@@ -130,7 +130,7 @@ func ioPushFile(l *lua.State, fl *ioFile) {
 // ioTypeError raises luaL_typeerror for the value at stack index idx, named
 // argument #arg.
 func ioTypeError(l *lua.State, idx, arg int, fname, want string) {
-	raiseArgError(l, arg, fname, want+" expected, got "+lua.TypeNameOf(l, idx))
+	luax.ArgError(l, arg, fname, want+" expected, got "+lua.TypeNameOf(l, idx))
 }
 
 // ioCheckFile is luaL_checkudata(L, 1, "FILE*").
@@ -223,10 +223,10 @@ func ioOpenFile(name, mode string) (*os.File, error) {
 
 // ioOpen is io.open(filename [, mode]).
 func ioOpen(l *lua.State) int {
-	name := checkStringArg(l, 1, "open")
-	mode := optStringArg(l, 2, "open", "r")
+	name := luax.CheckString(l, 1, "open")
+	mode := luax.OptString(l, 2, "open", "r")
 	if !ioCheckMode(mode) {
-		raiseArgError(l, 2, "open", "invalid mode")
+		luax.ArgError(l, 2, "open", "invalid mode")
 	}
 	f, err := ioOpenFile(name, mode)
 	if err != nil {
@@ -297,7 +297,7 @@ func fileFlush(l *lua.State) int {
 // ioType is io.type(x).
 func ioType(l *lua.State) int {
 	if l.IsNone(1) {
-		raiseArgError(l, 1, "type", "value expected")
+		luax.ArgError(l, 1, "type", "value expected")
 	}
 	switch fl, ok := l.ToUserData(1).(*ioFile); {
 	case !ok:
@@ -361,7 +361,7 @@ func ioCheckOption(l *lua.State, idx int, fname, def string, options []string) i
 			return i
 		}
 	}
-	raiseArgError(l, idx-1, fname, "invalid option '"+name+"'")
+	luax.ArgError(l, idx-1, fname, "invalid option '"+name+"'")
 	panic("unreachable")
 }
 
@@ -377,7 +377,7 @@ func fileSeek(l *lua.State) int {
 		}
 	}
 	if p3 != math.Trunc(p3) || p3 < -(1<<63) || p3 >= 1<<63 {
-		raiseArgError(l, 2, "seek", "not an integer in proper range")
+		luax.ArgError(l, 2, "seek", "not an integer in proper range")
 	}
 	pos, err := fl.seek(int64(p3), whence)
 	if err != nil {
@@ -438,7 +438,7 @@ func ioNumberString(n float64) string {
 	case math.IsNaN(n):
 		return "nan"
 	}
-	return formatNumber(n)
+	return luax.FormatNumber(n)
 }
 
 // ioWrite is g_write: writes the arguments from stack index first on and
@@ -548,7 +548,7 @@ func ioRead(l *lua.State, fl *ioFile, first int, fname string, shift int) int {
 				p, ok = l.ToString(n)
 			}
 			if !ok || p == "" || p[0] != '*' {
-				raiseArgError(l, n-shift, fname, "invalid option")
+				luax.ArgError(l, n-shift, fname, "invalid option")
 			}
 			var c byte
 			if len(p) > 1 {
@@ -572,7 +572,7 @@ func ioRead(l *lua.State, fl *ioFile, first int, fname string, shift int) int {
 				s, ferr = ioReadChars(r, 0, true, mem.Remaining())
 				push(s)
 			default:
-				raiseArgError(l, n-shift, fname, "invalid format")
+				luax.ArgError(l, n-shift, fname, "invalid format")
 			}
 		}
 	}
@@ -783,7 +783,7 @@ func ioLines(l *lua.State) int {
 		l.Replace(1)
 		ioToFile(l, "lines")
 	} else {
-		ioOpenCheck(l, checkStringArg(l, 1, "lines"), "r")
+		ioOpenCheck(l, luax.CheckString(l, 1, "lines"), "r")
 		l.Replace(1)
 		toclose = true
 	}
@@ -796,7 +796,7 @@ func ioLines(l *lua.State) int {
 func ioAuxLines(l *lua.State, toclose bool, fname string, shift int) {
 	n := l.Top() - 1
 	if n > lua.MinStack-3 {
-		raiseArgError(l, lua.MinStack-3-shift, fname, "too many options")
+		luax.ArgError(l, lua.MinStack-3-shift, fname, "too many options")
 	}
 	l.PushValue(1)
 	l.PushInteger(n)

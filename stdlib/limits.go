@@ -69,7 +69,7 @@ func openLimits(l *lua.State, h luax.Host) {
 				if name == "char" {
 					h.Mem().ChargeSize(l, name, float64(l.Top()))
 				} else {
-					h.Mem().ChargeSize(l, name, float64(len(checkStringArg(l, 1, name))))
+					h.Mem().ChargeSize(l, name, float64(len(luax.CheckString(l, 1, name))))
 				}
 				return orig(l)
 			}})
@@ -97,9 +97,9 @@ func openLimits(l *lua.State, h luax.Host) {
 // strRep is string.rep(s, n [, sep]): the size is charged before the
 // string is built.
 func strRep(l *lua.State, mem *luax.MemBudget) int {
-	s := checkStringArg(l, 1, "rep")
+	s := luax.CheckString(l, 1, "rep")
 	n := truncIntegerArg(l, 2, "rep")
-	sep := optStringArg(l, 3, "rep", "")
+	sep := luax.OptString(l, 3, "rep", "")
 	if n <= 0 || len(s)+len(sep) == 0 {
 		l.PushString("")
 		return 1
@@ -130,7 +130,7 @@ func strRep(l *lua.State, mem *luax.MemBudget) int {
 func truncIntegerArg(l *lua.State, arg int, fname string) int64 {
 	n, ok := l.ToNumber(arg)
 	if !ok {
-		raiseTypeError(l, arg, fname, "number")
+		luax.TypeError(l, arg, fname, "number")
 	}
 	switch {
 	case math.IsNaN(n):
@@ -148,9 +148,9 @@ func truncIntegerArg(l *lua.State, arg int, fname string) int64 {
 func tableConcat(l *lua.State, h luax.Host) int {
 	mem := h.Mem()
 	if l.TypeOf(1) != lua.TypeTable {
-		raiseTypeError(l, 1, "concat", "table")
+		luax.TypeError(l, 1, "concat", "table")
 	}
-	sep := optStringArg(l, 2, "concat", "")
+	sep := luax.OptString(l, 2, "concat", "")
 	first := int64(1)
 	if !l.IsNoneOrNil(3) {
 		first = truncIntegerArg(l, 3, "concat")

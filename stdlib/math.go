@@ -65,13 +65,13 @@ func openMath(l *lua.State, _ luax.Host) {
 func mathType(l *lua.State) int {
 	if l.TypeOf(1) != lua.TypeNumber {
 		if l.TypeOf(1) == lua.TypeNone {
-			raiseArgError(l, 1, "type", "value expected")
+			luax.ArgError(l, 1, "type", "value expected")
 		}
 		l.PushNil()
 		return 1
 	}
 	n, _ := l.ToNumber(1)
-	if _, ok := floatToInteger(n); ok {
+	if _, ok := luax.FloatToInteger(n); ok {
 		l.PushString("integer")
 	} else {
 		l.PushString("float")
@@ -83,14 +83,14 @@ func mathType(l *lua.State) int {
 // a string convertible to one with an integral value, otherwise nil.
 func mathToInteger(l *lua.State) int {
 	if l.TypeOf(1) == lua.TypeNone {
-		raiseArgError(l, 1, "tointeger", "value expected")
+		luax.ArgError(l, 1, "tointeger", "value expected")
 	}
 	var n float64
 	ok := false
 	if t := l.TypeOf(1); t == lua.TypeNumber || t == lua.TypeString {
 		n, ok = l.ToNumber(1)
 	}
-	if i, isInt := floatToInteger(n); ok && isInt {
+	if i, isInt := luax.FloatToInteger(n); ok && isInt {
 		l.PushNumber(float64(i))
 	} else {
 		l.PushNil()
@@ -100,8 +100,8 @@ func mathToInteger(l *lua.State) int {
 
 // mathUlt is math.ult(m, n): whether m < n as unsigned 64-bit integers.
 func mathUlt(l *lua.State) int {
-	m := checkIntegerArg(l, 1, "ult")
-	n := checkIntegerArg(l, 2, "ult")
+	m := luax.CheckInteger(l, 1, "ult")
+	n := luax.CheckInteger(l, 2, "ult")
 	l.PushBoolean(uint64(m) < uint64(n))
 	return 1
 }
@@ -121,7 +121,7 @@ func mathAtan(l *lua.State) int {
 func checkNumberArg(l *lua.State, arg int, fname string) float64 {
 	n, ok := l.ToNumber(arg)
 	if !ok {
-		raiseTypeError(l, arg, fname, "number")
+		luax.TypeError(l, arg, fname, "number")
 	}
 	return n
 }

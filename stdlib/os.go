@@ -80,7 +80,7 @@ const (
 
 // osDate is os.date([format [, time]]).
 func osDate(l *lua.State, h luax.Host) int {
-	format := optStringArg(l, 1, "date", "%c")
+	format := luax.OptString(l, 1, "date", "%c")
 	var t time.Time
 	if l.IsNoneOrNil(2) {
 		t = h.Now()
@@ -116,7 +116,7 @@ func osDate(l *lua.State, h luax.Host) int {
 		}
 		conv := strftimeConversion(format[i+1:])
 		if conv == "" {
-			raiseArgError(l, 1, "date", "invalid conversion specifier '%"+format[i+1:]+"'")
+			luax.ArgError(l, 1, "date", "invalid conversion specifier '%"+format[i+1:]+"'")
 		}
 		strftime(&b, t, conv[len(conv)-1], utc)
 		i += len(conv)
@@ -294,7 +294,7 @@ func osTime(l *lua.State, h luax.Host) int {
 		return 1
 	}
 	if l.TypeOf(1) != lua.TypeTable {
-		raiseTypeError(l, 1, "time", "table")
+		luax.TypeError(l, 1, "time", "table")
 	}
 	l.SetTop(1)
 	year := dateField(l, "year", -1, 1900)
@@ -326,7 +326,7 @@ func osTime(l *lua.State, h luax.Host) int {
 func dateField(l *lua.State, key string, def, delta int) int {
 	l.Field(-1, key)
 	n, ok := l.ToNumber(-1)
-	i, isInt := floatToInteger(n)
+	i, isInt := luax.FloatToInteger(n)
 	if !ok || !isInt {
 		switch {
 		case !l.IsNil(-1):
@@ -399,5 +399,5 @@ func osDifftime(l *lua.State) int {
 
 // checkTimeArg is Lua 5.4's l_checktime: an integer.
 func checkTimeArg(l *lua.State, arg int, fname string) int64 {
-	return checkIntegerArg(l, arg, fname)
+	return luax.CheckInteger(l, arg, fname)
 }

@@ -54,9 +54,9 @@ func utf8Open(l *lua.State) int {
 func utf8Char(l *lua.State) int {
 	var b strings.Builder
 	for arg := 1; arg <= l.Top(); arg++ {
-		code := checkIntegerArg(l, arg, "char")
+		code := luax.CheckInteger(l, arg, "char")
 		if code < 0 || code > utf8MaxUTF {
-			raiseArgError(l, arg, "char", "value out of range")
+			luax.ArgError(l, arg, "char", "value out of range")
 		}
 		utf8Encode(&b, uint32(code))
 	}
@@ -144,15 +144,15 @@ func utf8Posrelat(pos int64, n int) int64 {
 // utf8Codepoint is utf8.codepoint(s [, i [, j [, lax]]]): the code points of
 // the characters that start between bytes i and j.
 func utf8Codepoint(l *lua.State) int {
-	s := checkStringArg(l, 1, "codepoint")
-	posi := utf8Posrelat(optIntegerArg(l, 2, "codepoint", 1), len(s))
-	pose := utf8Posrelat(optIntegerArg(l, 3, "codepoint", posi), len(s))
+	s := luax.CheckString(l, 1, "codepoint")
+	posi := utf8Posrelat(luax.OptInteger(l, 2, "codepoint", 1), len(s))
+	pose := utf8Posrelat(luax.OptInteger(l, 3, "codepoint", posi), len(s))
 	lax := l.ToBoolean(4)
 	if posi < 1 {
-		raiseArgError(l, 2, "codepoint", "out of range")
+		luax.ArgError(l, 2, "codepoint", "out of range")
 	}
 	if pose > int64(len(s)) {
-		raiseArgError(l, 3, "codepoint", "out of range")
+		luax.ArgError(l, 3, "codepoint", "out of range")
 	}
 	if posi > pose {
 		return 0
@@ -177,16 +177,16 @@ func utf8Codepoint(l *lua.State) int {
 // start between bytes i and j, or nil and the position of the first invalid
 // byte.
 func utf8Len(l *lua.State) int {
-	s := checkStringArg(l, 1, "len")
-	posi := utf8Posrelat(optIntegerArg(l, 2, "len", 1), len(s))
-	posj := utf8Posrelat(optIntegerArg(l, 3, "len", -1), len(s))
+	s := luax.CheckString(l, 1, "len")
+	posi := utf8Posrelat(luax.OptInteger(l, 2, "len", 1), len(s))
+	posj := utf8Posrelat(luax.OptInteger(l, 3, "len", -1), len(s))
 	lax := l.ToBoolean(4)
 	if posi < 1 || posi-1 > int64(len(s)) {
-		raiseArgError(l, 2, "len", "initial position out of string")
+		luax.ArgError(l, 2, "len", "initial position out of string")
 	}
 	posi--
 	if posj-1 >= int64(len(s)) {
-		raiseArgError(l, 3, "len", "final position out of string")
+		luax.ArgError(l, 3, "len", "final position out of string")
 	}
 	posj--
 	n := 0
@@ -208,15 +208,15 @@ func utf8Len(l *lua.State) int {
 // character counted from byte i starts (n = 0: the character containing byte
 // i), or nil.
 func utf8Offset(l *lua.State) int {
-	s := checkStringArg(l, 1, "offset")
-	n := checkIntegerArg(l, 2, "offset")
+	s := luax.CheckString(l, 1, "offset")
+	n := luax.CheckInteger(l, 2, "offset")
 	def := int64(1)
 	if n < 0 {
 		def = int64(len(s)) + 1
 	}
-	posi := utf8Posrelat(optIntegerArg(l, 3, "offset", def), len(s))
+	posi := utf8Posrelat(luax.OptInteger(l, 3, "offset", def), len(s))
 	if posi < 1 || posi-1 > int64(len(s)) {
-		raiseArgError(l, 3, "offset", "position out of range")
+		luax.ArgError(l, 3, "offset", "position out of range")
 	}
 	i := int(posi - 1)
 	if n == 0 {
@@ -258,7 +258,7 @@ func utf8Offset(l *lua.State) int {
 // code points of s's characters, raising "invalid UTF-8 code" when it meets
 // an invalid byte.
 func utf8Codes(l *lua.State) int {
-	checkStringArg(l, 1, "codes")
+	luax.CheckString(l, 1, "codes")
 	if l.ToBoolean(2) {
 		l.PushGoFunction(utf8IterLax)
 	} else {
@@ -275,7 +275,7 @@ func utf8IterLax(l *lua.State) int    { return utf8Iter(l, true) }
 // utf8Iter is Lua 5.3's iter_aux: the control value is the position of the
 // previous character (0 at the start).
 func utf8Iter(l *lua.State, lax bool) int {
-	s := checkStringArg(l, 1, "for iterator")
+	s := luax.CheckString(l, 1, "for iterator")
 	p, _ := l.ToNumber(2)
 	n := int64(p) - 1
 	if n < 0 {
