@@ -18,6 +18,7 @@ import (
 	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib"
+	"github.com/pushlua/pushlua/stdlib/errlib"
 )
 
 // Budget limits every call from pushlua into Lua (script_init, a handler,
@@ -210,7 +211,7 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	if err := lua.LoadBuffer(l, string(spec.Source), chunkName(spec.Path), "bt"); err != nil {
 		msg, _ := l.ToString(-1)
 		l.Pop(1)
-		msg = stdlib.ExplainSyntax(spec.Source, msg)
+		msg = errlib.ExplainSyntax(spec.Source, msg)
 		return nil, &ScriptError{Script: spec.Path, Line: lineOf(spec.Path, msg),
 			Message: fmt.Sprintf("lua_load(%s) failed: %s", spec.Path, msg), Err: err}
 	}
@@ -306,13 +307,13 @@ func (s *State) scriptError(err error, fn, what string) *ScriptError {
 
 // messageHandler turns an error value into "msg\nstack traceback:..." like
 // lua.c's msghandler, with library functions named as C Lua names them
-// (stdlib.FixArgErrorName, stdlib.Traceback): level 1 is the function that
+// (errlib.FixArgErrorName, errlib.Traceback): level 1 is the function that
 // raised the error.
 func messageHandler(l *lua.State) int {
-	stdlib.TranslateError(l, 1)
+	errlib.TranslateError(l, 1)
 	if f, ok := lua.Stack(l, 1); ok && l.TypeOf(1) == lua.TypeString {
 		msg, _ := l.ToString(1)
-		if fixed := stdlib.FixArgErrorName(l, f, msg); fixed != msg {
+		if fixed := errlib.FixArgErrorName(l, f, msg); fixed != msg {
 			l.PushString(fixed)
 			l.Replace(1)
 		}
@@ -336,7 +337,7 @@ func messageHandler(l *lua.State) int {
 }
 
 func traceback(l *lua.State, msg string) bool {
-	tb, ok := stdlib.Traceback(l, msg, 1)
+	tb, ok := errlib.Traceback(l, msg, 1)
 	if ok {
 		l.PushString(tb)
 	}

@@ -12,6 +12,9 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+	"github.com/pushlua/pushlua/stdlib/strlib"
 )
 
 // ioTempDir is an opener that sets the global TMP to a fresh directory.
@@ -23,7 +26,7 @@ func ioTempDir(t *testing.T) func(*lua.State, luax.Host) {
 }
 
 func TestIOLua(t *testing.T) {
-	errsRunLuaFile(t, "io_test.lua", nil, openErrors, openStringPatterns, openIO, ioTempDir(t))
+	stdtest.RunLuaFile(t, "io_test.lua", nil, errlib.Open, strlib.Open, openIO, ioTempDir(t))
 }
 
 // ioRun runs chunk in a state with the io library and fails the test on an
@@ -34,7 +37,7 @@ func ioRun(t *testing.T, l *lua.State, chunk string) {
 		msg, _ := l.ToString(-1)
 		t.Fatalf("load: %s", msg)
 	}
-	if msg, ok := errsCall(l, 0); !ok {
+	if msg, ok := stdtest.Call(l, 0); !ok {
 		t.Fatal(msg)
 	}
 }
@@ -383,13 +386,13 @@ func TestIOAgainstLua52(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	l := errsNewState(nil, openErrors, openIO)
+	l := stdtest.NewState(nil, errlib.Open, openIO)
 	if err := lua.LoadBuffer(l, ioDiffScript, "@diff.lua", "t"); err != nil {
 		msg, _ := l.ToString(-1)
 		t.Fatalf("load: %s", msg)
 	}
 	l.PushString(dir)
-	if msg, ok := errsCall(l, 1); !ok {
+	if msg, ok := stdtest.Call(l, 1); !ok {
 		t.Fatal(msg)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "transcript"))

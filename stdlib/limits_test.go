@@ -8,6 +8,9 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+	"github.com/pushlua/pushlua/stdlib/strlib"
 )
 
 // limitsBudget is an opener that gives env a fresh 1 MiB budget and the
@@ -26,7 +29,7 @@ func limitsBudget(l *lua.State, h luax.Host) {
 }
 
 func TestLimitsLua(t *testing.T) {
-	errsRunLuaFile(t, "limits_test.lua", &luax.StaticHost{}, limitsBudget, openLimits, openErrors, openStringPatterns, openIO, openJSON, ioTempDir(t))
+	stdtest.RunLuaFile(t, "limits_test.lua", &luax.StaticHost{}, limitsBudget, openLimits, errlib.Open, strlib.Open, openIO, openJSON, ioTempDir(t))
 }
 
 // TestMemBudgetOnExceed: a refused charge tells OnExceed (the runtime ends
@@ -34,7 +37,7 @@ func TestLimitsLua(t *testing.T) {
 func TestMemBudgetOnExceed(t *testing.T) {
 	var told []string
 	env := &luax.StaticHost{Budget: &luax.MemBudget{Limit: 1000, OnExceed: func(msg string) { told = append(told, msg) }}}
-	l := errsNewState(env, openLimits, openErrors)
+	l := stdtest.NewState(env, openLimits, errlib.Open)
 	msg, ok := errsCallChunk(l, `local ok, e = pcall(string.rep, "x", 2000); assert(not ok); return e`)
 	if !ok || len(told) != 1 || !strings.Contains(told[0], "'rep' needs 2000 bytes") {
 		t.Fatalf("got %q (ok %v), told %q", msg, ok, told)
@@ -49,7 +52,7 @@ func errsCallChunk(l *lua.State, chunk string) (string, bool) {
 	if err := lua.LoadString(l, chunk); err != nil {
 		return err.Error(), false
 	}
-	return errsCall(l, 0)
+	return stdtest.Call(l, 0)
 }
 
 // TestCheckCallback: the functions that can run long without returning
@@ -68,7 +71,7 @@ func TestCheckCallback(t *testing.T) {
 				calls++
 				return errors.New("pushlua: call exceeded its time budget of 1s")
 			}}
-			l := errsNewState(env, openLimits, openErrors, openStringPatterns, openJSON)
+			l := stdtest.NewState(env, openLimits, errlib.Open, strlib.Open, openJSON)
 			msg, ok := errsCallChunk(l, c.chunk)
 			if ok || calls != 1 || !strings.HasSuffix(msg, "pushlua: call exceeded its time budget of 1s") {
 				t.Errorf("got %q (ok %v) after %d checks; want the check's error after 1", msg, ok, calls)

@@ -18,6 +18,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
 )
 
 // socketVersion is socket._VERSION of Debian's lua-socket 3.1.0.
@@ -214,7 +215,7 @@ func protected(l *lua.State) int {
 				return 2
 			}
 			l.Pop(2)
-			protectedArgError(l, msg)
+			errlib.ProtectedArgError(l, msg)
 		}
 		l.Error()
 	}

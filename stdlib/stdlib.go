@@ -12,6 +12,11 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/mathlib"
+	"github.com/pushlua/pushlua/stdlib/oslib"
+	"github.com/pushlua/pushlua/stdlib/strlib"
+	"github.com/pushlua/pushlua/stdlib/utf8lib"
 )
 
 // module is one stdlib module: one opener, one or more files.
@@ -23,12 +28,12 @@ type module struct {
 // modules is the central list, in opening order.
 var modules = []module{
 	{"memory budget", openLimits},
-	{"string patterns", openStringPatterns},
-	{"error values", openErrors},
-	{"os", openOS},
+	{"string patterns", strlib.Open},
+	{"error values", errlib.Open},
+	{"os", oslib.Open},
 	{"io", openIO},
-	{"math", openMath},
-	{"utf8", openUTF8},
+	{"math", mathlib.Open},
+	{"utf8", utf8lib.Open},
 	{"json", openJSON},
 	{"socket", openSocket},
 }

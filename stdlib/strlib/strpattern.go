@@ -1,4 +1,4 @@
-package stdlib
+package strlib
 
 import (
 	"errors"
@@ -24,12 +24,12 @@ var stringPatternFunctions = []lua.RegistryFunction{
 	{Name: "match", Function: strMatch},
 }
 
-// openStringPatterns installs stringPatternFunctions in the string table.
-func openStringPatterns(l *lua.State, _ luax.Host) {
+// Open installs stringPatternFunctions in the string table.
+func Open(l *lua.State, _ luax.Host) {
 	l.Global("string")
 	if !l.IsTable(-1) {
 		l.Pop(1)
-		panic(errors.New("stdlib: openStringPatterns needs the string library open"))
+		panic(errors.New("stdlib: Open needs the string library open"))
 	}
 	lua.SetFunctions(l, stringPatternFunctions, 0)
 	l.Pop(1)

@@ -1,4 +1,4 @@
-package stdlib
+package errlib
 
 // Error values that are not strings: error, assert, pcall and xpcall.
 //
@@ -53,9 +53,9 @@ var errorsLibrary = []lua.RegistryFunction{
 	{Name: "xpcall", Function: errorsXpcall},
 }
 
-// openErrors replaces the global error, assert, pcall and xpcall, and
+// Open replaces the global error, assert, pcall and xpcall, and
 // debug.traceback (funcname.go).
-func openErrors(l *lua.State, _ luax.Host) {
+func Open(l *lua.State, _ luax.Host) {
 	pushErrorValues(l)
 	l.Pop(1)
 	l.PushGoFunction(pcallMessageHandler)

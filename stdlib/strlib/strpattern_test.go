@@ -1,4 +1,4 @@
-package stdlib
+package strlib
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func newPatternState(t testing.TB) *lua.State {
 	t.Helper()
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	openStringPatterns(l, &luax.StaticHost{})
+	Open(l, &luax.StaticHost{})
 	return l
 }
 

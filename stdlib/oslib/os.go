@@ -1,4 +1,4 @@
-package stdlib
+package oslib
 
 // os.date, os.time and os.difftime as in Lua 5.4 on glibc in the C locale:
 // go-lua has no os.date, and its os.time neither normalises the table nor
@@ -58,9 +58,9 @@ func osGetenv(l *lua.State) int {
 	return 1
 }
 
-// openOS replaces os.date, os.time, os.difftime and os.getenv in the
+// Open replaces os.date, os.time, os.difftime and os.getenv in the
 // global os table.
-func openOS(l *lua.State, h luax.Host) {
+func Open(l *lua.State, h luax.Host) {
 	l.Global("os")
 	if !l.IsTable(-1) {
 		l.Pop(1)

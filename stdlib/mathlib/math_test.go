@@ -1,6 +1,14 @@
-package stdlib
+package mathlib
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+	"github.com/pushlua/pushlua/stdlib/oslib"
+	"github.com/pushlua/pushlua/stdlib/utf8lib"
+)
 
 func TestMathFunctions(t *testing.T) {
 	tests := []struct{ chunk, want string }{
@@ -43,7 +51,7 @@ func TestMathFunctions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.chunk, func(t *testing.T) {
-			got, ok := errsEval(t, nil, tt.chunk)
+			got, ok := eval(t, nil, tt.chunk)
 			if !ok || got != tt.want {
 				t.Errorf("got %q (ok %v); want %q", got, ok, tt.want)
 			}
@@ -62,7 +70,7 @@ func TestMathErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.chunk, func(t *testing.T) {
-			got, ok := errsEval(t, nil, tt.chunk)
+			got, ok := eval(t, nil, tt.chunk)
 			if ok || got != tt.want {
 				t.Errorf("got %q (ok %v); want error %q", got, ok, tt.want)
 			}
@@ -71,5 +79,12 @@ func TestMathErrors(t *testing.T) {
 }
 
 func TestMathLua(t *testing.T) {
-	errsRunLuaFile(t, "math_test.lua", nil, openErrors, openMath)
+	stdtest.RunLuaFile(t, "math_test.lua", nil, errlib.Open, Open)
+}
+
+// eval runs chunk in a state with the error, os, math and utf8 modules
+// (stdtest.Eval).
+func eval(t *testing.T, env *luax.StaticHost, chunk string) (string, bool) {
+	t.Helper()
+	return stdtest.Eval(t, env, chunk, errlib.Open, oslib.Open, Open, utf8lib.Open)
 }

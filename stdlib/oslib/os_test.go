@@ -1,10 +1,14 @@
-package stdlib
+package oslib
 
 import (
 	"bytes"
 	"fmt"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+	"github.com/pushlua/pushlua/stdlib/mathlib"
+	"github.com/pushlua/pushlua/stdlib/utf8lib"
 	"os/exec"
 	"strings"
 	"testing"
@@ -54,7 +58,7 @@ func TestOSDateConversions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
 			chunk := fmt.Sprintf("return os.date(%q, %d)", "!"+tt.format, osT0)
-			got, ok := errsEval(t, nil, chunk)
+			got, ok := eval(t, nil, chunk)
 			if !ok || got != tt.want {
 				t.Errorf("os.date(%q): got %q; want %q", "!"+tt.format, got, tt.want)
 			}
@@ -80,7 +84,7 @@ func TestOSDateLocalZone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := errsEval(t, osFixedEnv(osT0), tt.chunk)
+			got, ok := eval(t, osFixedEnv(osT0), tt.chunk)
 			if !ok || got != tt.want {
 				t.Errorf("%s: got %q; want %q", tt.chunk, got, tt.want)
 			}
@@ -102,7 +106,7 @@ return table.concat(out, " ")`
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
-			got, ok := errsEval(t, nil, fmt.Sprintf(chunk, tt.format, osT0))
+			got, ok := eval(t, nil, fmt.Sprintf(chunk, tt.format, osT0))
 			if !ok || got != tt.want {
 				t.Errorf("os.date(%q): got %q; want %q", tt.format, got, tt.want)
 			}
@@ -124,7 +128,7 @@ func TestOSDateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.chunk, func(t *testing.T) {
-			got, ok := errsEval(t, nil, tt.chunk)
+			got, ok := eval(t, nil, tt.chunk)
 			if ok || got != tt.want {
 				t.Errorf("got %q (ok %v); want error %q", got, ok, tt.want)
 			}
@@ -163,7 +167,7 @@ func TestOSTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := errsEval(t, osFixedEnv(osT0), tt.chunk)
+			got, ok := eval(t, osFixedEnv(osT0), tt.chunk)
 			if !ok || got != tt.want {
 				t.Errorf("%s: got %q; want %q", tt.chunk, got, tt.want)
 			}
@@ -186,7 +190,7 @@ func TestOSTimeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.chunk, func(t *testing.T) {
-			got, ok := errsEval(t, nil, tt.chunk)
+			got, ok := eval(t, nil, tt.chunk)
 			if ok || got != tt.want {
 				t.Errorf("got %q (ok %v); want error %q", got, ok, tt.want)
 			}
@@ -260,7 +264,7 @@ func osCompareWithLua(t *testing.T, lua54, zone, script, chunk string) {
 	if err != nil {
 		t.Fatalf("lua5.4: %v: %s", err, stderr.String())
 	}
-	got, ok := errsEval(t, nil, chunk)
+	got, ok := eval(t, nil, chunk)
 	if !ok {
 		t.Fatal(got)
 	}
@@ -277,5 +281,12 @@ func osCompareWithLua(t *testing.T, lua54, zone, script, chunk string) {
 
 func TestOSLua(t *testing.T) {
 	osWithZone(t, "UTC")
-	errsRunLuaFile(t, "os_test.lua", osFixedEnv(osT0), openErrors, openOS, openMath)
+	stdtest.RunLuaFile(t, "os_test.lua", osFixedEnv(osT0), errlib.Open, Open, mathlib.Open)
+}
+
+// eval runs chunk in a state with the error, os, math and utf8 modules
+// (stdtest.Eval).
+func eval(t *testing.T, env *luax.StaticHost, chunk string) (string, bool) {
+	t.Helper()
+	return stdtest.Eval(t, env, chunk, errlib.Open, Open, mathlib.Open, utf8lib.Open)
 }

@@ -1,4 +1,4 @@
-package stdlib
+package errlib
 
 // Names of functions in error messages and tracebacks, as C Lua gives
 // them.
@@ -324,13 +324,13 @@ func openTraceback(l *lua.State) {
 	l.Pop(1)
 }
 
-// protectedArgError names this wrapper in an argument error its Go
+// ProtectedArgError names this wrapper in an argument error its Go
 // function raised: that function runs under the wrapper, so go-lua found
 // no name for it ("bad argument #1 to '?'") and no position. The wrapper
 // is what the script called (socket.http.request), so the message gets
 // its name and the caller's position, as C Lua's luaL_argerror gives
 // them. The error value on top of the stack is replaced.
-func protectedArgError(l *lua.State, msg string) {
+func ProtectedArgError(l *lua.State, msg string) {
 	if !strings.HasPrefix(msg, "bad argument #") && !strings.HasPrefix(msg, "calling '?'") {
 		return
 	}

@@ -1,4 +1,4 @@
-package stdlib
+package mathlib
 
 // The Lua 5.3 additions to the math table: math.type, math.tointeger,
 // math.ult, math.maxinteger and math.mininteger, and the two-argument
@@ -39,9 +39,9 @@ var mathLibrary = []lua.RegistryFunction{
 	{Name: "ult", Function: mathUlt},
 }
 
-// openMath adds the Lua 5.3 functions and constants to the global math
+// Open adds the Lua 5.3 functions and constants to the global math
 // table.
-func openMath(l *lua.State, _ luax.Host) {
+func Open(l *lua.State, _ luax.Host) {
 	l.Global("math")
 	if !l.IsTable(-1) {
 		l.Pop(1)

@@ -1,4 +1,4 @@
-package stdlib
+package errlib
 
 // Hints for syntax errors caused by Lua 5.3/5.4 syntax, which go-lua's Lua
 // 5.2 parser rejects with a bare "unexpected symbol near /".

@@ -1,4 +1,4 @@
-package stdlib
+package utf8lib
 
 // The utf8 library of Lua 5.3 (lutf8lib.c), which go-lua lacks, with Lua
 // 5.3's argument rules and messages. Two things come from Lua 5.4 because
@@ -30,9 +30,9 @@ var utf8Library = []lua.RegistryFunction{
 	{Name: "offset", Function: utf8Offset},
 }
 
-// openUTF8 installs utf8 as a global and as the module "utf8" (in
+// Open installs utf8 as a global and as the module "utf8" (in
 // package.loaded, and in package.preload should a script unload it).
-func openUTF8(l *lua.State, _ luax.Host) {
+func Open(l *lua.State, _ luax.Host) {
 	utf8Open(l)
 	lua.SubTable(l, lua.RegistryIndex, "_LOADED")
 	l.PushValue(-2)

@@ -1,4 +1,4 @@
-package stdlib
+package utf8lib
 
 import (
 	"bytes"
@@ -8,6 +8,11 @@ import (
 	"testing"
 
 	lua "github.com/Shopify/go-lua"
+	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+	"github.com/pushlua/pushlua/stdlib/mathlib"
+	"github.com/pushlua/pushlua/stdlib/oslib"
 )
 
 // utf8Cases are expressions whose results, or errors, are the same here as
@@ -112,7 +117,7 @@ func TestUTF8Functions(t *testing.T) {
 	for _, c := range utf8Cases {
 		exprs = append(exprs, c.expr)
 	}
-	got, ok := errsEval(t, nil, utf8Script(exprs))
+	got, ok := eval(t, nil, utf8Script(exprs))
 	if !ok {
 		t.Fatal(got)
 	}
@@ -140,7 +145,7 @@ func TestUTF8MatchesLua53(t *testing.T) {
 	}
 	script := utf8Script(exprs)
 	cmd := exec.Command(lua53, "-")
-	// The same chunk name as errsEval's, and the result printed.
+	// The same chunk name as eval's, and the result printed.
 	cmd.Stdin = strings.NewReader("io.write((load(" + fmt.Sprintf("%q", script) + ", '=chunk'))())")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -149,7 +154,7 @@ func TestUTF8MatchesLua53(t *testing.T) {
 		t.Fatalf("lua5.3: %v: %s", err, stderr.String())
 	}
 	want := strings.Split(string(out), "\n")
-	got, ok := errsEval(t, nil, script)
+	got, ok := eval(t, nil, script)
 	if !ok {
 		t.Fatal(got)
 	}
@@ -176,7 +181,7 @@ func TestUTF8Beyond53(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.chunk, func(t *testing.T) {
-			got, _ := errsEval(t, nil, tt.chunk)
+			got, _ := eval(t, nil, tt.chunk)
 			if got != tt.want {
 				t.Errorf("got %q; want %q", got, tt.want)
 			}
@@ -187,7 +192,7 @@ func TestUTF8Beyond53(t *testing.T) {
 // TestUTF8Require checks that require finds the module even after a script
 // removed it from package.loaded.
 func TestUTF8Require(t *testing.T) {
-	l := errsNewState(nil, openUTF8)
+	l := stdtest.NewState(nil, Open)
 	err := lua.DoString(l, `
 assert(package.loaded.utf8 == utf8)
 package.loaded.utf8 = nil
@@ -199,5 +204,12 @@ assert(u ~= utf8 and u.char(65) == "A")`)
 }
 
 func TestUTF8Lua(t *testing.T) {
-	errsRunLuaFile(t, "utf8_test.lua", nil, openErrors, openUTF8)
+	stdtest.RunLuaFile(t, "utf8_test.lua", nil, errlib.Open, Open)
+}
+
+// eval runs chunk in a state with the error, os, math and utf8 modules
+// (stdtest.Eval).
+func eval(t *testing.T, env *luax.StaticHost, chunk string) (string, bool) {
+	t.Helper()
+	return stdtest.Eval(t, env, chunk, errlib.Open, oslib.Open, mathlib.Open, Open)
 }
