@@ -10,6 +10,7 @@ import (
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib/errlib"
 	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+	"github.com/pushlua/pushlua/stdlib/iolib"
 	"github.com/pushlua/pushlua/stdlib/strlib"
 )
 
@@ -29,7 +30,7 @@ func limitsBudget(l *lua.State, h luax.Host) {
 }
 
 func TestLimitsLua(t *testing.T) {
-	stdtest.RunLuaFile(t, "limits_test.lua", &luax.StaticHost{}, limitsBudget, openLimits, errlib.Open, strlib.Open, openIO, openJSON, ioTempDir(t))
+	stdtest.RunLuaFile(t, "limits_test.lua", &luax.StaticHost{}, limitsBudget, openLimits, errlib.Open, strlib.Open, iolib.Open, openJSON, stdtest.TempDir(t))
 }
 
 // TestMemBudgetOnExceed: a refused charge tells OnExceed (the runtime ends

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/iolib"
 	"github.com/pushlua/pushlua/stdlib/mathlib"
 	"github.com/pushlua/pushlua/stdlib/oslib"
 	"github.com/pushlua/pushlua/stdlib/strlib"
@@ -31,7 +32,7 @@ var modules = []module{
 	{"string patterns", strlib.Open},
 	{"error values", errlib.Open},
 	{"os", oslib.Open},
-	{"io", openIO},
+	{"io", iolib.Open},
 	{"math", mathlib.Open},
 	{"utf8", utf8lib.Open},
 	{"json", openJSON},

@@ -154,3 +154,23 @@ func Eval(t *testing.T, env *luax.StaticHost, chunk string, openers ...func(*lua
 	s, _ := lua.ToStringMeta(l, -1)
 	return s, true
 }
+
+// TempDir is an opener that sets the global TMP to a fresh directory.
+func TempDir(t *testing.T) func(*lua.State, luax.Host) {
+	return func(l *lua.State, _ luax.Host) {
+		l.PushString(t.TempDir())
+		l.SetGlobal("TMP")
+	}
+}
+
+// Run runs chunk in l and fails the test on an error.
+func Run(t *testing.T, l *lua.State, chunk string) {
+	t.Helper()
+	if err := lua.LoadBuffer(l, chunk, "=chunk", "t"); err != nil {
+		msg, _ := l.ToString(-1)
+		t.Fatalf("load: %s", msg)
+	}
+	if msg, ok := Call(l, 0); !ok {
+		t.Fatal(msg)
+	}
+}

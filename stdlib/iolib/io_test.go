@@ -1,4 +1,4 @@
-package stdlib
+package iolib
 
 import (
 	"bytes"
@@ -17,32 +17,11 @@ import (
 	"github.com/pushlua/pushlua/stdlib/strlib"
 )
 
-// ioTempDir is an opener that sets the global TMP to a fresh directory.
-func ioTempDir(t *testing.T) func(*lua.State, luax.Host) {
-	return func(l *lua.State, _ luax.Host) {
-		l.PushString(t.TempDir())
-		l.SetGlobal("TMP")
-	}
-}
-
 func TestIOLua(t *testing.T) {
-	stdtest.RunLuaFile(t, "io_test.lua", nil, errlib.Open, strlib.Open, openIO, ioTempDir(t))
+	stdtest.RunLuaFile(t, "io_test.lua", nil, errlib.Open, strlib.Open, Open, stdtest.TempDir(t))
 }
 
-// ioRun runs chunk in a state with the io library and fails the test on an
-// error.
-func ioRun(t *testing.T, l *lua.State, chunk string) {
-	t.Helper()
-	if err := lua.LoadBuffer(l, chunk, "=chunk", "t"); err != nil {
-		msg, _ := l.ToString(-1)
-		t.Fatalf("load: %s", msg)
-	}
-	if msg, ok := stdtest.Call(l, 0); !ok {
-		t.Fatal(msg)
-	}
-}
-
-// TestIOPopenKept: openIO keeps the io.popen the runtime set (its sandbox
+// TestIOPopenKept: Open keeps the io.popen the runtime set (its sandbox
 // runs before stdlib.Open) and adds none.
 func TestIOPopenKept(t *testing.T) {
 	l := lua.NewState()
@@ -54,14 +33,14 @@ func TestIOPopenKept(t *testing.T) {
 	})
 	l.SetField(-2, "popen")
 	l.Pop(1)
-	openIO(l, &luax.StaticHost{})
-	ioRun(t, l, `assert(io.popen() == "sandboxed popen", "io.popen replaced")`)
+	Open(l, &luax.StaticHost{})
+	stdtest.Run(t, l, `assert(io.popen() == "sandboxed popen", "io.popen replaced")`)
 
 	l = lua.NewState()
 	lua.OpenLibraries(l)
-	ioRun(t, l, `io.popen = nil`)
-	openIO(l, &luax.StaticHost{})
-	ioRun(t, l, `assert(io.popen == nil, "io.popen added")`)
+	stdtest.Run(t, l, `io.popen = nil`)
+	Open(l, &luax.StaticHost{})
+	stdtest.Run(t, l, `assert(io.popen == nil, "io.popen added")`)
 }
 
 // TestIOWithoutGoLuaIO: the library stands alone when go-lua's io was not
@@ -69,29 +48,9 @@ func TestIOPopenKept(t *testing.T) {
 func TestIOWithoutGoLuaIO(t *testing.T) {
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	ioRun(t, l, `io = nil; package.loaded.io = nil`)
-	openIO(l, &luax.StaticHost{})
-	ioRun(t, l, `assert(io.type(io.stdout) == "file"); assert(package.loaded.io == io)`)
-}
-
-// TestIOOpenedByStdlib: stdlib.Open installs the library.
-func TestIOOpenedByStdlib(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(p, []byte("s3cret\nsecond\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l := lua.NewState()
-	lua.OpenLibraries(l)
+	stdtest.Run(t, l, `io = nil; package.loaded.io = nil`)
 	Open(l, &luax.StaticHost{})
-	l.PushString(p)
-	l.SetGlobal("P")
-	ioRun(t, l, `
-local f = assert(io.open(P))
-assert(f:read("*l") == "s3cret", "token")
-f:close()
-local n = 0
-for line in io.lines(P) do n = n + 1 end
-assert(n == 2, "lines")`)
+	stdtest.Run(t, l, `assert(io.type(io.stdout) == "file"); assert(package.loaded.io == io)`)
 }
 
 // ioRedirect points *std at a pipe for the test and returns its other end.
@@ -128,8 +87,8 @@ func TestIOStandardFiles(t *testing.T) {
 
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	openIO(l, &luax.StaticHost{})
-	ioRun(t, l, `
+	Open(l, &luax.StaticHost{})
+	stdtest.Run(t, l, `
 assert(io.read() == "line one", "io.read()")
 assert(io.read("*n") == 42, "io.read('*n')")
 assert(io.stdin:read("*a") == " rest\n", "io.stdin:read")
@@ -386,7 +345,7 @@ func TestIOAgainstLua52(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	l := stdtest.NewState(nil, errlib.Open, openIO)
+	l := stdtest.NewState(nil, errlib.Open, Open)
 	if err := lua.LoadBuffer(l, ioDiffScript, "@diff.lua", "t"); err != nil {
 		msg, _ := l.ToString(-1)
 		t.Fatalf("load: %s", msg)
