@@ -807,7 +807,7 @@ func (d *cjsonDecoder) unicodeEscape() bool {
 }
 
 func (d *cjsonDecoder) descend() error {
-	d.mem.ChargeSize(d.l, "cjson.decode", costTable)
+	d.mem.ChargeSize(d.l, "cjson.decode", luax.CostTable)
 	d.depth++
 	if d.depth > d.cfg.decodeMaxDepth {
 		return jsonErrorf(fmt.Sprintf("Found too many nested data structures (%d) at character %d", d.depth, d.pos))
@@ -819,7 +819,7 @@ func (d *cjsonDecoder) descend() error {
 // value pushes the value starting with tok.
 func (d *cjsonDecoder) value(tok *cjsonToken) error {
 	l := d.l
-	d.mem.ChargeSize(l, "cjson.decode", costSlot)
+	d.mem.ChargeSize(l, "cjson.decode", luax.CostSlot)
 	switch tok.typ {
 	case cjString:
 		d.mem.ChargeSize(l, "cjson.decode", float64(len(tok.str)))

@@ -727,7 +727,7 @@ func (d *dkjsonDecoder) scanwhite(p int) int {
 func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
 	l := d.l
 	s := d.s
-	d.mem.ChargeSize(l, "dkjson.decode", costSlot)
+	d.mem.ChargeSize(l, "dkjson.decode", luax.CostSlot)
 	p = d.scanwhite(p)
 	if p < 0 {
 		return 0, &dkjsonDecodeError{len(s), "no valid JSON value (reached the end)"}
@@ -797,7 +797,7 @@ func (d *dkjsonDecoder) table(start int, closer byte, meta int, what string) (in
 		return 0, &dkjsonDecodeError{start, "too many nested data structures at " + d.loc(start)}
 	}
 	checkJSONStack(l, 16)
-	d.mem.ChargeSize(l, "dkjson.decode", costTable)
+	d.mem.ChargeSize(l, "dkjson.decode", luax.CostTable)
 	l.NewTable()
 	t := l.Top()
 	if !l.IsNil(meta) {

@@ -521,7 +521,7 @@ func (d *jsonluaDecoder) number(i int) (int, error) {
 	}
 	text := s[i:j]
 	if d.asObjects {
-		d.mem.ChargeSize(d.l, "JSON:decode", costTable+float64(len(text)))
+		d.mem.ChargeSize(d.l, "JSON:decode", luax.CostTable+float64(len(text)))
 		jsonluaPushNumberObject(d.l, text)
 		return j, nil
 	}
@@ -619,7 +619,7 @@ func (d *jsonluaDecoder) open(i int, mark string) error {
 		return &jsonluaFail{msg: fmt.Sprintf("pushlua: JSON nested deeper than %d levels", jsonMaxDepth), loc: i + 1}
 	}
 	checkJSONStack(d.l, 4)
-	d.mem.ChargeSize(d.l, "JSON:decode", costTable)
+	d.mem.ChargeSize(d.l, "JSON:decode", luax.CostTable)
 	d.l.NewTable()
 	if d.strict {
 		d.l.Field(lua.RegistryIndex, mark)
@@ -652,7 +652,7 @@ func (d *jsonluaDecoder) object(i int) (int, error) {
 		if j, err = d.one(j + 1); err != nil {
 			return 0, err
 		}
-		d.mem.ChargeSize(l, "JSON:decode", costSlot)
+		d.mem.ChargeSize(l, "JSON:decode", luax.CostSlot)
 		l.RawSet(t)
 		j = d.ws(j)
 		if j < len(s) && s[j] == '}' {
@@ -683,7 +683,7 @@ func (d *jsonluaDecoder) array(i int) (int, error) {
 		if j, err = d.one(j); err != nil {
 			return 0, err
 		}
-		d.mem.ChargeSize(l, "JSON:decode", costSlot)
+		d.mem.ChargeSize(l, "JSON:decode", luax.CostSlot)
 		l.RawSetInt(t, n)
 		j = d.ws(j)
 		if j < len(s) && s[j] == ']' {

@@ -11,6 +11,7 @@ import (
 	"github.com/pushlua/pushlua/stdlib/errlib"
 	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
 	"github.com/pushlua/pushlua/stdlib/iolib"
+	"github.com/pushlua/pushlua/stdlib/limits"
 	"github.com/pushlua/pushlua/stdlib/strlib"
 )
 
@@ -30,7 +31,7 @@ func limitsBudget(l *lua.State, h luax.Host) {
 }
 
 func TestLimitsLua(t *testing.T) {
-	stdtest.RunLuaFile(t, "limits_test.lua", &luax.StaticHost{}, limitsBudget, openLimits, errlib.Open, strlib.Open, iolib.Open, openJSON, stdtest.TempDir(t))
+	stdtest.RunLuaFile(t, "limits_test.lua", &luax.StaticHost{}, limitsBudget, limits.Open, errlib.Open, strlib.Open, iolib.Open, openJSON, stdtest.TempDir(t))
 }
 
 // TestMemBudgetOnExceed: a refused charge tells OnExceed (the runtime ends
@@ -38,7 +39,7 @@ func TestLimitsLua(t *testing.T) {
 func TestMemBudgetOnExceed(t *testing.T) {
 	var told []string
 	env := &luax.StaticHost{Budget: &luax.MemBudget{Limit: 1000, OnExceed: func(msg string) { told = append(told, msg) }}}
-	l := stdtest.NewState(env, openLimits, errlib.Open)
+	l := stdtest.NewState(env, limits.Open, errlib.Open)
 	msg, ok := errsCallChunk(l, `local ok, e = pcall(string.rep, "x", 2000); assert(not ok); return e`)
 	if !ok || len(told) != 1 || !strings.Contains(told[0], "'rep' needs 2000 bytes") {
 		t.Fatalf("got %q (ok %v), told %q", msg, ok, told)
@@ -72,7 +73,7 @@ func TestCheckCallback(t *testing.T) {
 				calls++
 				return errors.New("pushlua: call exceeded its time budget of 1s")
 			}}
-			l := stdtest.NewState(env, openLimits, errlib.Open, strlib.Open, openJSON)
+			l := stdtest.NewState(env, limits.Open, errlib.Open, strlib.Open, openJSON)
 			msg, ok := errsCallChunk(l, c.chunk)
 			if ok || calls != 1 || !strings.HasSuffix(msg, "pushlua: call exceeded its time budget of 1s") {
 				t.Errorf("got %q (ok %v) after %d checks; want the check's error after 1", msg, ok, calls)

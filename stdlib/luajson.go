@@ -1250,7 +1250,7 @@ func (d *luajsonDecoder) apply(tok *luajsonToken) error {
 	case ljNextValue:
 		return d.putValue(false)
 	}
-	d.mem.ChargeSize(l, "json.decode", costSlot)
+	d.mem.ChargeSize(l, "json.decode", luax.CostSlot)
 	switch tok.kind {
 	case ljString:
 		d.mem.ChargeSize(l, "json.decode", float64(len(tok.str)))
@@ -1280,7 +1280,7 @@ func (d *luajsonDecoder) push(object bool) error {
 		return jsonErrorf(fmt.Sprintf("too many nested data structures (%d)", len(d.frames)+1))
 	}
 	checkJSONStack(l, 16)
-	d.mem.ChargeSize(l, "json.decode", costTable)
+	d.mem.ChargeSize(l, "json.decode", luax.CostTable)
 	l.NewTable()
 	if !object {
 		l.PushValue(d.arrayMTIdx)

@@ -14,6 +14,7 @@ import (
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib/errlib"
 	"github.com/pushlua/pushlua/stdlib/iolib"
+	"github.com/pushlua/pushlua/stdlib/limits"
 	"github.com/pushlua/pushlua/stdlib/mathlib"
 	"github.com/pushlua/pushlua/stdlib/oslib"
 	"github.com/pushlua/pushlua/stdlib/strlib"
@@ -28,7 +29,7 @@ type module struct {
 
 // modules is the central list, in opening order.
 var modules = []module{
-	{"memory budget", openLimits},
+	{"memory budget", limits.Open},
 	{"string patterns", strlib.Open},
 	{"error values", errlib.Open},
 	{"os", oslib.Open},

@@ -145,3 +145,11 @@ func FormatSize(n int64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// Estimated costs of what the JSON decoders and table.insert make (measured
+// on go-lua: an empty table is about 130 bytes, a number stored in a table
+// about 37).
+const (
+	CostTable = 128 // a new table
+	CostSlot  = 32  // a value stored in a table
+)

@@ -1,4 +1,4 @@
-package stdlib
+package limits
 
 // The memory budget of a call into Lua, and the library functions that can
 // make a large string or table in one step, replaced by versions that check
@@ -25,7 +25,6 @@ package stdlib
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
@@ -33,18 +32,10 @@ import (
 	"github.com/pushlua/pushlua/internal/luax"
 )
 
-// Estimated costs of what the JSON decoders and table.insert make (measured
-// on go-lua: an empty table is about 130 bytes, a number stored in a table
-// about 37).
-const (
-	costTable = 128 // a new table
-	costSlot  = 32  // a value stored in a table
-)
-
-// openLimits records h as the state's host (luax.SetHost, for the library
+// Open records h as the state's host (luax.SetHost, for the library
 // functions that are not closures over it: io, the JSON modules, gsub) and
 // replaces string.rep, string.format, table.concat and table.insert.
-func openLimits(l *lua.State, h luax.Host) {
+func Open(l *lua.State, h luax.Host) {
 	luax.SetHost(l, h)
 
 	l.Global("string")
@@ -85,7 +76,7 @@ func openLimits(l *lua.State, h luax.Host) {
 		fns := []lua.RegistryFunction{{Name: "concat", Function: func(l *lua.State) int { return tableConcat(l, h) }}}
 		if insert != nil {
 			fns = append(fns, lua.RegistryFunction{Name: "insert", Function: func(l *lua.State) int {
-				h.Mem().ChargeSize(l, "insert", costSlot)
+				h.Mem().ChargeSize(l, "insert", luax.CostSlot)
 				return insert(l)
 			}})
 		}
@@ -296,57 +287,4 @@ func formatBound(l *lua.State, fs string) float64 {
 		size += max(n, float64(width))
 	}
 	return size
-}
-
-// growBuf makes room in buf for n more bytes (and a little slack for the
-// punctuation that follows), doubling its capacity but not past limit, so
-// that a text built up to the memory budget is not copied through a long
-// series of 1.25x growths (each one garbage the budget does not see).
-func growBuf(buf []byte, n int, limit int64) []byte {
-	need := len(buf) + n + 64
-	if need <= cap(buf) {
-		return buf
-	}
-	c := max(2*cap(buf), need, 512)
-	if int64(c) > limit {
-		c = int(max(int64(need), limit))
-	}
-	return slices.Grow(buf, c-len(buf))
-}
-
-// textBudget is the budgets of a function that builds one text (the JSON
-// encoders): the text may not grow past what the memory budget has left
-// when it starts, and the time budget is checked every luax.CheckEvery steps.
-type textBudget struct {
-	l     *lua.State
-	fname string
-	host  luax.Host
-	mem   *luax.MemBudget
-	limit int64
-	steps int
-}
-
-func newTextBudget(l *lua.State, fname string) textBudget {
-	h := luax.HostOf(l)
-	b := textBudget{l: l, fname: fname, host: h, mem: h.Mem()}
-	b.limit = b.mem.Remaining()
-	return b
-}
-
-// grow is one step that appends about n bytes to buf: it raises the
-// budget's error when buf would grow past the budget, and returns buf with
-// room for them.
-func (b *textBudget) grow(buf []byte, n int) []byte {
-	if int64(len(buf))+int64(n) > b.limit {
-		b.mem.CheckSize(b.l, b.fname, float64(len(buf)+n))
-	}
-	if b.steps++; b.steps%luax.CheckEvery == 0 {
-		luax.CheckTime(b.l, b.host)
-	}
-	return growBuf(buf, n, b.limit)
-}
-
-// charge charges the finished text.
-func (b *textBudget) charge(text []byte) {
-	b.mem.ChargeSize(b.l, b.fname, float64(len(text)))
 }
