@@ -17,6 +17,7 @@ import (
 	"github.com/pushlua/pushlua/stdlib/limits"
 	"github.com/pushlua/pushlua/stdlib/mathlib"
 	"github.com/pushlua/pushlua/stdlib/oslib"
+	"github.com/pushlua/pushlua/stdlib/socket"
 	"github.com/pushlua/pushlua/stdlib/strlib"
 	"github.com/pushlua/pushlua/stdlib/utf8lib"
 )
@@ -37,7 +38,7 @@ var modules = []module{
 	{"math", mathlib.Open},
 	{"utf8", utf8lib.Open},
 	{"json", openJSON},
-	{"socket", openSocket},
+	{"socket", socket.Open},
 }
 
 // Open installs the modules in l: the extensions of the standard tables

@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	lua "github.com/Shopify/go-lua"
+
 	"github.com/pushlua/pushlua/internal/luax"
 	"slices"
 )

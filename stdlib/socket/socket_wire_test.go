@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 import (
 	"bufio"
@@ -15,9 +15,9 @@ import (
 )
 
 const (
-	// ../shared beside the repository (the package directory is stdlib/).
-	sockDocExample1 = "../../shared/spec/examples/doc_example1.lua"
-	sockDoc1Trace   = "../../shared/spec/traces/doc1-requests.jsonl"
+	// ../shared beside the repository (the package directory is stdlib/socket/).
+	sockDocExample1 = "../../../shared/spec/examples/doc_example1.lua"
+	sockDoc1Trace   = "../../../shared/spec/traces/doc1-requests.jsonl"
 )
 
 // sockTraceRequest is one request recorded from real Dovecot.

@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 // socket.url: LuaSocket's URL functions (RFC 2396 naming), reimplemented in
 // Go with the exact results of LuaSocket's Lua patterns.

@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 // socket.http: LuaSocket's HTTP client (http.lua of LuaSocket 3.x) on the
 // host's shared httpx client.

@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 // LuaSocket-compatible modules: socket (socket.core), socket.http,
 // socket.url, socket.headers, ltn12 and mime, as LuaSocket 3.x (Debian's
@@ -24,8 +24,8 @@ import (
 // socketVersion is socket._VERSION of Debian's lua-socket 3.1.0.
 const socketVersion = "LuaSocket 3.0.0"
 
-// openSocket registers the LuaSocket modules in package.preload.
-func openSocket(l *lua.State, h luax.Host) {
+// Open registers the LuaSocket modules in package.preload.
+func Open(l *lua.State, h luax.Host) {
 	luax.Preload(l, "socket.core", func(l *lua.State) int { return openSocketCore(l, h) })
 	luax.Preload(l, "socket", openSocketLua)
 	luax.Preload(l, "socket.headers", openSocketHeaders)

@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 import lua "github.com/Shopify/go-lua"
 

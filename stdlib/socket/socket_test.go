@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 import (
 	"bufio"
@@ -74,7 +74,7 @@ func sockEnv(ctx context.Context) *luax.StaticHost {
 func sockNewState(env *luax.StaticHost) *lua.State {
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	openSocket(l, env)
+	Open(l, env)
 	return l
 }
 

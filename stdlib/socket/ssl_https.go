@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 // ssl.https: LuaSec's HTTPS client (https.lua of LuaSec 1.x), on the same
 // request code as socket.http, with TLS through Go's crypto/tls.

@@ -1,4 +1,4 @@
-package stdlib
+package socket
 
 // mime: the parts of LuaSocket's mime module that are cheap to have —
 // base64 (b64, unb64), line wrapping (wrp), end-of-line normalisation (eol)
