@@ -14,6 +14,10 @@ import (
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib/errlib"
 	"github.com/pushlua/pushlua/stdlib/iolib"
+	"github.com/pushlua/pushlua/stdlib/json/cjson"
+	"github.com/pushlua/pushlua/stdlib/json/dkjson"
+	"github.com/pushlua/pushlua/stdlib/json/jsonlua"
+	"github.com/pushlua/pushlua/stdlib/json/luajson"
 	"github.com/pushlua/pushlua/stdlib/limits"
 	"github.com/pushlua/pushlua/stdlib/mathlib"
 	"github.com/pushlua/pushlua/stdlib/oslib"
@@ -37,7 +41,10 @@ var modules = []module{
 	{"io", iolib.Open},
 	{"math", mathlib.Open},
 	{"utf8", utf8lib.Open},
-	{"json", openJSON},
+	{"cjson", cjson.Open},
+	{"json (LuaJSON)", luajson.Open},
+	{"dkjson", dkjson.Open},
+	{"JSON (JSON.lua)", jsonlua.Open},
 	{"socket", socket.Open},
 }
 

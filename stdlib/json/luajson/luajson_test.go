@@ -1,9 +1,13 @@
-package stdlib
+package luajson_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pushlua/pushlua/stdlib/internal/jsontest"
+)
 
 func TestLuaJSONModule(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return json._VERSION, type(json.encode), type(json.decode), type(json.util.null)`, `"1.3.4", "table", "table", "function"`},
 		{`local m = require "json" return m == json, rawget(_G, "json") == m`, `true, true`},
 		{`return require("json.util") == json.util, require("json.encode") == json.encode, require("json.decode") == json.decode`, `true, true, true`},
@@ -13,7 +17,7 @@ func TestLuaJSONModule(t *testing.T) {
 }
 
 func TestLuaJSONEncode(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return json.encode({}), json.encode({1, 2}), json.encode({a = {}})`, `"{}", "[1,2]", "{"a":{}}"`},
 		{`return json.encode({b = 1, a = true, [2] = "x"})`, `"{"2":"x","a":true,"b":1}"`},
 		{`return json.encode({[true] = 1, [1.5] = 2})`, `"{"true":1,"1.5":2}"`},
@@ -39,7 +43,7 @@ func TestLuaJSONEncode(t *testing.T) {
 }
 
 func TestLuaJSONDecode(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return json.decode('{"a":[1,2.5,"x",true,false,null]}')`, `{"a"=<mt>{1=1,2=2.5,3="x",4=true,5=false,6=json.null}}`},
 		{`return json.decode("[]"), json.decode("{}"), json.decode("")`, `<mt>{}, {}, nil`},
 		{`return json.decode("/* c */ {a: 1, 'b': 'c', 3: [1,2,],} // end\n")`, `{3=<mt>{1=1,2=2},"a"=1,"b"="c"}`},
@@ -72,8 +76,8 @@ func TestLuaJSONDecode(t *testing.T) {
 }
 
 func TestLuaJSONRoundTripLarge(t *testing.T) {
-	l := newJSONState(t)
-	got := jsonShow(t, l, `
+	l := jsontest.NewState(t)
+	got := jsontest.Show(t, l, `
 		local big = string.rep("0123456789abcdef\"\\/\n", 500000)
 		local s = json.encode({big})
 		local back = json.decode(s)

@@ -1,4 +1,4 @@
-package stdlib
+package jsonlua
 
 // JSON: the object API of Jeffrey Friedl's JSON.lua, version 20161109.21
 // with the array_newline option, the module the json-lua rock (0.1-3,
@@ -69,6 +69,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/json"
 )
 
 const (
@@ -81,8 +82,8 @@ const (
 )
 
 // jsonluaEscapes is JSON.lua's string escaping.
-var jsonluaEscapes = func() *jsonEscapeTable {
-	var t jsonEscapeTable
+var jsonluaEscapes = func() *json.EscapeTable {
+	var t json.EscapeTable
 	for i := range 0x20 {
 		t[i] = fmt.Sprintf("\\u%04x", i)
 	}
@@ -121,6 +122,11 @@ func jsonluaMethodList() []lua.RegistryFunction {
 }
 
 // openJSONLua is the opener of "JSON": a new object of OBJDEF.
+// Open registers JSON in package.preload.
+func Open(l *lua.State, _ luax.Host) {
+	luax.Preload(l, "JSON", openJSONLua)
+}
+
 func openJSONLua(l *lua.State) int {
 	jsonluaPushObjdef(l)
 	l.NewTable()
@@ -579,7 +585,7 @@ func (d *jsonluaDecoder) str(i int) (int, error) {
 		case 't':
 			b = append(b, '\t')
 		case 'u':
-			cp := jsonHex4(s, j+2)
+			cp := json.Hex4(s, j+2)
 			if cp < 0 {
 				b = append(b, 'u')
 				break
@@ -587,7 +593,7 @@ func (d *jsonluaDecoder) str(i int) (int, error) {
 			j += 6
 			if cp >= 0xD800 && cp <= 0xDBFF && j+1 < len(s) && s[j] == '\\' && s[j+1] == 'u' &&
 				j+2 < len(s) && (s[j+2] == 'd' || s[j+2] == 'D') && j+3 < len(s) && strings.IndexByte("cdefCDEF", s[j+3]) >= 0 {
-				if lo := jsonHex4(s, j+2); lo >= 0 {
+				if lo := json.Hex4(s, j+2); lo >= 0 {
 					cp = 0x2400 + (cp-0xD800)*0x400 + lo
 					j += 6
 				}
@@ -609,16 +615,16 @@ func jsonluaAppendCodePoint(b []byte, cp rune) []byte {
 	if cp >= 0xD800 && cp <= 0xDFFF {
 		return append(b, '?')
 	}
-	return jsonAppendCodePoint(b, cp)
+	return json.AppendCodePoint(b, cp)
 }
 
 // open pushes a new table for an object or array, marked with mark when
 // strictTypes is on.
 func (d *jsonluaDecoder) open(i int, mark string) error {
-	if d.depth++; d.depth > jsonMaxDepth {
-		return &jsonluaFail{msg: fmt.Sprintf("pushlua: JSON nested deeper than %d levels", jsonMaxDepth), loc: i + 1}
+	if d.depth++; d.depth > json.MaxDepth {
+		return &jsonluaFail{msg: fmt.Sprintf("pushlua: JSON nested deeper than %d levels", json.MaxDepth), loc: i + 1}
 	}
-	checkJSONStack(d.l, 4)
+	json.CheckStack(d.l, 4)
 	d.mem.ChargeSize(d.l, "JSON:decode", luax.CostTable)
 	d.l.NewTable()
 	if d.strict {
@@ -720,7 +726,7 @@ func jsonluaEncode(l *lua.State, pretty bool) int {
 		l.PushValue(etc)
 		l.Call(3, 0)
 	}
-	e := jsonluaEncoder{l: l, self: self, etc: etc, bud: newTextBudget(l, "JSON:encode"), parents: map[any]bool{}}
+	e := jsonluaEncoder{l: l, self: self, etc: etc, bud: json.NewTextBudget(l, "JSON:encode"), parents: map[any]bool{}}
 	if pretty && !l.IsTable(options) {
 		e.pretty, e.indent = true, "  "
 	} else if l.IsTable(options) {
@@ -755,7 +761,7 @@ func jsonluaEncode(l *lua.State, pretty bool) int {
 		l.PushNil()
 		return 1
 	}
-	e.bud.charge(e.buf)
+	e.bud.Charge(e.buf)
 	l.PushString(string(e.buf))
 	return 1
 }
@@ -766,7 +772,7 @@ type jsonluaEncoder struct {
 	self, etc           int
 	null                int // options.null's index, 0: none
 	numberMT            int // the number objects' metatable
-	bud                 textBudget
+	bud                 json.TextBudget
 	buf                 []byte
 	pretty, align, utf8 bool
 	arrayNewline        bool
@@ -777,7 +783,7 @@ type jsonluaEncoder struct {
 }
 
 func (e *jsonluaEncoder) write(s string) {
-	e.buf = e.bud.grow(e.buf, len(s))
+	e.buf = e.bud.Grow(e.buf, len(s))
 	e.buf = append(e.buf, s...)
 }
 
@@ -796,11 +802,11 @@ func (e *jsonluaEncoder) fail(msg string) error {
 // quote appends s as a JSON string.
 func (e *jsonluaEncoder) quote(s string) {
 	if !e.utf8 {
-		e.buf = e.bud.grow(e.buf, len(s)+2)
-		e.buf = jsonluaEscapes.appendQuoted(e.buf, s)
+		e.buf = e.bud.Grow(e.buf, len(s)+2)
+		e.buf = jsonluaEscapes.AppendQuoted(e.buf, s)
 		return
 	}
-	q := string(jsonluaEscapes.appendQuoted(nil, s))
+	q := string(jsonluaEscapes.AppendQuoted(nil, s))
 	q = strings.ReplaceAll(strings.ReplaceAll(q, "\u2028", `\u2028`), "\u2029", `\u2029`)
 	e.write(q)
 }
@@ -839,7 +845,7 @@ func (e *jsonluaEncoder) value(idx int, indent string) error {
 		case math.IsInf(f, -1):
 			e.write("-1e+9999")
 		default:
-			e.write(jsonLuaNumberString(f))
+			e.write(json.LuaNumberString(f))
 		}
 	case lua.TypeBoolean:
 		if l.ToBoolean(idx) {
@@ -868,18 +874,18 @@ func (e *jsonluaEncoder) value(idx int, indent string) error {
 // table appends the table at idx as an array or an object.
 func (e *jsonluaEncoder) table(idx int, indent string) error {
 	l := e.l
-	id := jsonTableID(l, idx)
+	id := json.TableID(l, idx)
 	if e.parents[id] {
 		name, _ := lua.ToStringMeta(l, idx)
 		l.Pop(1)
 		return e.fail("table " + name + " is a child of itself")
 	}
-	if e.depth >= jsonMaxDepth {
-		return e.fail(fmt.Sprintf("pushlua: table nested deeper than %d levels", jsonMaxDepth))
+	if e.depth >= json.MaxDepth {
+		return e.fail(fmt.Sprintf("pushlua: table nested deeper than %d levels", json.MaxDepth))
 	}
 	e.parents[id] = true
 	e.depth++
-	checkJSONStack(l, 8)
+	json.CheckStack(l, 8)
 	defer func() {
 		e.parents[id] = false
 		e.depth--
@@ -889,19 +895,19 @@ func (e *jsonluaEncoder) table(idx int, indent string) error {
 	var numKeys []float64
 	mustStrings := false
 	maxKey := math.Inf(-1)
-	for _, k := range jsonAppendTableKeys(l, idx, nil) {
-		switch k.typ {
+	for _, k := range json.AppendTableKeys(l, idx, nil) {
+		switch k.Typ {
 		case lua.TypeString:
-			strKeys = append(strKeys, k.s)
+			strKeys = append(strKeys, k.S)
 		case lua.TypeNumber:
-			numKeys = append(numKeys, k.n)
-			if k.n <= 0 || math.IsInf(k.n, 1) {
+			numKeys = append(numKeys, k.N)
+			if k.N <= 0 || math.IsInf(k.N, 1) {
 				mustStrings = true
-			} else if k.n > maxKey {
-				maxKey = k.n
+			} else if k.N > maxKey {
+				maxKey = k.N
 			}
 		default:
-			return e.fail("can't encode table with a key of type " + jsonluaTypeName(k.typ))
+			return e.fail("can't encode table with a key of type " + jsonluaTypeName(k.Typ))
 		}
 	}
 	if len(strKeys) == 0 && !mustStrings {
@@ -929,7 +935,7 @@ func (e *jsonluaEncoder) table(idx int, indent string) error {
 		}
 		fromNumber = map[string]float64{}
 		for _, n := range numKeys {
-			sk := jsonLuaNumberString(n)
+			sk := json.LuaNumberString(n)
 			if present[sk] {
 				return e.fail("conflict converting table with mixed-type keys into a JSON object: key " + sk + " exists both as a string and a number.")
 			}

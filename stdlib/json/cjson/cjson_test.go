@@ -1,12 +1,13 @@
-package stdlib
+package cjson_test
 
 import (
+	"github.com/pushlua/pushlua/stdlib/internal/jsontest"
 	"strings"
 	"testing"
 )
 
 func TestCJSONEncode(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return cjson.encode({1, 2, 3})`, `"[1,2,3]"`},
 		{`return cjson.encode({a = 1})`, `"{"a":1}"`},
 		{`return cjson.encode({b = 1, a = 2, [3] = 3})`, `"{"3":3,"a":2,"b":1}"`},
@@ -25,7 +26,7 @@ func TestCJSONEncode(t *testing.T) {
 }
 
 func TestCJSONSettings(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		// defaults
 		{`return cjson.encode_sparse_array()`, `false, 2, 10`},
 		{`return cjson.encode_max_depth(), cjson.decode_max_depth()`, `1000, 1000`},
@@ -70,7 +71,7 @@ func TestCJSONSettings(t *testing.T) {
 }
 
 func TestCJSONMarkers(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return type(cjson.null), cjson.decode("null") == cjson.null, cjson.decode("[null]")[1] == cjson_safe.null`, `"userdata", true, true`},
 		{`return cjson.encode(cjson.empty_array), cjson.encode({a = cjson.empty_array})`, `"[]", "{"a":[]}"`},
 		{`return cjson.encode(setmetatable({}, cjson.empty_array_mt)), cjson.encode(setmetatable({1}, cjson.empty_array_mt))`, `"[]", "[1]"`},
@@ -81,7 +82,7 @@ func TestCJSONMarkers(t *testing.T) {
 }
 
 func TestCJSONDecode(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return cjson.decode('{"a":[1,2.5,"x",true,false,null]}')`, `{"a"={1=1,2=2.5,3="x",4=true,5=false,6=cjson.null}}`},
 		{`return cjson.decode('"\\u00e9\\ud83d\\ude00\\/"')`, `"\195\169\240\159\152\128/"`},
 		{`return cjson.decode('"\255\254"')`, `"\255\254"`},
@@ -106,8 +107,8 @@ func TestCJSONDecode(t *testing.T) {
 }
 
 func TestCJSONRoundTripLarge(t *testing.T) {
-	l := newJSONState(t)
-	got := jsonShow(t, l, `
+	l := jsontest.NewState(t)
+	got := jsontest.Show(t, l, `
 		local big = string.rep("0123456789abcdef\"\\/\n", 500000) -- 10.5 MB
 		local s = cjson.encode({big = big, list = {big, 1, true}})
 		local back = cjson.decode(s)
@@ -118,8 +119,8 @@ func TestCJSONRoundTripLarge(t *testing.T) {
 }
 
 func TestCJSONDeepTable(t *testing.T) {
-	l := newJSONState(t)
-	got := jsonShow(t, l, `
+	l := jsontest.NewState(t)
+	got := jsontest.Show(t, l, `
 		local t = {}
 		for i = 1, 100000 do t = {t} end
 		local ok, err = pcall(cjson.encode, t)

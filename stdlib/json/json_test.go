@@ -1,4 +1,4 @@
-package stdlib
+package json_test
 
 import (
 	"bytes"
@@ -13,116 +13,9 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
-	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/internal/jsontest"
+	"github.com/pushlua/pushlua/stdlib/json"
 )
-
-// newJSONState is a fresh state with the standard libraries and the JSON
-// modules.
-func newJSONState(t testing.TB) *lua.State {
-	t.Helper()
-	l := lua.NewState()
-	lua.OpenLibraries(l)
-	openJSON(l, &luax.StaticHost{})
-	return l
-}
-
-// jsonShowPrelude loads the modules into globals and defines show(v), a
-// deterministic rendering of Lua values, and run(f), which pcalls f and
-// renders its results or "error: <message>". The same code runs on go-lua
-// and on the reference Lua 5.2.
-const jsonShowPrelude = `
-cjson = require "cjson"
-cjson_safe = require "cjson.safe"
-json = require "json"
-dkjson = require "dkjson"
-local function esc(s)
-  local out = {}
-  for i = 1, #s do
-    local b = s:byte(i)
-    if b < 32 or b > 126 or b == 92 then out[#out+1] = "\\" .. b else out[#out+1] = string.char(b) end
-  end
-  return '"' .. table.concat(out) .. '"'
-end
-function show(v, depth)
-  depth = depth or 0
-  if depth > 20 then return "..." end
-  local t = type(v)
-  if t == "string" then return esc(v)
-  elseif t == "number" then
-    if v ~= v then return "nan" elseif v == 1/0 then return "inf" elseif v == -1/0 then return "-inf" end
-    return tostring(v)
-  elseif t == "boolean" or t == "nil" then return tostring(v)
-  elseif v == cjson.null then return "cjson.null"
-  elseif v == json.util.null then return "json.null"
-  elseif v == json.util.undefined then return "json.undefined"
-  elseif v == dkjson.null then return "dkjson.null"
-  elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys+1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) ~= type(b) then return type(a) < type(b) end
-      if type(a) == "number" or type(a) == "string" then return a < b end
-      return tostring(a) < tostring(b)
-    end)
-    local parts = {}
-    for _, k in ipairs(keys) do parts[#parts+1] = show(k, depth+1) .. "=" .. show(v[k], depth+1) end
-    local mt = getmetatable(v)
-    local prefix = ""
-    if mt then prefix = "<" .. tostring(rawget(mt, "__jsontype") or "mt") .. ">" end
-    return prefix .. "{" .. table.concat(parts, ",") .. "}"
-  end
-  return t
-end
-local function pack(...) return {n = select("#", ...), ...} end
-function run(f)
-  local r = pack(pcall(f))
-  if not r[1] then return "error: " .. tostring(r[2]) end
-  local parts = {}
-  for i = 2, r.n do parts[#parts+1] = show(r[i]) end
-  return table.concat(parts, ", ")
-end
-`
-
-// jsonShow runs chunk (a function body) in l through run and returns the
-// rendering.
-func jsonShow(t testing.TB, l *lua.State, chunk string) string {
-	t.Helper()
-	l.Global("run")
-	if l.IsNil(-1) {
-		l.Pop(1)
-		if err := lua.DoString(l, jsonShowPrelude); err != nil {
-			t.Fatalf("prelude: %v", err)
-		}
-		l.Global("run")
-	}
-	if err := lua.LoadString(l, chunk); err != nil {
-		t.Fatalf("load %q: %v", chunk, err)
-	}
-	if err := l.ProtectedCall(1, 1, 0); err != nil {
-		t.Fatalf("run %q: %v", chunk, err)
-	}
-	s, _ := l.ToString(-1)
-	l.Pop(1)
-	return s
-}
-
-// jsonCase is a chunk and what show renders for its results.
-type jsonCase struct {
-	chunk, want string
-}
-
-// runJSONCases checks each case in a fresh state.
-func runJSONCases(t *testing.T, cases []jsonCase) {
-	t.Helper()
-	for _, c := range cases {
-		t.Run(c.chunk, func(t *testing.T) {
-			l := newJSONState(t)
-			if got := jsonShow(t, l, c.chunk); got != c.want {
-				t.Errorf("got %s; want %s", got, c.want)
-			}
-		})
-	}
-}
 
 // TestJSONLua runs the test_* functions of testdata/{cjson,json,dkjson}*_test.lua,
 // each in a fresh state.
@@ -142,7 +35,7 @@ func TestJSONLua(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			for _, name := range jsonLuaTestNames(t, file) {
 				t.Run(name, func(t *testing.T) {
-					l := newJSONState(t)
+					l := jsontest.NewState(t)
 					if err := lua.DoFile(l, file); err != nil {
 						t.Fatalf("load: %v", err)
 					}
@@ -162,7 +55,7 @@ func TestJSONLua(t *testing.T) {
 
 // jsonLuaTestNames lists the global test_* functions file defines.
 func jsonLuaTestNames(t *testing.T, file string) []string {
-	l := newJSONState(t)
+	l := jsontest.NewState(t)
 	if err := lua.DoFile(l, file); err != nil {
 		t.Fatalf("load %s: %v", file, err)
 	}
@@ -206,8 +99,8 @@ func TestJSONNumberFormat(t *testing.T) {
 		{2.5, 16, "2.5"},
 		{math.MaxFloat64, 14, "1.7976931348623e+308"},
 	} {
-		if got := string(jsonAppendNumber(nil, c.f, c.prec)); got != c.want {
-			t.Errorf("jsonAppendNumber(%v, %d) = %s; want %s", c.f, c.prec, got, c.want)
+		if got := string(json.AppendNumber(nil, c.f, c.prec)); got != c.want {
+			t.Errorf("AppendNumber(%v, %d) = %s; want %s", c.f, c.prec, got, c.want)
 		}
 	}
 }
@@ -234,13 +127,13 @@ func TestJSONStrtod(t *testing.T) {
 		{"abc", 0, 0},
 		{"1e400", math.Inf(1), 5},
 	} {
-		got, end := jsonStrtod(c.in, 0)
+		got, end := json.Strtod(c.in, 0)
 		if got != c.want || end != c.end {
-			t.Errorf("jsonStrtod(%q) = %v, %d; want %v, %d", c.in, got, end, c.want, c.end)
+			t.Errorf("Strtod(%q) = %v, %d; want %v, %d", c.in, got, end, c.want, c.end)
 		}
 	}
-	if n, end := jsonStrtod("nan", 0); !math.IsNaN(n) || end != 3 {
-		t.Errorf("jsonStrtod(nan) = %v, %d", n, end)
+	if n, end := json.Strtod("nan", 0); !math.IsNaN(n) || end != 3 {
+		t.Errorf("Strtod(nan) = %v, %d", n, end)
 	}
 }
 
@@ -555,7 +448,7 @@ func TestJSONAgainstRealModules(t *testing.T) {
 		t.Skipf("reference modules not installed: %s", out)
 	}
 	var script strings.Builder
-	script.WriteString(jsonShowPrelude)
+	script.WriteString(jsontest.ShowPrelude)
 	script.WriteString("results = {}\nlocal cases = {\n")
 	for _, c := range jsonCompareCases {
 		script.WriteString("[==[" + c + "]==],\n")
@@ -576,7 +469,7 @@ end
 	}
 	want := strings.Split(string(out), "\x00")
 
-	l := newJSONState(t)
+	l := jsontest.NewState(t)
 	if err := lua.DoString(l, script.String()+"results = table.concat(results, '\\0')\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +518,7 @@ function bench_decode() return m.decode(text) end
 func benchmarkJSON(b *testing.B, fn string) {
 	for _, module := range []string{"cjson", "json", "dkjson"} {
 		b.Run(module, func(b *testing.B) {
-			l := newJSONState(b)
+			l := jsontest.NewState(b)
 			if err := lua.LoadString(l, jsonBenchSetup); err != nil {
 				b.Fatal(err)
 			}
@@ -646,7 +539,7 @@ func BenchmarkJSONDecodePayload(b *testing.B) { benchmarkJSON(b, "bench_decode")
 
 // BenchmarkJSONLargeString encodes and decodes a 10 MB string with cjson.
 func BenchmarkJSONLargeString(b *testing.B) {
-	l := newJSONState(b)
+	l := jsontest.NewState(b)
 	if err := lua.DoString(l, `
 		local cjson = require "cjson"
 		local big = string.rep("0123456789abcdef\"\\/\n", 500000)
@@ -665,24 +558,24 @@ func BenchmarkJSONLargeString(b *testing.B) {
 // TestJSONTableKeys checks that the direct reading of a table's keys is in
 // use with this go-lua and finds what Next finds.
 func TestJSONTableKeys(t *testing.T) {
-	l := newJSONState(t)
+	l := jsontest.NewState(t)
 	if err := lua.DoString(l, `t = {1, 2, nil, 4, a = 1, [2.5] = 2, [true] = 3, [100] = 4, [print] = 5, [{}] = 6}
 		t[2] = nil t.a = nil t.b = 7`); err != nil {
 		t.Fatal(err)
 	}
 	l.Global("t")
-	direct, ok := jsonAppendTableKeysDirect(l.ToValue(-1), nil)
+	direct, ok := json.AppendTableKeysDirect(l.ToValue(-1), nil)
 	if !ok {
-		t.Fatal("jsonAppendTableKeysDirect does not understand go-lua's tables")
+		t.Fatal("AppendTableKeysDirect does not understand go-lua's tables")
 	}
-	var next []jsonKey
+	var next []json.Key
 	l.PushNil()
 	for l.Next(-2) {
 		l.Pop(1)
-		next = append(next, jsonKeyAt(l, -1))
+		next = append(next, json.KeyAt(l, -1))
 	}
-	jsonSortKeys(direct)
-	jsonSortKeys(next)
+	json.SortKeys(direct)
+	json.SortKeys(next)
 	if !slices.Equal(direct, next) {
 		t.Errorf("direct keys %v; Next keys %v", direct, next)
 	}

@@ -1,4 +1,4 @@
-package stdlib
+package luajson
 
 // json: LuaJSON 1.3 by Thomas Harning (Debian's lua-json), the module behind
 // `local json = require "json"`. json.encode and json.decode are callable
@@ -21,7 +21,7 @@ package stdlib
 // undefined and trailing commas are accepted in the default mode), then a
 // state machine builds the tables, with LuaJSON's messages for each fault.
 // Unlike LuaJSON, a \uD83D\uDE00 surrogate pair decodes to one 4-byte UTF-8
-// character, and nesting is bounded by jsonMaxDepth.
+// character, and nesting is bounded by json.MaxDepth.
 
 import (
 	"fmt"
@@ -32,6 +32,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/json"
 )
 
 const (
@@ -43,8 +44,8 @@ const (
 )
 
 // luajsonEscapes is LuaJSON's default string encoding map.
-var luajsonEscapes = func() *jsonEscapeTable {
-	var t jsonEscapeTable
+var luajsonEscapes = func() *json.EscapeTable {
+	var t json.EscapeTable
 	for i := range 0x20 {
 		t[i] = fmt.Sprintf("\\u%04X", i)
 	}
@@ -52,6 +53,15 @@ var luajsonEscapes = func() *jsonEscapeTable {
 	t['\b'], t['\f'], t['\n'], t['\r'], t['\t'], t['\v'] = `\b`, `\f`, `\n`, `\r`, `\t`, `\v`
 	return &t
 }()
+
+// Open registers json, json.util, json.encode and json.decode in
+// package.preload.
+func Open(l *lua.State, _ luax.Host) {
+	luax.Preload(l, "json", openLuaJSON)
+	luax.Preload(l, "json.util", openLuaJSONPart("util"))
+	luax.Preload(l, "json.encode", openLuaJSONPart("encode"))
+	luax.Preload(l, "json.decode", openLuaJSONPart("decode"))
+}
 
 func openLuaJSON(l *lua.State) int {
 	luajsonShared(l)
@@ -283,11 +293,11 @@ func luajsonEncodeWith(l *lua.State, opt luajsonEncodeOptions) int {
 	l.Field(lua.RegistryIndex, luajsonArrayMTKey)
 	l.Field(lua.RegistryIndex, luajsonCallMTKey)
 	e := luajsonEncoder{l: l, opt: opt, nullIdx: 2, undefinedIdx: 3, arrayMTIdx: 4, callMTIdx: 5,
-		bud: newTextBudget(l, "json.encode")}
+		bud: json.NewTextBudget(l, "json.encode")}
 	if err := e.value(1, 0); err != nil {
 		raiseJSON(l, err.Error())
 	}
-	e.bud.charge(e.buf)
+	e.bud.Charge(e.buf)
 	l.PushString(string(e.buf))
 	return 1
 }
@@ -298,13 +308,13 @@ type luajsonEncoder struct {
 	nullIdx, undefinedIdx, arrayMTIdx int
 	callMTIdx                         int
 	buf                               []byte
-	keys                              []jsonKey
+	keys                              []json.Key
 	visiting                          map[any]struct{}
-	bud                               textBudget
+	bud                               json.TextBudget
 }
 
 // grow makes room for n more bytes within the budgets.
-func (e *luajsonEncoder) grow(n int) { e.buf = e.bud.grow(e.buf, n) }
+func (e *luajsonEncoder) grow(n int) { e.buf = e.bud.Grow(e.buf, n) }
 
 func (e *luajsonEncoder) value(idx, depth int) error {
 	l := e.l
@@ -313,18 +323,18 @@ func (e *luajsonEncoder) value(idx, depth int) error {
 	case lua.TypeString:
 		s, _ := l.ToString(idx)
 		e.grow(len(s) + 2)
-		e.buf = luajsonEscapes.appendQuoted(e.buf, s)
+		e.buf = luajsonEscapes.AppendQuoted(e.buf, s)
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(idx)
 		switch {
 		case math.IsNaN(n):
 			if !e.opt.nan {
-				return jsonErrorf("Invalid number: NaN not enabled")
+				return json.NewError("Invalid number: NaN not enabled")
 			}
 			e.buf = append(e.buf, "NaN"...)
 		case math.IsInf(n, 0):
 			if !e.opt.inf {
-				return jsonErrorf("Invalid number: Infinity not enabled")
+				return json.NewError("Invalid number: Infinity not enabled")
 			}
 			if n > 0 {
 				e.buf = append(e.buf, "Infinity"...)
@@ -332,7 +342,7 @@ func (e *luajsonEncoder) value(idx, depth int) error {
 				e.buf = append(e.buf, "-Infinity"...)
 			}
 		default:
-			e.buf = jsonAppendNumber(e.buf, n, 14)
+			e.buf = json.AppendNumber(e.buf, n, 14)
 		}
 	case lua.TypeBoolean:
 		if l.ToBoolean(idx) {
@@ -348,11 +358,11 @@ func (e *luajsonEncoder) value(idx, depth int) error {
 			e.buf = append(e.buf, "null"...)
 		case l.RawEqual(idx, e.undefinedIdx):
 			if !e.opt.allowUndefined {
-				return jsonErrorf("Invalid value: Unsupported 'Undefined' parameter")
+				return json.NewError("Invalid value: Unsupported 'Undefined' parameter")
 			}
 			e.buf = append(e.buf, "undefined"...)
 		default:
-			return jsonErrorf("Failed to encode value, encoders for function deny encoding")
+			return json.NewError("Failed to encode value, encoders for function deny encoding")
 		}
 	case lua.TypeTable:
 		if l.MetaTable(idx) {
@@ -364,20 +374,20 @@ func (e *luajsonEncoder) value(idx, depth int) error {
 		}
 		return e.table(idx, depth+1)
 	default:
-		return jsonErrorf("Failed to encode value, unhandled type: " + t.String())
+		return json.NewError("Failed to encode value, unhandled type: " + t.String())
 	}
 	return nil
 }
 
 func (e *luajsonEncoder) table(idx, depth int) error {
 	l := e.l
-	if depth > jsonMaxDepth {
-		return jsonErrorf(fmt.Sprintf("Failed to encode value, excessive nesting (%d)", depth))
+	if depth > json.MaxDepth {
+		return json.NewError(fmt.Sprintf("Failed to encode value, excessive nesting (%d)", depth))
 	}
-	checkJSONStack(l, 16)
-	id := jsonTableID(l, idx)
+	json.CheckStack(l, 16)
+	id := json.TableID(l, idx)
 	if _, ok := e.visiting[id]; ok {
-		return jsonErrorf("Recursive encoding of value")
+		return json.NewError("Recursive encoding of value")
 	}
 	if e.visiting == nil {
 		e.visiting = make(map[any]struct{})
@@ -391,7 +401,7 @@ func (e *luajsonEncoder) table(idx, depth int) error {
 		return e.array(idx, depth)
 	}
 	if len(e.keys) == start {
-		e.keys = jsonAppendTableKeys(l, idx, e.keys)
+		e.keys = json.AppendTableKeys(l, idx, e.keys)
 	}
 	return e.object(idx, depth, e.keys[start:])
 }
@@ -423,9 +433,9 @@ func (e *luajsonEncoder) isArray(idx, start int) bool {
 	if isNum && n == math.Floor(n) && n >= 1 {
 		return true
 	}
-	e.keys = jsonAppendTableKeys(l, idx, e.keys)
+	e.keys = json.AppendTableKeys(l, idx, e.keys)
 	for _, k := range e.keys[start:] {
-		if !k.isIndex() || k.n > float64(length) {
+		if !k.IsIndex() || k.N > float64(length) {
 			return false
 		}
 	}
@@ -442,7 +452,7 @@ func (e *luajsonEncoder) array(idx, depth int) error {
 		var ok bool
 		if n, ok = l.ToNumber(-1); !ok {
 			l.Pop(1)
-			return jsonErrorf("'for' limit must be a number")
+			return json.NewError("'for' limit must be a number")
 		}
 	}
 	l.Pop(1)
@@ -463,28 +473,28 @@ func (e *luajsonEncoder) array(idx, depth int) error {
 	return nil
 }
 
-func (e *luajsonEncoder) object(idx, depth int, keys []jsonKey) error {
+func (e *luajsonEncoder) object(idx, depth int, keys []json.Key) error {
 	l := e.l
-	jsonSortKeys(keys)
+	json.SortKeys(keys)
 	e.buf = append(e.buf, '{')
 	for i, k := range keys {
 		var name string
-		switch k.typ {
+		switch k.Typ {
 		case lua.TypeString:
-			name = k.s
+			name = k.S
 		case lua.TypeNumber:
-			name = jsonLuaNumberString(k.n)
+			name = json.LuaNumberString(k.N)
 		case lua.TypeBoolean:
-			name = strconv.FormatBool(k.b)
+			name = strconv.FormatBool(k.B)
 		default:
-			return jsonErrorf("Invalid object index type: " + k.typ.String())
+			return json.NewError("Invalid object index type: " + k.Typ.String())
 		}
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		e.buf = luajsonEscapes.appendQuoted(e.buf, name)
+		e.buf = luajsonEscapes.AppendQuoted(e.buf, name)
 		e.buf = append(e.buf, ':')
-		jsonRawGetKey(l, idx, k)
+		json.RawGetKey(l, idx, k)
 		err := e.value(l.Top(), depth)
 		l.Pop(1)
 		if err != nil {
@@ -498,10 +508,10 @@ func (e *luajsonEncoder) object(idx, depth int, keys []jsonKey) error {
 // call encodes a json.util.buildCall value as name(parameters...).
 func (e *luajsonEncoder) call(idx, depth int) error {
 	l := e.l
-	if depth > jsonMaxDepth {
-		return jsonErrorf(fmt.Sprintf("Failed to encode value, excessive nesting (%d)", depth))
+	if depth > json.MaxDepth {
+		return json.NewError(fmt.Sprintf("Failed to encode value, excessive nesting (%d)", depth))
 	}
-	checkJSONStack(l, 16)
+	json.CheckStack(l, 16)
 	l.Field(idx, "name")
 	name, _ := l.ToString(-1)
 	l.Pop(1)
@@ -517,7 +527,7 @@ func (e *luajsonEncoder) call(idx, depth int) error {
 func (e *luajsonEncoder) callParams(params int, name string, depth int) error {
 	l := e.l
 	if !l.IsTable(params) {
-		return jsonErrorf("Failed to encode value, call without parameters")
+		return json.NewError("Failed to encode value, call without parameters")
 	}
 	l.Field(params, "n")
 	n, ok := l.ToInteger(-1)
@@ -843,10 +853,10 @@ func (d *luajsonDecoder) run() error {
 		return machineErr
 	}
 	if d.opt.initialObject && !d.l.IsTable(d.prevIdx) {
-		return jsonErrorf("Initial value not an object or array")
+		return json.NewError("Initial value not an object or array")
 	}
 	if len(d.frames) != 0 {
-		return jsonErrorf("Unclosed elements present")
+		return json.NewError("Unclosed elements present")
 	}
 	return nil
 }
@@ -861,7 +871,7 @@ func (d *luajsonDecoder) at(i int) byte {
 // report is LuaJSON's build_report message for a fault at the 0-based i.
 func (d *luajsonDecoder) report(msg string, i int) error {
 	line, col, bad, last := luajsonCharInfo(d.s, i+1)
-	return jsonErrorf(fmt.Sprintf("%s @ character: %d %d:%d [%s] line:\n%s", msg, i+1, line, col, bad, last))
+	return json.NewError(fmt.Sprintf("%s @ character: %d %d:%d [%s] line:\n%s", msg, i+1, line, col, bad, last))
 }
 
 func (d *luajsonDecoder) denied(item, option string, i int) error {
@@ -874,7 +884,7 @@ func (d *luajsonDecoder) denied(item, option string, i int) error {
 // stringError is the error of a bad escape in a string, at the 0-based i.
 func (d *luajsonDecoder) stringError(item string, i int) error {
 	line, col, bad, _ := luajsonCharInfo(d.s, i+1)
-	return jsonErrorf(fmt.Sprintf("%s in string [%s] @ %d:%d", item, jsonLuaQuote(bad), line, col))
+	return json.NewError(fmt.Sprintf("%s in string [%s] @ %d:%d", item, jsonLuaQuote(bad), line, col))
 }
 
 // luajsonCharInfo is get_invalid_character_info for the 1-based index.
@@ -991,8 +1001,6 @@ func luajsonIsIdentStart(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
 }
 
-func jsonIsDigit(c byte) bool { return '0' <= c && c <= '9' }
-
 // lex reads the next token; ok is false at the end of the input.
 func (d *luajsonDecoder) lex() (tok luajsonToken, ok bool, err error) {
 	p := d.skipIgnored(d.pos)
@@ -1019,7 +1027,7 @@ func (d *luajsonDecoder) lex() (tok luajsonToken, ok bool, err error) {
 	d.pos = p
 	if d.opt.identifiers && luajsonIsIdentStart(c) {
 		j := p + 1
-		for j < len(d.s) && (luajsonIsIdentStart(d.s[j]) || jsonIsDigit(d.s[j])) {
+		for j < len(d.s) && (luajsonIsIdentStart(d.s[j]) || json.IsDigit(d.s[j])) {
 			j++
 		}
 		if k := d.skipIgnored(j); d.at(k) == ':' && k < len(d.s) {
@@ -1066,12 +1074,12 @@ func (d *luajsonDecoder) lex() (tok luajsonToken, ok bool, err error) {
 // lexNumber reads a number at p.
 func (d *luajsonDecoder) lexNumber(p int) (float64, bool, error) {
 	at := d.at
-	if at(p) == '0' && at(p+1)|0x20 == 'x' && jsonHexDigit(at(p+2)) >= 0 {
+	if at(p) == '0' && at(p+1)|0x20 == 'x' && json.HexDigit(at(p+2)) >= 0 {
 		if !d.opt.hex {
 			return 0, false, d.denied("Hexadecimal", "number.hex", p)
 		}
 		q := p + 2
-		for jsonHexDigit(at(q)) >= 0 {
+		for json.HexDigit(at(q)) >= 0 {
 			q++
 		}
 		v, _ := strconv.ParseFloat(d.s[p:q]+"p0", 64)
@@ -1082,20 +1090,20 @@ func (d *luajsonDecoder) lexNumber(p int) (float64, bool, error) {
 	if at(q) == '-' {
 		q++
 	}
-	if jsonIsDigit(at(q)) {
-		if at(q) == '0' && jsonIsDigit(at(q+1)) {
+	if json.IsDigit(at(q)) {
+		if at(q) == '0' && json.IsDigit(at(q+1)) {
 			return 0, false, d.denied("Octal numbers", "", q)
 		}
 		if at(q) == '0' {
 			q++
 		} else {
-			for jsonIsDigit(at(q)) {
+			for json.IsDigit(at(q)) {
 				q++
 			}
 		}
-		if at(q) == '.' && jsonIsDigit(at(q+1)) {
+		if at(q) == '.' && json.IsDigit(at(q+1)) {
 			q += 2
-			for jsonIsDigit(at(q)) {
+			for json.IsDigit(at(q)) {
 				q++
 			}
 		}
@@ -1104,8 +1112,8 @@ func (d *luajsonDecoder) lexNumber(p int) (float64, bool, error) {
 			if at(r) == '+' || at(r) == '-' {
 				r++
 			}
-			if jsonIsDigit(at(r)) {
-				for jsonIsDigit(at(r)) {
+			if json.IsDigit(at(r)) {
+				for json.IsDigit(at(r)) {
 					r++
 				}
 				q = r
@@ -1191,7 +1199,7 @@ func (d *luajsonDecoder) lexString(p int, q byte) (string, bool, error) {
 				d.buf = append(d.buf, '\v')
 			case 'z':
 			case 'x':
-				h, l := jsonHexDigit(d.at(i+2)), jsonHexDigit(d.at(i+3))
+				h, l := json.HexDigit(d.at(i+2)), json.HexDigit(d.at(i+3))
 				if h < 0 || l < 0 {
 					return "", false, d.stringError("Illegal hex escape", i+2)
 				}
@@ -1199,18 +1207,18 @@ func (d *luajsonDecoder) lexString(p int, q byte) (string, bool, error) {
 				i += 4
 				continue
 			case 'u':
-				cp := jsonHex4(s, i+2)
+				cp := json.Hex4(s, i+2)
 				if cp < 0 {
 					return "", false, d.stringError("Illegal unicode escape", i+2)
 				}
 				n := 6
 				if 0xD800 <= cp && cp <= 0xDBFF && d.at(i+6) == '\\' && d.at(i+7) == 'u' {
-					if low := jsonHex4(s, i+8); 0xDC00 <= low && low <= 0xDFFF {
+					if low := json.Hex4(s, i+8); 0xDC00 <= low && low <= 0xDFFF {
 						cp = (cp-0xD800)<<10 + (low - 0xDC00) + 0x10000
 						n = 12
 					}
 				}
-				d.buf = jsonAppendCodePoint(d.buf, cp)
+				d.buf = json.AppendCodePoint(d.buf, cp)
 				i += n
 				continue
 			default: // ' " \ /
@@ -1234,7 +1242,7 @@ func (d *luajsonDecoder) lexString(p int, q byte) (string, bool, error) {
 
 func (d *luajsonDecoder) tableIdx() int { return d.framesBase + 2*(len(d.frames)-1) }
 
-var errLuaJSONNilActive = jsonErrorf("attempt to index field 'active' (a nil value)")
+var errLuaJSONNilActive = json.NewError("attempt to index field 'active' (a nil value)")
 
 func (d *luajsonDecoder) apply(tok *luajsonToken) error {
 	l := d.l
@@ -1267,7 +1275,7 @@ func (d *luajsonDecoder) apply(tok *luajsonToken) error {
 	// set_value
 	if d.prevSet {
 		l.Pop(1)
-		return jsonErrorf("Value set when one already in slot")
+		return json.NewError("Value set when one already in slot")
 	}
 	l.Replace(d.prevIdx)
 	d.prevSet = true
@@ -1276,10 +1284,10 @@ func (d *luajsonDecoder) apply(tok *luajsonToken) error {
 
 func (d *luajsonDecoder) push(object bool) error {
 	l := d.l
-	if len(d.frames) >= jsonMaxDepth {
-		return jsonErrorf(fmt.Sprintf("too many nested data structures (%d)", len(d.frames)+1))
+	if len(d.frames) >= json.MaxDepth {
+		return json.NewError(fmt.Sprintf("too many nested data structures (%d)", len(d.frames)+1))
 	}
-	checkJSONStack(l, 16)
+	json.CheckStack(l, 16)
 	d.mem.ChargeSize(l, "json.decode", luax.CostTable)
 	l.NewTable()
 	if !object {
@@ -1306,7 +1314,7 @@ func (d *luajsonDecoder) pop() {
 // grab is grab_value: the previous value must be set.
 func (d *luajsonDecoder) grab() error {
 	if !d.prevSet {
-		return jsonErrorf("Previous value not set")
+		return json.NewError("Previous value not set")
 	}
 	d.prevSet = false
 	return nil
@@ -1324,7 +1332,7 @@ func (d *luajsonDecoder) putValue(trailing bool) error {
 			return nil
 		}
 		if !f.hasKey {
-			return jsonErrorf("Missing key value")
+			return json.NewError("Missing key value")
 		}
 		if err := d.grab(); err != nil {
 			return err
@@ -1352,7 +1360,7 @@ func (d *luajsonDecoder) putValue(trailing bool) error {
 func (d *luajsonDecoder) setKey() error {
 	l := d.l
 	if len(d.frames) == 0 || !d.frames[len(d.frames)-1].object {
-		return jsonErrorf("Cannot set key on array")
+		return json.NewError("Cannot set key on array")
 	}
 	if err := d.grab(); err != nil {
 		return err
@@ -1361,13 +1369,13 @@ func (d *luajsonDecoder) setKey() error {
 	case lua.TypeString:
 	case lua.TypeNumber:
 		if !d.opt.numberKeys {
-			return jsonErrorf("As configured, a key must be a string")
+			return json.NewError("As configured, a key must be a string")
 		}
 	default:
 		if d.opt.numberKeys {
-			return jsonErrorf("As configured, a key must be a number or string")
+			return json.NewError("As configured, a key must be a number or string")
 		}
-		return jsonErrorf("As configured, a key must be a string")
+		return json.NewError("As configured, a key must be a string")
 	}
 	l.Copy(d.prevIdx, d.tableIdx()+1)
 	d.frames[len(d.frames)-1].hasKey = true
@@ -1406,7 +1414,7 @@ func (d *luajsonDecoder) endObject() error {
 		if d.prevSet {
 			return errLuaJSONNilActive
 		}
-		return jsonErrorf("bad argument #1 to 'next' (table expected, got nil)")
+		return json.NewError("bad argument #1 to 'next' (table expected, got nil)")
 	}
 	f := d.frames[len(d.frames)-1]
 	nonEmpty := f.hasKey || d.prevSet
@@ -1424,4 +1432,10 @@ func (d *luajsonDecoder) endObject() error {
 	}
 	d.pop()
 	return nil
+}
+
+// raiseJSON raises msg as a Lua error without a position prefix, as
+// LuaJSON's assert and error calls appear to a script.
+func raiseJSON(l *lua.State, msg string) {
+	luax.Raise(l, "%s", msg)
 }

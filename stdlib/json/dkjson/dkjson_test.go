@@ -1,9 +1,13 @@
-package stdlib
+package dkjson_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pushlua/pushlua/stdlib/internal/jsontest"
+)
 
 func TestDKJSONModule(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return dkjson.version, dkjson.use_lpeg() == dkjson, dkjson.using_lpeg`, `"dkjson 2.5", true, nil`},
 		{`return getmetatable(dkjson.null).__tojson(), dkjson.encode({dkjson.null})`, `"null", "[null]"`},
 		{`return dkjson.quotestring("a\"\\\n/\127\194\128\226\128\168"), dkjson.quotestring("\226\130\172")`, `""a\92"\92\92\92n/\92u007f\92u0080\92u2028"", ""\226\130\172""`},
@@ -12,7 +16,7 @@ func TestDKJSONModule(t *testing.T) {
 }
 
 func TestDKJSONEncode(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return dkjson.encode({}), dkjson.encode({1, 2}), dkjson.encode({a = {}})`, `"[]", "[1,2]", "{"a":[]}"`},
 		{`return dkjson.encode({b = 1, a = true, [2] = "x"})`, `"{"2":"x","a":true,"b":1}"`},
 		{`return dkjson.encode({0/0, 1/0, 0.1, 2^53, "\0"})`, `"[null,null,0.1,9.007199254741e+15,"\92u0000"]"`},
@@ -35,7 +39,7 @@ func TestDKJSONEncode(t *testing.T) {
 }
 
 func TestDKJSONDecode(t *testing.T) {
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`return dkjson.decode('{"a":[1,2.5,"x",true,false,null]}')`, `<object>{"a"=<array>{1=1,2=2.5,3="x",4=true,5=false}}, 34`},
 		{`return dkjson.decode('[null]', 1, dkjson.null)`, `<array>{1=dkjson.null}, 7`},
 		{`return dkjson.decode('[1] [2]', 4)`, `<array>{1=2}, 8`},
@@ -52,8 +56,8 @@ func TestDKJSONDecode(t *testing.T) {
 }
 
 func TestDKJSONRoundTripLarge(t *testing.T) {
-	l := newJSONState(t)
-	got := jsonShow(t, l, `
+	l := jsontest.NewState(t)
+	got := jsontest.Show(t, l, `
 		local big = string.rep("0123456789abcdef\"\\/\n", 500000)
 		local s = dkjson.encode({big})
 		local back, pos = dkjson.decode(s)
@@ -66,7 +70,7 @@ func TestDKJSONRoundTripLarge(t *testing.T) {
 func TestDKJSONHandlersWithoutState(t *testing.T) {
 	// Several __tojson calls at different depths share the state dkjson
 	// creates when none is given.
-	runJSONCases(t, []jsonCase{
+	jsontest.RunCases(t, []jsontest.Case{
 		{`local x = setmetatable({}, {__tojson = function(self, state) return type(state) == "table" and '"x"' or "?" end})
 		  return dkjson.encode({a = {b = {x}}, c = x, d = {dkjson.null, x}})`, `"{"a":{"b":["x"]},"c":"x","d":[null,"x"]}"`},
 	})

@@ -1,4 +1,4 @@
-package stdlib
+package cjson
 
 // cjson and cjson.safe: lua-cjson 2.1.0 as OpenResty ships it (the
 // encode_empty_table_as_object, decode_array_with_array_mt and
@@ -13,12 +13,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/json"
 )
 
 // Registry keys of the values every cjson instance of a state shares.
@@ -54,7 +54,7 @@ type cjsonConfig struct {
 	decodeArrayWithArrayMT bool
 	escapeForwardSlash     bool
 
-	esc jsonEscapeTable
+	esc json.EscapeTable
 	buf []byte // kept between calls while encodeKeepBuffer
 }
 
@@ -76,6 +76,12 @@ func newCJSONConfig() *cjsonConfig {
 	c.esc['\b'], c.esc['\t'], c.esc['\n'], c.esc['\f'], c.esc['\r'] = `\b`, `\t`, `\n`, `\f`, `\r`
 	c.esc['"'], c.esc['\\'], c.esc['/'], c.esc[0x7f] = `\"`, `\\`, `\/`, `\u007f`
 	return c
+}
+
+// Open registers cjson and cjson.safe in package.preload.
+func Open(l *lua.State, _ luax.Host) {
+	luax.Preload(l, "cjson", openCJSON)
+	luax.Preload(l, "cjson.safe", openCJSONSafe)
 }
 
 func openCJSON(l *lua.State) int {
@@ -281,7 +287,7 @@ func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 	if l.Top() != 1 {
 		cjsonArgError(l, 1, "encode", "expected 1 argument")
 	}
-	e := cjsonEncoder{l: l, cfg: cfg, bud: newTextBudget(l, "cjson.encode")}
+	e := cjsonEncoder{l: l, cfg: cfg, bud: json.NewTextBudget(l, "cjson.encode")}
 	if cfg.encodeKeepBuffer {
 		e.buf = cfg.buf[:0]
 	}
@@ -298,7 +304,7 @@ func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 		}
 		luax.RaiseWhere(l, err.Error())
 	}
-	e.bud.charge(e.buf)
+	e.bud.Charge(e.buf)
 	l.PushString(string(e.buf))
 	return 1
 }
@@ -307,17 +313,17 @@ type cjsonEncoder struct {
 	l    *lua.State
 	cfg  *cjsonConfig
 	buf  []byte
-	keys []jsonKey
+	keys []json.Key
 	// The budgets: a table that holds one big string many times, or
 	// shares subtables, can encode to far more than it holds.
-	bud textBudget
+	bud json.TextBudget
 }
 
 // grow makes room for n more bytes within the budgets.
-func (e *cjsonEncoder) grow(n int) { e.buf = e.bud.grow(e.buf, n) }
+func (e *cjsonEncoder) grow(n int) { e.buf = e.bud.Grow(e.buf, n) }
 
 func cjsonTypeError(l *lua.State, idx int, reason string) error {
-	return jsonErrorf("Cannot serialise " + lua.TypeNameOf(l, idx) + ": " + reason)
+	return json.NewError("Cannot serialise " + lua.TypeNameOf(l, idx) + ": " + reason)
 }
 
 // value appends the value at the absolute index idx.
@@ -328,7 +334,7 @@ func (e *cjsonEncoder) value(idx, depth int) error {
 	case lua.TypeString:
 		s, _ := l.ToString(idx)
 		e.grow(len(s) + 2)
-		e.buf = e.cfg.esc.appendQuoted(e.buf, s)
+		e.buf = e.cfg.esc.AppendQuoted(e.buf, s)
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(idx)
 		return e.number(n)
@@ -361,7 +367,7 @@ func (e *cjsonEncoder) number(n float64) error {
 	if math.IsNaN(n) || math.IsInf(n, 0) {
 		switch e.cfg.encodeInvalidNumbers {
 		case 0:
-			return jsonErrorf("Cannot serialise number: must not be NaN or Infinity")
+			return json.NewError("Cannot serialise number: must not be NaN or Infinity")
 		case 1:
 			switch {
 			case math.IsNaN(n):
@@ -376,7 +382,7 @@ func (e *cjsonEncoder) number(n float64) error {
 		}
 		return nil
 	}
-	e.buf = jsonAppendNumber(e.buf, n, e.cfg.numberPrecision)
+	e.buf = json.AppendNumber(e.buf, n, e.cfg.numberPrecision)
 	return nil
 }
 
@@ -393,9 +399,9 @@ func cjsonIsRegistryValue(l *lua.State, idx int, key string) bool {
 func (e *cjsonEncoder) table(idx, depth int) error {
 	l := e.l
 	if depth > e.cfg.encodeMaxDepth {
-		return jsonErrorf(fmt.Sprintf("Cannot serialise, excessive nesting (%d)", depth))
+		return json.NewError(fmt.Sprintf("Cannot serialise, excessive nesting (%d)", depth))
 	}
-	checkJSONStack(l, 16)
+	json.CheckStack(l, 16)
 	hasMeta := l.MetaTable(idx)
 	raw := true
 	if hasMeta {
@@ -415,7 +421,7 @@ func (e *cjsonEncoder) table(idx, depth int) error {
 	}
 
 	start := len(e.keys)
-	e.keys = jsonAppendTableKeys(l, idx, e.keys)
+	e.keys = json.AppendTableKeys(l, idx, e.keys)
 	defer func() { e.keys = e.keys[:start] }()
 	keys := e.keys[start:]
 
@@ -423,16 +429,16 @@ func (e *cjsonEncoder) table(idx, depth int) error {
 	length := 0.0
 	items := 0
 	for _, k := range keys {
-		if !k.isIndex() {
+		if !k.IsIndex() {
 			length = -1
 			break
 		}
-		length = max(length, k.n)
+		length = max(length, k.N)
 		items++
 	}
 	if length > 0 && e.cfg.sparseRatio > 0 && length > float64(items)*float64(e.cfg.sparseRatio) && length > float64(e.cfg.sparseSafe) {
 		if !e.cfg.sparseConvert {
-			return jsonErrorf("Cannot serialise table: excessively sparse array")
+			return json.NewError("Cannot serialise table: excessively sparse array")
 		}
 		length = -1
 	}
@@ -473,28 +479,28 @@ func (e *cjsonEncoder) array(idx, depth, n int, raw bool) error {
 	return nil
 }
 
-func (e *cjsonEncoder) object(idx, depth int, keys []jsonKey) error {
+func (e *cjsonEncoder) object(idx, depth int, keys []json.Key) error {
 	l := e.l
-	jsonSortKeys(keys)
+	json.SortKeys(keys)
 	e.buf = append(e.buf, '{')
 	for i, k := range keys {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		switch k.typ {
+		switch k.Typ {
 		case lua.TypeNumber:
 			e.buf = append(e.buf, '"')
-			if err := e.number(k.n); err != nil {
+			if err := e.number(k.N); err != nil {
 				return err
 			}
 			e.buf = append(e.buf, '"', ':')
 		case lua.TypeString:
-			e.buf = e.cfg.esc.appendQuoted(e.buf, k.s)
+			e.buf = e.cfg.esc.AppendQuoted(e.buf, k.S)
 			e.buf = append(e.buf, ':')
 		default:
-			return jsonErrorf("Cannot serialise " + k.typ.String() + ": table key must be a number or string")
+			return json.NewError("Cannot serialise " + k.Typ.String() + ": table key must be a number or string")
 		}
-		jsonRawGetKey(l, idx, k)
+		json.RawGetKey(l, idx, k)
 		err := e.value(l.Top(), depth)
 		l.Pop(1)
 		if err != nil {
@@ -517,7 +523,7 @@ func cjsonDecode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 	d := cjsonDecoder{l: l, cfg: cfg, s: s, mem: luax.MemOf(l)}
 	var err error
 	if len(s) >= 2 && (s[0] == 0 || s[1] == 0) {
-		err = jsonErrorf("JSON parser does not support UTF-16 or UTF-32")
+		err = json.NewError("JSON parser does not support UTF-16 or UTF-32")
 	} else {
 		err = d.document()
 	}
@@ -610,7 +616,7 @@ func (d *cjsonDecoder) parseError(expected string, tok *cjsonToken) error {
 	if tok.typ != cjError {
 		found = cjsonTokenNames[tok.typ]
 	}
-	return jsonErrorf(fmt.Sprintf("Expected %s but found %s at character %d", expected, found, tok.index+1))
+	return json.NewError(fmt.Sprintf("Expected %s but found %s at character %d", expected, found, tok.index+1))
 }
 
 func (d *cjsonDecoder) tokenError(tok *cjsonToken, msg string) {
@@ -700,7 +706,7 @@ func (d *cjsonDecoder) invalidNumber() bool {
 }
 
 func (d *cjsonDecoder) numberToken(tok *cjsonToken) {
-	n, end := jsonStrtod(d.s, d.pos)
+	n, end := json.Strtod(d.s, d.pos)
 	if end == d.pos {
 		d.tokenError(tok, "invalid number")
 		return
@@ -782,7 +788,7 @@ func (d *cjsonDecoder) stringToken(tok *cjsonToken) {
 
 // unicodeEscape decodes \uXXXX (or a surrogate pair) at d.pos.
 func (d *cjsonDecoder) unicodeEscape() bool {
-	cp := jsonHex4(d.s, d.pos+2)
+	cp := json.Hex4(d.s, d.pos+2)
 	if cp < 0 {
 		return false
 	}
@@ -794,14 +800,14 @@ func (d *cjsonDecoder) unicodeEscape() bool {
 		if d.at(d.pos+6) != '\\' || d.at(d.pos+7) != 'u' {
 			return false
 		}
-		low := jsonHex4(d.s, d.pos+8)
+		low := json.Hex4(d.s, d.pos+8)
 		if low < 0 || low&0xFC00 != 0xDC00 {
 			return false
 		}
 		cp = (cp&0x3FF)<<10 | low&0x3FF + 0x10000
 		n = 12
 	}
-	d.tmp = jsonAppendCodePoint(d.tmp, cp)
+	d.tmp = json.AppendCodePoint(d.tmp, cp)
 	d.pos += n
 	return true
 }
@@ -810,9 +816,9 @@ func (d *cjsonDecoder) descend() error {
 	d.mem.ChargeSize(d.l, "cjson.decode", luax.CostTable)
 	d.depth++
 	if d.depth > d.cfg.decodeMaxDepth {
-		return jsonErrorf(fmt.Sprintf("Found too many nested data structures (%d) at character %d", d.depth, d.pos))
+		return json.NewError(fmt.Sprintf("Found too many nested data structures (%d) at character %d", d.depth, d.pos))
 	}
-	checkJSONStack(d.l, 16)
+	json.CheckStack(d.l, 16)
 	return nil
 }
 
@@ -910,100 +916,4 @@ func (d *cjsonDecoder) array() error {
 		}
 		d.next(&tok)
 	}
-}
-
-// jsonStrtod parses the longest prefix of s[i:] that C's strtod accepts:
-// decimal and hexadecimal numbers, inf, infinity and nan. end == i when
-// there is none.
-func jsonStrtod(s string, i int) (f float64, end int) {
-	at := func(j int) byte {
-		if j < len(s) {
-			return s[j]
-		}
-		return 0
-	}
-	p := i
-	neg := false
-	if c := at(p); c == '+' || c == '-' {
-		neg = c == '-'
-		p++
-	}
-	rest := s[min(p, len(s)):]
-	sign := 1.0
-	if neg {
-		sign = -1
-	}
-	switch {
-	case len(rest) >= 8 && strings.EqualFold(rest[:8], "infinity"):
-		return sign * math.Inf(1), p + 8
-	case len(rest) >= 3 && strings.EqualFold(rest[:3], "inf"):
-		return sign * math.Inf(1), p + 3
-	case len(rest) >= 3 && strings.EqualFold(rest[:3], "nan"):
-		return math.NaN(), p + 3
-	}
-	if at(p) == '0' && at(p+1)|0x20 == 'x' {
-		q := p + 2
-		digits := 0
-		for jsonHexDigit(at(q)) >= 0 {
-			q++
-			digits++
-		}
-		if at(q) == '.' {
-			q++
-			for jsonHexDigit(at(q)) >= 0 {
-				q++
-				digits++
-			}
-		}
-		if digits > 0 {
-			mant := s[p:q]
-			if e := at(q) | 0x20; e == 'p' {
-				r := q + 1
-				if c := at(r); c == '+' || c == '-' {
-					r++
-				}
-				if '0' <= at(r) && at(r) <= '9' {
-					for '0' <= at(r) && at(r) <= '9' {
-						r++
-					}
-					v, _ := strconv.ParseFloat(s[p:r], 64)
-					return sign * v, r
-				}
-			}
-			v, _ := strconv.ParseFloat(mant+"p0", 64)
-			return sign * v, q
-		}
-		// "0x" without digits: strtod reads the 0.
-		return sign * 0, p + 1
-	}
-	q := p
-	digits := 0
-	for '0' <= at(q) && at(q) <= '9' {
-		q++
-		digits++
-	}
-	if at(q) == '.' {
-		q++
-		for '0' <= at(q) && at(q) <= '9' {
-			q++
-			digits++
-		}
-	}
-	if digits == 0 {
-		return 0, i
-	}
-	if at(q)|0x20 == 'e' {
-		r := q + 1
-		if c := at(r); c == '+' || c == '-' {
-			r++
-		}
-		if '0' <= at(r) && at(r) <= '9' {
-			for '0' <= at(r) && at(r) <= '9' {
-				r++
-			}
-			q = r
-		}
-	}
-	v, _ := strconv.ParseFloat(s[p:q], 64) // a range error gives ±Inf or 0, as strtod
-	return sign * v, q
 }

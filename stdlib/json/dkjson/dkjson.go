@@ -1,4 +1,4 @@
-package stdlib
+package dkjson
 
 // dkjson: David Kolf's dkjson 2.5 in its pure-Lua form (json.use_lpeg()
 // returns the module unchanged and json.using_lpeg stays nil).
@@ -26,11 +26,17 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/json"
 )
 
 // dkjsonMaxArray bounds the length of an array made up from a table's n
 // field or its largest index, where dkjson itself would try to build it.
 const dkjsonMaxArray = 1 << 24
+
+// Open registers dkjson in package.preload.
+func Open(l *lua.State, _ luax.Host) {
+	luax.Preload(l, "dkjson", openDKJSON)
+}
 
 func openDKJSON(l *lua.State) int {
 	l.CreateTable(0, 10)
@@ -203,7 +209,7 @@ func dkjsonAddnewline(l *lua.State) int {
 // dkjsonEncode is json.encode(value [, state]).
 func dkjsonEncode(l *lua.State) int {
 	l.SetTop(2)
-	e := dkjsonEncoder{l: l, bud: newTextBudget(l, "dkjson.encode")}
+	e := dkjsonEncoder{l: l, bud: json.NewTextBudget(l, "dkjson.encode")}
 	userBuffer, bufferlen := 0, 0
 	level := 0
 	userState := !l.IsNil(2)
@@ -241,7 +247,7 @@ func dkjsonEncode(l *lua.State) int {
 	if err := e.value(1, level, 0); err != nil {
 		luax.RaiseWhere(l, err.Error())
 	}
-	e.bud.charge(e.buf)
+	e.bud.Charge(e.buf)
 	if userBuffer != 0 {
 		l.PushString(string(e.buf))
 		l.RawSetInt(userBuffer, bufferlen+1)
@@ -268,13 +274,13 @@ type dkjsonEncoder struct {
 	orderIdx     int // state.keyorder
 	exceptionIdx int // state.exception
 	userBuffer   int // state.buffer given by the caller
-	keys         []jsonKey
+	keys         []json.Key
 	visiting     map[any]struct{}
-	bud          textBudget
+	bud          json.TextBudget
 }
 
 // grow makes room for n more bytes within the budgets.
-func (e *dkjsonEncoder) grow(n int) { e.buf = e.bud.grow(e.buf, n) }
+func (e *dkjsonEncoder) grow(n int) { e.buf = e.bud.Grow(e.buf, n) }
 
 func (e *dkjsonEncoder) newline(level int) {
 	e.grow(1 + 2*max(level, 0))
@@ -332,7 +338,7 @@ func (e *dkjsonEncoder) handler(push func() int) (ok bool, msg string) {
 // else what the handler makes of it.
 func (e *dkjsonEncoder) exception(reason string, idx int, defaultMsg string) error {
 	if e.exceptionIdx == 0 {
-		return jsonErrorf(defaultMsg)
+		return json.NewError(defaultMsg)
 	}
 	l := e.l
 	ok, msg := e.handler(func() int {
@@ -347,7 +353,7 @@ func (e *dkjsonEncoder) exception(reason string, idx int, defaultMsg string) err
 		if msg == "" {
 			msg = defaultMsg
 		}
-		return jsonErrorf(msg)
+		return json.NewError(msg)
 	}
 	return nil
 }
@@ -375,7 +381,7 @@ func (e *dkjsonEncoder) value(idx, level, depth int) error {
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			e.buf = append(e.buf, "null"...)
 		} else {
-			e.buf = jsonAppendNumber(e.buf, n, 14)
+			e.buf = json.AppendNumber(e.buf, n, 14)
 		}
 	case lua.TypeBoolean:
 		if l.ToBoolean(idx) {
@@ -398,7 +404,7 @@ func (e *dkjsonEncoder) value(idx, level, depth int) error {
 // custom encodes the value at idx with its __tojson function at fn.
 func (e *dkjsonEncoder) custom(idx, fn int) error {
 	l := e.l
-	id := jsonTableID(l, idx)
+	id := json.TableID(l, idx)
 	if _, cycle := e.visiting[id]; cycle {
 		return e.exception("reference cycle", idx, "reference cycle")
 	}
@@ -431,10 +437,10 @@ func (e *dkjsonEncoder) mark(id any) {
 // inside unwinds, and drop the error value from the stack.
 func (e *dkjsonEncoder) table(idx, level, depth int) error {
 	l := e.l
-	if depth > jsonMaxDepth {
-		return jsonErrorf(fmt.Sprintf("excessive nesting (%d)", depth))
+	if depth > json.MaxDepth {
+		return json.NewError(fmt.Sprintf("excessive nesting (%d)", depth))
 	}
-	checkJSONStack(l, 16)
+	json.CheckStack(l, 16)
 	top := l.Top()
 	err := e.tableAt(idx, level, depth)
 	l.SetTop(top)
@@ -443,7 +449,7 @@ func (e *dkjsonEncoder) table(idx, level, depth int) error {
 
 func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 	l := e.l
-	id := jsonTableID(l, idx)
+	id := json.TableID(l, idx)
 	if _, cycle := e.visiting[id]; cycle {
 		return e.exception("reference cycle", idx, "reference cycle")
 	}
@@ -451,7 +457,7 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 	defer delete(e.visiting, id)
 
 	start := len(e.keys)
-	e.keys = jsonAppendTableKeys(l, idx, e.keys)
+	e.keys = json.AppendTableKeys(l, idx, e.keys)
 	defer func() { e.keys = e.keys[:start] }()
 	keys := e.keys[start:]
 
@@ -459,7 +465,7 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 	isArray := true
 	maxIndex, count, arraylen := 0.0, 0, 0.0
 	for _, k := range keys {
-		if k.typ == lua.TypeString && k.s == "n" {
+		if k.Typ == lua.TypeString && k.S == "n" {
 			l.PushString("n")
 			l.RawGet(idx)
 			v, isNum := l.ToNumber(-1)
@@ -471,11 +477,11 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 				continue
 			}
 		}
-		if k.typ != lua.TypeNumber || k.n < 1 || math.Floor(k.n) != k.n {
+		if k.Typ != lua.TypeNumber || k.N < 1 || math.Floor(k.N) != k.N {
 			isArray = false
 			break
 		}
-		maxIndex = max(maxIndex, k.n)
+		maxIndex = max(maxIndex, k.N)
 		count++
 	}
 	if isArray && maxIndex > 10 && maxIndex > arraylen && maxIndex > float64(count)*2 {
@@ -495,7 +501,7 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 			l.Pop(1)
 		}
 		if maxIndex > dkjsonMaxArray {
-			return jsonErrorf(fmt.Sprintf("array too long (%.14g elements)", maxIndex))
+			return json.NewError(fmt.Sprintf("array too long (%.14g elements)", maxIndex))
 		}
 		e.buf = append(e.buf, '[')
 		for i := 1; float64(i) <= maxIndex; i++ {
@@ -530,9 +536,9 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 	}
 	e.buf = append(e.buf, '{')
 	prev := false
-	var used map[jsonKey]bool
+	var used map[json.Key]bool
 	if order != 0 {
-		used = make(map[jsonKey]bool)
+		used = make(map[json.Key]bool)
 		n := lua.LengthEx(l, order)
 		for i := 1; i <= n; i++ {
 			l.PushInteger(i)
@@ -541,7 +547,7 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 			l.PushValue(k)
 			l.Table(idx)
 			if l.ToBoolean(-1) {
-				used[jsonKeyAt(l, k)] = true
+				used[json.KeyAt(l, k)] = true
 				if err := e.pair(k, l.Top(), prev, level, depth); err != nil {
 					return err
 				}
@@ -550,15 +556,15 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 			l.Pop(2)
 		}
 	}
-	jsonSortKeys(keys)
+	json.SortKeys(keys)
 	for _, k := range keys {
 		if used[k] {
 			continue
 		}
-		k.push(l)
-		if k.typ != lua.TypeString && k.typ != lua.TypeNumber && k.typ != lua.TypeBoolean {
+		k.Push(l)
+		if k.Typ != lua.TypeString && k.Typ != lua.TypeNumber && k.Typ != lua.TypeBoolean {
 			l.Pop(1)
-			return jsonErrorf("type '" + k.typ.String() + "' is not supported as a key by JSON.")
+			return json.NewError("type '" + k.Typ.String() + "' is not supported as a key by JSON.")
 		}
 		kIdx := l.Top()
 		l.PushValue(kIdx)
@@ -576,20 +582,6 @@ func (e *dkjsonEncoder) tableAt(idx, level, depth int) error {
 	return nil
 }
 
-// jsonKeyAt is the key at idx as a jsonKey (for the keyorder bookkeeping).
-func jsonKeyAt(l *lua.State, idx int) jsonKey {
-	k := jsonKey{typ: l.TypeOf(idx)}
-	switch k.typ {
-	case lua.TypeString:
-		k.s, _ = l.ToString(idx)
-	case lua.TypeNumber:
-		k.n, _ = l.ToNumber(idx)
-	case lua.TypeBoolean:
-		k.b = l.ToBoolean(idx)
-	}
-	return k
-}
-
 // pair is addpair: the key at k and the value at v.
 func (e *dkjsonEncoder) pair(k, v int, prev bool, level, depth int) error {
 	l := e.l
@@ -599,9 +591,9 @@ func (e *dkjsonEncoder) pair(k, v int, prev bool, level, depth int) error {
 		name, _ = l.ToString(k)
 	case lua.TypeNumber:
 		n, _ := l.ToNumber(k)
-		name = jsonLuaNumberString(n)
+		name = json.LuaNumberString(n)
 	default:
-		return jsonErrorf("type '" + t.String() + "' is not supported as a key by JSON.")
+		return json.NewError("type '" + t.String() + "' is not supported as a key by JSON.")
 	}
 	if prev {
 		e.buf = append(e.buf, ',')
@@ -746,7 +738,7 @@ func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
 		q++
 	}
 	r := q
-	for r < len(s) && (jsonIsDigit(s[r]) || s[r] == '.') {
+	for r < len(s) && (json.IsDigit(s[r]) || s[r] == '.') {
 		r++
 	}
 	if r > q {
@@ -756,10 +748,10 @@ func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
 		if r < len(s) && (s[r] == '+' || s[r] == '-') {
 			r++
 		}
-		for r < len(s) && jsonIsDigit(s[r]) {
+		for r < len(s) && json.IsDigit(s[r]) {
 			r++
 		}
-		if n, end := jsonStrtod(s[:r], p); end == r {
+		if n, end := json.Strtod(s[:r], p); end == r {
 			l.PushNumber(n)
 			return r, nil
 		}
@@ -767,7 +759,7 @@ func (d *dkjsonDecoder) value(p int) (int, *dkjsonDecodeError) {
 	// ^%a%w*
 	if jsonIsAlpha(s[p]) {
 		j := p + 1
-		for j < len(s) && (jsonIsAlpha(s[j]) || jsonIsDigit(s[j])) {
+		for j < len(s) && (jsonIsAlpha(s[j]) || json.IsDigit(s[j])) {
 			j++
 		}
 		switch s[p:j] {
@@ -793,10 +785,10 @@ func (d *dkjsonDecoder) table(start int, closer byte, meta int, what string) (in
 	l := d.l
 	s := d.s
 	d.depth++
-	if d.depth > jsonMaxDepth {
+	if d.depth > json.MaxDepth {
 		return 0, &dkjsonDecodeError{start, "too many nested data structures at " + d.loc(start)}
 	}
-	checkJSONStack(l, 16)
+	json.CheckStack(l, 16)
 	d.mem.ChargeSize(l, "dkjson.decode", luax.CostTable)
 	l.NewTable()
 	t := l.Top()
@@ -886,7 +878,7 @@ func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
 						n = 12
 					}
 				}
-				d.buf = jsonAppendCodePoint(d.buf, rune(v))
+				d.buf = json.AppendCodePoint(d.buf, rune(v))
 				last = next + n
 				continue
 			}
@@ -933,8 +925,8 @@ func luaToNumberHex(s string) (int64, bool) {
 	}
 	i := 0
 	var n int64
-	for i < len(s) && (jsonIsAlpha(s[i]) || jsonIsDigit(s[i])) {
-		dgt := jsonHexDigit(s[i])
+	for i < len(s) && (jsonIsAlpha(s[i]) || json.IsDigit(s[i])) {
+		dgt := json.HexDigit(s[i])
 		if dgt < 0 {
 			return 0, false
 		}
