@@ -1,11 +1,23 @@
 // Package stdlib completes go-lua's standard library for the scripts
-// pushlua runs: Lua 5.2 string patterns (string.find/match/gmatch/gsub on
-// the VM-free matcher in stdlib/pattern), os.date/os.time, utf8 and
-// math.type/tointeger, the JSON modules Dovecot scripts use (cjson,
-// cjson.safe, json, dkjson, JSON), LuaSocket-compatible socket,
-// socket.http, socket.url and ltn12, and LuaSec's ssl.https. It reaches the
-// host only through luax.Host and never imports the runtime or the
-// bindings.
+// pushlua runs. Each Lua module is a package under stdlib/ that exports an
+// opener, Open(l, host); this package keeps the one ordered list of them
+// (modules) and opens them all (Open):
+//
+//	stdlib/limits        the memory budget of string.rep/format, table.concat/insert...
+//	stdlib/strlib        string.find/match/gmatch/gsub on the VM-free stdlib/pattern
+//	stdlib/errlib        non-string error values, pcall/xpcall, tracebacks, syntax hints
+//	stdlib/oslib         os.date, os.time, os.difftime
+//	stdlib/iolib         the io library of Lua 5.2
+//	stdlib/mathlib       math.type, math.tointeger and the rest of Lua 5.3's math
+//	stdlib/utf8lib       utf8
+//	stdlib/json/cjson    cjson, cjson.safe
+//	stdlib/json/luajson  json, json.util, json.encode, json.decode (LuaJSON)
+//	stdlib/json/dkjson   dkjson
+//	stdlib/json/jsonlua  JSON (JSON.lua)
+//	stdlib/socket        socket, socket.url, socket.http, mime, ltn12, ssl.https
+//
+// stdlib/json holds what the JSON modules share. The modules reach the host
+// only through luax.Host and never import the runtime or the bindings.
 package stdlib
 
 import (

@@ -6,7 +6,7 @@ package oslib
 //
 // Time values are whole seconds: a fractional time argument raises "number
 // has no integer representation", as in Lua 5.3 and 5.4. The clock is
-// Env.Now; the local time zone is the process's (time.Local). Where C Lua 5.4
+// the host's Now; the local time zone is the process's (time.Local). Where C Lua 5.4
 // is stricter than needed, this stays lenient: os.difftime's second argument
 // is optional (0) as in Lua 5.2, and os.time returns -1 for the one second
 // where glibc's mktime fails with -1 (see mktime). The other os functions

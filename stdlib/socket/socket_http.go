@@ -94,7 +94,7 @@ type httpClient struct {
 	https bool
 }
 
-// httpFallback is the client used when the Env has none (tools, tests).
+// httpFallback is the client used when the host has none (tools, tests).
 var httpFallback = sync.OnceValue(func() *httpx.Client { return httpx.New(httpx.Options{}) })
 
 func (h *httpClient) client() *httpx.Client {
@@ -423,7 +423,7 @@ func (h *httpClient) once(l *lua.State, call *httpCall) (next *httpCall, code in
 	return nil, resp.Status, status, nil
 }
 
-// do sends req within what is left of the call's time (Env.Deadline),
+// do sends req within what is left of the call's time (the host's Deadline),
 // logging it when mail_debug is on.
 func (h *httpClient) do(req *httpx.Request) (*httpx.Response, error) {
 	ctx, cancel := luax.BlockingContext(h.host, nil)

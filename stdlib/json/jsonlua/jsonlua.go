@@ -119,12 +119,12 @@ func jsonluaMethodList() []lua.RegistryFunction {
 	}
 }
 
-// openJSONLua is the opener of "JSON": a new object of OBJDEF.
 // Open registers JSON in package.preload.
 func Open(l *lua.State, _ luax.Host) {
 	luax.Preload(l, "JSON", openJSONLua)
 }
 
+// openJSONLua is the opener of "JSON": a new object of OBJDEF.
 func openJSONLua(l *lua.State) int {
 	jsonluaPushObjdef(l)
 	l.NewTable()
