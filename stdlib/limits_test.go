@@ -11,10 +11,6 @@ import (
 	"github.com/pushlua/pushlua/stdlib/errlib"
 	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
 	"github.com/pushlua/pushlua/stdlib/iolib"
-	"github.com/pushlua/pushlua/stdlib/json/cjson"
-	"github.com/pushlua/pushlua/stdlib/json/dkjson"
-	"github.com/pushlua/pushlua/stdlib/json/jsonlua"
-	"github.com/pushlua/pushlua/stdlib/json/luajson"
 	"github.com/pushlua/pushlua/stdlib/limits"
 	"github.com/pushlua/pushlua/stdlib/strlib"
 )
@@ -90,12 +86,4 @@ func TestCheckCallback(t *testing.T) {
 			}
 		})
 	}
-}
-
-// openJSON opens the JSON modules, as stdlib.Open does.
-func openJSON(l *lua.State, h luax.Host) {
-	cjson.Open(l, h)
-	luajson.Open(l, h)
-	dkjson.Open(l, h)
-	jsonlua.Open(l, h)
 }

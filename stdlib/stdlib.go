@@ -53,11 +53,16 @@ var modules = []module{
 	{"io", iolib.Open},
 	{"math", mathlib.Open},
 	{"utf8", utf8lib.Open},
-	{"cjson", cjson.Open},
-	{"json (LuaJSON)", luajson.Open},
-	{"dkjson", dkjson.Open},
-	{"JSON (JSON.lua)", jsonlua.Open},
+	{"json", openJSON},
 	{"socket", socket.Open},
+}
+
+// openJSON registers the JSON modules: cjson and cjson.safe, json
+// (LuaJSON), dkjson and JSON (JSON.lua).
+func openJSON(l *lua.State, h luax.Host) {
+	for _, open := range []func(*lua.State, luax.Host){cjson.Open, luajson.Open, dkjson.Open, jsonlua.Open} {
+		open(l, h)
+	}
 }
 
 // Open installs the modules in l: the extensions of the standard tables

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	lua "github.com/Shopify/go-lua"
+
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib/errlib"
 	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
