@@ -275,6 +275,23 @@ func TableID(l *lua.State, idx int) any {
 	return l.ToValue(idx)
 }
 
+// ShortEscape is the byte the JSON escape \b, \f, \n, \r or \t (c is
+// the letter) stands for: the escapes every decoder reads alike.
+func ShortEscape(c byte) byte {
+	switch c {
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	}
+	return '\t'
+}
+
+// IsDigit reports whether c is an ASCII digit.
 func IsDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // KeyAt is the key at idx as a Key (for the keyorder bookkeeping).
@@ -300,6 +317,21 @@ func Strtod(s string, i int) (f float64, end int) {
 			return s[j]
 		}
 		return 0
+	}
+	// exponent returns the end of the signed exponent whose letter ('e'
+	// or 'p') is at q, and false when it has no digits.
+	exponent := func(q int) (int, bool) {
+		r := q + 1
+		if c := at(r); c == '+' || c == '-' {
+			r++
+		}
+		if !IsDigit(at(r)) {
+			return q, false
+		}
+		for IsDigit(at(r)) {
+			r++
+		}
+		return r, true
 	}
 	p := i
 	neg := false
@@ -336,15 +368,8 @@ func Strtod(s string, i int) (f float64, end int) {
 		}
 		if digits > 0 {
 			mant := s[p:q]
-			if e := at(q) | 0x20; e == 'p' {
-				r := q + 1
-				if c := at(r); c == '+' || c == '-' {
-					r++
-				}
-				if '0' <= at(r) && at(r) <= '9' {
-					for '0' <= at(r) && at(r) <= '9' {
-						r++
-					}
+			if at(q)|0x20 == 'p' {
+				if r, ok := exponent(q); ok {
 					v, _ := strconv.ParseFloat(s[p:r], 64)
 					return sign * v, r
 				}
@@ -372,14 +397,7 @@ func Strtod(s string, i int) (f float64, end int) {
 		return 0, i
 	}
 	if at(q)|0x20 == 'e' {
-		r := q + 1
-		if c := at(r); c == '+' || c == '-' {
-			r++
-		}
-		if '0' <= at(r) && at(r) <= '9' {
-			for '0' <= at(r) && at(r) <= '9' {
-				r++
-			}
+		if r, ok := exponent(q); ok {
 			q = r
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 
 	lua "github.com/Shopify/go-lua"
 
@@ -197,6 +198,19 @@ func cjsonFunctions(cfg *cjsonConfig, safe bool) []lua.RegistryFunction {
 	}
 }
 
+// cjsonFail ends a failed encode or decode: cjson.safe returns nil and the
+// message, cjson raises it.
+func cjsonFail(l *lua.State, err error, safe bool) int {
+	l.SetTop(1)
+	if safe {
+		l.PushNil()
+		l.PushString(err.Error())
+		return 2
+	}
+	luax.RaiseWhere(l, err.Error())
+	return 0
+}
+
 // cjsonArgError raises luaL_argerror's message for argument arg of the
 // function fname.
 func cjsonArgError(l *lua.State, arg int, fname, msg string) {
@@ -295,13 +309,7 @@ func cjsonEncode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 		cfg.buf = e.buf
 	}
 	if err != nil {
-		l.SetTop(1)
-		if safe {
-			l.PushNil()
-			l.PushString(err.Error())
-			return 2
-		}
-		luax.RaiseWhere(l, err.Error())
+		return cjsonFail(l, err, safe)
 	}
 	e.bud.Charge(e.buf)
 	l.PushString(string(e.buf))
@@ -338,11 +346,7 @@ func (e *cjsonEncoder) value(idx, depth int) error {
 		n, _ := l.ToNumber(idx)
 		return e.number(n)
 	case lua.TypeBoolean:
-		if l.ToBoolean(idx) {
-			e.buf = append(e.buf, "true"...)
-		} else {
-			e.buf = append(e.buf, "false"...)
-		}
+		e.buf = strconv.AppendBool(e.buf, l.ToBoolean(idx))
 	case lua.TypeNil:
 		e.buf = append(e.buf, "null"...)
 	case lua.TypeTable:

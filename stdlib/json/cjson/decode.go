@@ -31,13 +31,7 @@ func cjsonDecode(l *lua.State, cfg *cjsonConfig, safe bool) int {
 		err = d.document()
 	}
 	if err != nil {
-		l.SetTop(1)
-		if safe {
-			l.PushNil()
-			l.PushString(err.Error())
-			return 2
-		}
-		luax.RaiseWhere(l, err.Error())
+		return cjsonFail(l, err, safe)
 	}
 	return 1
 }
@@ -263,16 +257,8 @@ func (d *cjsonDecoder) stringToken(tok *cjsonToken) {
 		switch e := d.at(d.pos + 1); e {
 		case '"', '\\', '/':
 			d.tmp = append(d.tmp, e)
-		case 'b':
-			d.tmp = append(d.tmp, '\b')
-		case 't':
-			d.tmp = append(d.tmp, '\t')
-		case 'n':
-			d.tmp = append(d.tmp, '\n')
-		case 'f':
-			d.tmp = append(d.tmp, '\f')
-		case 'r':
-			d.tmp = append(d.tmp, '\r')
+		case 'b', 't', 'n', 'f', 'r':
+			d.tmp = append(d.tmp, json.ShortEscape(e))
 		case 'u':
 			if !d.unicodeEscape() {
 				d.tokenError(tok, "invalid unicode escape code")

@@ -291,16 +291,8 @@ func (d *dkjsonDecoder) string(p int) (int, *dkjsonDecodeError) {
 			}
 		}
 		switch esc {
-		case 'b':
-			d.buf = append(d.buf, '\b')
-		case 'f':
-			d.buf = append(d.buf, '\f')
-		case 'n':
-			d.buf = append(d.buf, '\n')
-		case 'r':
-			d.buf = append(d.buf, '\r')
-		case 't':
-			d.buf = append(d.buf, '\t')
+		case 'b', 'f', 'n', 'r', 't':
+			d.buf = append(d.buf, json.ShortEscape(esc))
 		case 0:
 			if next+1 < len(s) {
 				d.buf = append(d.buf, 0)

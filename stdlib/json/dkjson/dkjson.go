@@ -21,6 +21,7 @@ package dkjson
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	lua "github.com/Shopify/go-lua"
@@ -384,11 +385,7 @@ func (e *dkjsonEncoder) value(idx, level, depth int) error {
 			e.buf = json.AppendNumber(e.buf, n, 14)
 		}
 	case lua.TypeBoolean:
-		if l.ToBoolean(idx) {
-			e.buf = append(e.buf, "true"...)
-		} else {
-			e.buf = append(e.buf, "false"...)
-		}
+		e.buf = strconv.AppendBool(e.buf, l.ToBoolean(idx))
 	case lua.TypeString:
 		s, _ := l.ToString(idx)
 		e.grow(len(s) + 2)

@@ -197,11 +197,9 @@ func (d *jsonluaDecoder) one(i int) (int, error) {
 	return 0, &jsonluaFail{msg: "can't parse JSON", loc: i + 1}
 }
 
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
 // digits returns the end of the run of digits at i.
 func (d *jsonluaDecoder) digits(i int) int {
-	for i < len(d.s) && isDigit(d.s[i]) {
+	for i < len(d.s) && json.IsDigit(d.s[i]) {
 		i++
 	}
 	return i
@@ -223,7 +221,7 @@ func (d *jsonluaDecoder) number(i int) (int, error) {
 	default:
 		return 0, &jsonluaFail{msg: "expected number", loc: i + 1}
 	}
-	if j+1 < len(s) && s[j] == '.' && isDigit(s[j+1]) {
+	if j+1 < len(s) && s[j] == '.' && json.IsDigit(s[j+1]) {
 		j = d.digits(j + 1)
 	}
 	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
@@ -231,7 +229,7 @@ func (d *jsonluaDecoder) number(i int) (int, error) {
 		if k < len(s) && (s[k] == '+' || s[k] == '-') {
 			k++
 		}
-		if k < len(s) && isDigit(s[k]) {
+		if k < len(s) && json.IsDigit(s[k]) {
 			j = d.digits(k)
 		}
 	}
@@ -284,16 +282,8 @@ func (d *jsonluaDecoder) str(i int) (int, error) {
 			break // JSON.lua's match fails: the string is unclosed
 		}
 		switch e := s[j+1]; e {
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
+		case 'b', 'f', 'n', 'r', 't':
+			b = append(b, json.ShortEscape(e))
 		case 'u':
 			cp := json.Hex4(s, j+2)
 			if cp < 0 {

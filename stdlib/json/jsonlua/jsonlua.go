@@ -450,13 +450,13 @@ func jsonluaNumberParts(text string) (intPart, decPart, expPart int) {
 	if i < len(text) && text[i] == '-' {
 		i++
 	}
-	for i < len(text) && isDigit(text[i]) {
+	for i < len(text) && json.IsDigit(text[i]) {
 		i++
 	}
 	intPart = i
 	if i < len(text) && text[i] == '.' {
 		j := i + 1
-		for j < len(text) && isDigit(text[j]) {
+		for j < len(text) && json.IsDigit(text[j]) {
 			j++
 		}
 		decPart = j - i

@@ -529,16 +529,8 @@ func (d *luajsonDecoder) lexString(p int, q byte) (string, bool, error) {
 				return "", false, d.stringError("Illegal escape", i+1)
 			}
 			switch e {
-			case 'b':
-				d.buf = append(d.buf, '\b')
-			case 'f':
-				d.buf = append(d.buf, '\f')
-			case 'n':
-				d.buf = append(d.buf, '\n')
-			case 'r':
-				d.buf = append(d.buf, '\r')
-			case 't':
-				d.buf = append(d.buf, '\t')
+			case 'b', 'f', 'n', 'r', 't':
+				d.buf = append(d.buf, json.ShortEscape(e))
 			case 'v':
 				d.buf = append(d.buf, '\v')
 			case 'z':

@@ -91,11 +91,7 @@ func (e *luajsonEncoder) value(idx, depth int) error {
 			e.buf = json.AppendNumber(e.buf, n, 14)
 		}
 	case lua.TypeBoolean:
-		if l.ToBoolean(idx) {
-			e.buf = append(e.buf, "true"...)
-		} else {
-			e.buf = append(e.buf, "false"...)
-		}
+		e.buf = strconv.AppendBool(e.buf, l.ToBoolean(idx))
 	case lua.TypeNil:
 		e.buf = append(e.buf, "null"...)
 	case lua.TypeFunction:
