@@ -1,13 +1,13 @@
 package json
 
 // The JSON modules Dovecot push scripts use: cjson and cjson.safe
-// (lua-cjson 2.1.0, OpenResty flavour, cjson.go), json (LuaJSON 1.3 by
-// Thomas Harning, Debian's lua-json, luajson.go), dkjson (David Kolf's
-// dkjson 2.5 without LPeg, dkjson.go) and JSON (Jeffrey Friedl's JSON.lua
-// as the json-lua rock installs it, jsonlua.go). Each keeps its model's API, its
-// encoding rules and its error messages; this file holds what they share:
-// number formatting, string escaping, key collection, UTF-8 building and the
-// nesting bound.
+// (lua-cjson 2.1.0, OpenResty flavour, json/cjson), json (LuaJSON 1.3 by
+// Thomas Harning, Debian's lua-json, json/luajson), dkjson (David Kolf's
+// dkjson 2.5 without LPeg, json/dkjson) and JSON (Jeffrey Friedl's JSON.lua
+// as the json-lua rock installs it, json/jsonlua). Each keeps its model's API, its
+// encoding rules and its error messages; this package holds what they
+// share: number formatting, string escaping, key collection, UTF-8
+// building, strtod and the nesting bound.
 //
 // Two choices hold for all three: object keys are written in a fixed order
 // (boolean keys, then numeric keys in ascending order, then string keys in
