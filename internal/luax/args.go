@@ -83,3 +83,31 @@ func FloatToInteger(n float64) (int64, bool) {
 	}
 	return int64(n), true
 }
+
+// TruncInteger is Lua 5.2's (and go-lua's) conversion of a number argument
+// to an integer: truncated towards zero (2.5 is 2, where Lua 5.3 would
+// fail), NaN as 0, clamped to ±2^62.
+func TruncInteger(n float64) int64 {
+	switch {
+	case math.IsNaN(n):
+		return 0
+	case n >= 1<<62:
+		return 1 << 62
+	case n <= -(1 << 62):
+		return -(1 << 62)
+	}
+	return int64(n)
+}
+
+// RelativePosition is lstrlib's posrelat: a negative position counts from
+// the end of a string of length n; one before the start becomes 0.
+func RelativePosition(pos int64, n int) int64 {
+	switch {
+	case pos >= 0:
+		return pos
+	case -pos > int64(n):
+		return 0
+	default:
+		return int64(n) + pos + 1
+	}
+}

@@ -123,15 +123,7 @@ func truncIntegerArg(l *lua.State, arg int, fname string) int64 {
 	if !ok {
 		luax.TypeError(l, arg, fname, "number")
 	}
-	switch {
-	case math.IsNaN(n):
-		return 0
-	case n >= 1<<62:
-		return 1 << 62
-	case n <= -(1 << 62):
-		return -(1 << 62)
-	}
-	return int64(n)
+	return luax.TruncInteger(n)
 }
 
 // tableConcat is table.concat(t [, sep [, i [, j]]]) in one allocation of

@@ -45,7 +45,7 @@ func strMatch(l *lua.State) int { return strFindAux(l, "match", false) }
 func strFindAux(l *lua.State, fname string, find bool) int {
 	s := patCheckString(l, 1, fname)
 	p := patCheckString(l, 2, fname)
-	init := patRelativePosition(patOptInteger(l, 3, fname, 1), len(s))
+	init := luax.RelativePosition(patOptInteger(l, 3, fname, 1), len(s))
 	if init < 1 {
 		init = 1
 	} else if init > int64(len(s))+1 { // start after the string's end?
@@ -213,19 +213,6 @@ func patPushCapture(l *lua.State, s string, c pattern.Capture) {
 	l.PushString(s[c.Start:c.End])
 }
 
-// patRelativePosition is lstrlib's posrelat: a negative position counts
-// from the end of a string of length n.
-func patRelativePosition(pos int64, n int) int64 {
-	switch {
-	case pos >= 0:
-		return pos
-	case -pos > int64(n):
-		return 0
-	default:
-		return int64(n) + pos + 1
-	}
-}
-
 // go-lua's lua.ArgumentError names every function '?' (its debug info
 // reads the instruction after the call), so these helpers take the Lua name
 // of the function, like the bindings' helpers do. Lua 5.2 names the
@@ -275,13 +262,5 @@ func patOptInteger(l *lua.State, arg int, fname string, def int64) int64 {
 	if !ok {
 		patArgError(l, arg, fname, "number expected, got "+lua.TypeNameOf(l, arg))
 	}
-	switch {
-	case math.IsNaN(n):
-		return 0
-	case n >= 1<<62:
-		return 1 << 62
-	case n <= -(1 << 62):
-		return -(1 << 62)
-	}
-	return int64(n)
+	return luax.TruncInteger(n)
 }

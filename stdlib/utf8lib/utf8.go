@@ -128,25 +128,12 @@ func utf8Iscont(s string, i int) bool {
 	return i < len(s) && s[i]&0xC0 == 0x80
 }
 
-// utf8Posrelat translates a negative position to one from the end; one
-// before the start becomes 0.
-func utf8Posrelat(pos int64, n int) int64 {
-	switch {
-	case pos >= 0:
-		return pos
-	case -pos > int64(n):
-		return 0
-	default:
-		return int64(n) + pos + 1
-	}
-}
-
 // utf8Codepoint is utf8.codepoint(s [, i [, j [, lax]]]): the code points of
 // the characters that start between bytes i and j.
 func utf8Codepoint(l *lua.State) int {
 	s := luax.CheckString(l, 1, "codepoint")
-	posi := utf8Posrelat(luax.OptInteger(l, 2, "codepoint", 1), len(s))
-	pose := utf8Posrelat(luax.OptInteger(l, 3, "codepoint", posi), len(s))
+	posi := luax.RelativePosition(luax.OptInteger(l, 2, "codepoint", 1), len(s))
+	pose := luax.RelativePosition(luax.OptInteger(l, 3, "codepoint", posi), len(s))
 	lax := l.ToBoolean(4)
 	if posi < 1 {
 		luax.ArgError(l, 2, "codepoint", "out of range")
@@ -178,8 +165,8 @@ func utf8Codepoint(l *lua.State) int {
 // byte.
 func utf8Len(l *lua.State) int {
 	s := luax.CheckString(l, 1, "len")
-	posi := utf8Posrelat(luax.OptInteger(l, 2, "len", 1), len(s))
-	posj := utf8Posrelat(luax.OptInteger(l, 3, "len", -1), len(s))
+	posi := luax.RelativePosition(luax.OptInteger(l, 2, "len", 1), len(s))
+	posj := luax.RelativePosition(luax.OptInteger(l, 3, "len", -1), len(s))
 	lax := l.ToBoolean(4)
 	if posi < 1 || posi-1 > int64(len(s)) {
 		luax.ArgError(l, 2, "len", "initial position out of string")
@@ -214,7 +201,7 @@ func utf8Offset(l *lua.State) int {
 	if n < 0 {
 		def = int64(len(s)) + 1
 	}
-	posi := utf8Posrelat(luax.OptInteger(l, 3, "offset", def), len(s))
+	posi := luax.RelativePosition(luax.OptInteger(l, 3, "offset", def), len(s))
 	if posi < 1 || posi-1 > int64(len(s)) {
 		luax.ArgError(l, 3, "offset", "position out of range")
 	}

@@ -414,33 +414,36 @@ func jsonluaAsNumber(l *lua.State) int {
 // jsonluaForceString is JSON:forceString(item): a number object's text,
 // else tostring(item).
 func jsonluaForceString(l *lua.State) int {
-	l.SetTop(2)
-	if l.IsTable(2) {
-		l.Field(2, "S")
-		if l.TypeOf(-1) == lua.TypeString {
-			return 1
-		}
-		l.Pop(1)
+	if !jsonluaNumberField(l, "S", lua.TypeString) {
+		lua.ToStringMeta(l, 2)
 	}
-	lua.ToStringMeta(l, 2)
 	return 1
 }
 
 // jsonluaForceNumber is JSON:forceNumber(item): a number object's number,
 // else tonumber(item).
 func jsonluaForceNumber(l *lua.State) int {
+	if !jsonluaNumberField(l, "N", lua.TypeNumber) {
+		l.Global("tonumber")
+		l.PushValue(2)
+		l.Call(1, 1)
+	}
+	return 1
+}
+
+// jsonluaNumberField pushes item.field when item (argument 2) is a table
+// whose field has type t, and reports whether it did; the stack is cut to
+// self and item either way.
+func jsonluaNumberField(l *lua.State, field string, t lua.Type) bool {
 	l.SetTop(2)
 	if l.IsTable(2) {
-		l.Field(2, "N")
-		if l.TypeOf(-1) == lua.TypeNumber {
-			return 1
+		l.Field(2, field)
+		if l.TypeOf(-1) == t {
+			return true
 		}
 		l.Pop(1)
 	}
-	l.Global("tonumber")
-	l.PushValue(2)
-	l.Call(1, 1)
-	return 1
+	return false
 }
 
 // jsonluaNumberParts returns the lengths of a number text's integer part
