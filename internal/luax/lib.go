@@ -19,6 +19,21 @@ func Preload(l *lua.State, name string, open lua.Function) {
 	l.Pop(1)
 }
 
+// GlobalTable pushes the global table name (a library such as math or
+// os), first making it an empty table when it is not one, and reports
+// whether it did.
+func GlobalTable(l *lua.State, name string) (created bool) {
+	l.Global(name)
+	if l.IsTable(-1) {
+		return false
+	}
+	l.Pop(1)
+	l.NewTable()
+	l.PushValue(-1)
+	l.SetGlobal(name)
+	return true
+}
+
 // RaiseWhere raises msg with the position of the Lua code that called the
 // running Go function, like luaL_error (and error(msg, 2) in a Lua module);
 // unlike lua.Errorf it does not interpret % in msg. It never returns.

@@ -88,12 +88,7 @@ func Open(l *lua.State, _ luax.Host) {
 	l.SetField(-2, "__index")
 	l.SetField(lua.RegistryIndex, ioFileHandle)
 
-	l.Global("io")
-	if !l.IsTable(-1) {
-		l.Pop(1)
-		l.NewTable()
-		l.PushValue(-1)
-		l.SetGlobal("io")
+	if luax.GlobalTable(l, "io") {
 		lua.SubTable(l, lua.RegistryIndex, "_LOADED")
 		l.PushValue(-2)
 		l.SetField(-2, "io")

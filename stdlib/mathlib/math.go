@@ -42,13 +42,7 @@ var mathLibrary = []lua.RegistryFunction{
 // Open adds the Lua 5.3 functions and constants to the global math
 // table.
 func Open(l *lua.State, _ luax.Host) {
-	l.Global("math")
-	if !l.IsTable(-1) {
-		l.Pop(1)
-		l.NewTable()
-		l.PushValue(-1)
-		l.SetGlobal("math")
-	}
+	luax.GlobalTable(l, "math")
 	lua.SetFunctions(l, mathLibrary, 0)
 	l.PushNumber(mathMaxInteger)
 	l.SetField(-2, "maxinteger")

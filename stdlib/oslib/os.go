@@ -61,13 +61,7 @@ func osGetenv(l *lua.State) int {
 // Open replaces os.date, os.time, os.difftime and os.getenv in the
 // global os table.
 func Open(l *lua.State, h luax.Host) {
-	l.Global("os")
-	if !l.IsTable(-1) {
-		l.Pop(1)
-		l.NewTable()
-		l.PushValue(-1)
-		l.SetGlobal("os")
-	}
+	luax.GlobalTable(l, "os")
 	lua.SetFunctions(l, osFunctions(h), 0)
 	l.Pop(1)
 }
