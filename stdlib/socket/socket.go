@@ -80,15 +80,10 @@ func openSocketCore(l *lua.State, h luax.Host) int {
 	return 1
 }
 
-// socketLua completes the socket table as LuaSocket's socket.lua does
-// (without the functions that need raw sockets). It receives the table.
-const socketLua = `
-local socket = ...
-socket.try = socket.newtry()
-socket.BLOCKSIZE = 2048
-socket.sourcet = {}
-socket.sinkt = {}
-function socket.choose(t)
+// chooseLua is LuaSocket's choose(t), which socket.lua (socket.choose) and
+// mime.lua (a local) each define: a function that calls t[name](opt1,
+// opt2), name defaulting to "default".
+const chooseLua = `function(t)
   return function(name, opt1, opt2)
     if type(name) ~= "string" then
       name, opt1, opt2 = "default", name, opt1
@@ -99,7 +94,17 @@ function socket.choose(t)
     end
     return f(opt1, opt2)
   end
-end
+end`
+
+// socketLua completes the socket table as LuaSocket's socket.lua does
+// (without the functions that need raw sockets). It receives the table.
+const socketLua = `
+local socket = ...
+socket.try = socket.newtry()
+socket.BLOCKSIZE = 2048
+socket.sourcet = {}
+socket.sinkt = {}
+socket.choose = ` + chooseLua + `
 socket.source = socket.choose(socket.sourcet)
 socket.sink = socket.choose(socket.sinkt)
 return socket

@@ -36,18 +36,7 @@ local ltn12 = require("ltn12")
 local encodet, decodet, wrapt = {}, {}, {}
 mime.encodet, mime.decodet, mime.wrapt = encodet, decodet, wrapt
 
-local function choose(t)
-  return function(name, opt1, opt2)
-    if type(name) ~= "string" then
-      name, opt1, opt2 = "default", name, opt1
-    end
-    local f = t[name or "nil"]
-    if not f then
-      error("unknown key (" .. tostring(name) .. ")", 3)
-    end
-    return f(opt1, opt2)
-  end
-end
+local choose = ` + chooseLua + `
 
 encodet["base64"] = function()
   return ltn12.filter.cycle(mime.b64, "")
@@ -102,6 +91,15 @@ func mimeOptString(l *lua.State, index int) (string, bool) {
 	return lua.CheckString(l, index), true
 }
 
+// mimeFilterArgs reads the arguments (C [, D]) of a filter step: ok is
+// false when C is nil (the end of the input), hasD when D is given.
+func mimeFilterArgs(l *lua.State) (c, d string, ok, hasD bool) {
+	if c, ok = mimeOptString(l, 1); ok {
+		d, hasD = mimeOptString(l, 2)
+	}
+	return c, d, ok, hasD
+}
+
 // mimePushNonEmpty pushes s, or nil when s is empty.
 func mimePushNonEmpty(l *lua.State, s string) {
 	if s == "" {
@@ -127,13 +125,12 @@ func mimeB64Encode(b *strings.Builder, s string) string {
 // A, B = b64(C [, D]): A encodes the longest prefix of C..D whose length is
 // a multiple of 3 and B is the rest; without D the rest is padded.
 func mimeB64(l *lua.State) int {
-	c, ok := mimeOptString(l, 1)
+	c, d, ok, hasD := mimeFilterArgs(l)
 	if !ok {
 		l.PushNil()
 		l.PushNil()
 		return 2
 	}
-	d, hasD := mimeOptString(l, 2)
 	var b strings.Builder
 	rest := mimeB64Encode(&b, c+d)
 	if hasD {
@@ -175,13 +172,12 @@ func mimeB64Value(c byte) int {
 // (other characters ignored), B holds the characters of the incomplete
 // group; without D they are dropped.
 func mimeUnB64(l *lua.State) int {
-	c, ok := mimeOptString(l, 1)
+	c, d, ok, hasD := mimeFilterArgs(l)
 	if !ok {
 		l.PushNil()
 		l.PushNil()
 		return 2
 	}
-	d, hasD := mimeOptString(l, 2)
 	var out strings.Builder
 	atom := make([]byte, 0, 4)
 	for _, s := range []string{c, d} {
