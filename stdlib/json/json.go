@@ -25,6 +25,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"fmt"
 	"github.com/pushlua/pushlua/internal/luax"
 )
 
@@ -69,6 +70,19 @@ func LuaNumberString(f float64) string {
 
 // EscapeTable maps each byte to its escape in a JSON string, "" for none.
 type EscapeTable [256]string
+
+// NewEscapeTable returns the escapes all the modules write: \" \\ \b \f
+// \n \r \t, and the other bytes below 0x20 as \u followed by the byte in
+// hexFormat ("%04x" or "%04X").
+func NewEscapeTable(hexFormat string) EscapeTable {
+	var t EscapeTable
+	for i := range 0x20 {
+		t[i] = fmt.Sprintf(`\u`+hexFormat, i)
+	}
+	t['"'], t['\\'] = `\"`, `\\`
+	t['\b'], t['\f'], t['\n'], t['\r'], t['\t'] = `\b`, `\f`, `\n`, `\r`, `\t`
+	return t
+}
 
 // AppendQuoted appends s as a quoted JSON string escaped by t.
 func (t *EscapeTable) AppendQuoted(b []byte, s string) []byte {

@@ -70,11 +70,8 @@ func newCJSONConfig() *cjsonConfig {
 		emptyTableAsObject:   true,
 		escapeForwardSlash:   true,
 	}
-	for i := range 0x20 {
-		c.esc[i] = fmt.Sprintf("\\u%04x", i)
-	}
-	c.esc['\b'], c.esc['\t'], c.esc['\n'], c.esc['\f'], c.esc['\r'] = `\b`, `\t`, `\n`, `\f`, `\r`
-	c.esc['"'], c.esc['\\'], c.esc['/'], c.esc[0x7f] = `\"`, `\\`, `\/`, `\u007f`
+	c.esc = json.NewEscapeTable("%04x")
+	c.esc['/'], c.esc[0x7f] = `\/`, `\u007f`
 	return c
 }
 

@@ -81,12 +81,7 @@ const (
 
 // jsonluaEscapes is JSON.lua's string escaping.
 var jsonluaEscapes = func() *json.EscapeTable {
-	var t json.EscapeTable
-	for i := range 0x20 {
-		t[i] = fmt.Sprintf("\\u%04x", i)
-	}
-	t['"'], t['\\'] = `\"`, `\\`
-	t['\b'], t['\f'], t['\n'], t['\r'], t['\t'] = `\b`, `\f`, `\n`, `\r`, `\t`
+	t := json.NewEscapeTable("%04x")
 	return &t
 }()
 

@@ -24,8 +24,6 @@ package luajson
 // character, and nesting is bounded by json.MaxDepth.
 
 import (
-	"fmt"
-
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/luax"
@@ -42,12 +40,8 @@ const (
 
 // luajsonEscapes is LuaJSON's default string encoding map.
 var luajsonEscapes = func() *json.EscapeTable {
-	var t json.EscapeTable
-	for i := range 0x20 {
-		t[i] = fmt.Sprintf("\\u%04X", i)
-	}
-	t['"'], t['\\'], t['/'] = `\"`, `\\`, `\/`
-	t['\b'], t['\f'], t['\n'], t['\r'], t['\t'], t['\v'] = `\b`, `\f`, `\n`, `\r`, `\t`, `\v`
+	t := json.NewEscapeTable("%04X")
+	t['/'], t['\v'] = `\/`, `\v`
 	return &t
 }()
 
