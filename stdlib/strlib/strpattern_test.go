@@ -14,7 +14,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
-	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
 	"github.com/pushlua/pushlua/stdlib/pattern"
 )
 
@@ -22,10 +22,7 @@ import (
 // the string pattern functions.
 func newPatternState(t testing.TB) *lua.State {
 	t.Helper()
-	l := lua.NewState()
-	lua.OpenLibraries(l)
-	Open(l, &luax.StaticHost{})
-	return l
+	return stdtest.NewState(nil, Open)
 }
 
 // strpatternCall calls the global function name with no arguments in

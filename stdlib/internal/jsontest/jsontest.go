@@ -9,7 +9,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
-	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
 	"github.com/pushlua/pushlua/stdlib/json/cjson"
 	"github.com/pushlua/pushlua/stdlib/json/dkjson"
 	"github.com/pushlua/pushlua/stdlib/json/jsonlua"
@@ -20,14 +20,7 @@ import (
 // modules.
 func NewState(t testing.TB) *lua.State {
 	t.Helper()
-	l := lua.NewState()
-	lua.OpenLibraries(l)
-	h := &luax.StaticHost{}
-	cjson.Open(l, h)
-	luajson.Open(l, h)
-	dkjson.Open(l, h)
-	jsonlua.Open(l, h)
-	return l
+	return stdtest.NewState(nil, cjson.Open, luajson.Open, dkjson.Open, jsonlua.Open)
 }
 
 // ShowPrelude loads the modules into globals and defines show(v), a
