@@ -229,6 +229,58 @@ func SortKeys(keys []Key) {
 	})
 }
 
+// WriteArray appends the elements 1..n of the table at the absolute index
+// idx to *buf as a JSON array: each is pushed (raw: without metamethods)
+// and written by value, which finds it on top of the stack. The encoders
+// of cjson and json (LuaJSON) walk their arrays with it.
+func WriteArray(l *lua.State, buf *[]byte, idx, n int, raw bool, value func(top int) error) error {
+	*buf = append(*buf, '[')
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			*buf = append(*buf, ',')
+		}
+		if raw {
+			l.RawGetInt(idx, i)
+		} else {
+			l.PushInteger(i)
+			l.Table(idx)
+		}
+		err := value(l.Top())
+		l.Pop(1)
+		if err != nil {
+			return err
+		}
+	}
+	*buf = append(*buf, ']')
+	return nil
+}
+
+// WriteObject appends the pairs of the table at the absolute index idx to
+// *buf as a JSON object, keys in SortKeys order: key writes a key and its
+// colon (or fails for a key the module cannot write), value writes the
+// value, which it finds on top of the stack (read raw). A failure ends the
+// encode, so what was appended before it does not matter.
+func WriteObject(l *lua.State, buf *[]byte, idx int, keys []Key, key func(Key) error, value func(top int) error) error {
+	SortKeys(keys)
+	*buf = append(*buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			*buf = append(*buf, ',')
+		}
+		if err := key(k); err != nil {
+			return err
+		}
+		RawGetKey(l, idx, k)
+		err := value(l.Top())
+		l.Pop(1)
+		if err != nil {
+			return err
+		}
+	}
+	*buf = append(*buf, '}')
+	return nil
+}
+
 // RawGetKey pushes t[k] (raw) for the table at the absolute index idx.
 func RawGetKey(l *lua.State, idx int, k Key) {
 	k.Push(l)

@@ -8,9 +8,8 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
-	"github.com/pushlua/pushlua/stdlib/pattern"
-
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/pattern"
 )
 
 // The string pattern functions go-lua lacks (its string.find knows only

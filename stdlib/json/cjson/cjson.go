@@ -457,56 +457,28 @@ func (e *cjsonEncoder) table(idx, depth int) error {
 }
 
 func (e *cjsonEncoder) array(idx, depth, n int, raw bool) error {
-	l := e.l
-	e.buf = append(e.buf, '[')
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			e.buf = append(e.buf, ',')
-		}
-		if raw {
-			l.RawGetInt(idx, i)
-		} else {
-			l.PushInteger(i)
-			l.Table(idx)
-		}
-		err := e.value(l.Top(), depth)
-		l.Pop(1)
-		if err != nil {
-			return err
-		}
-	}
-	e.buf = append(e.buf, ']')
-	return nil
+	return json.WriteArray(e.l, &e.buf, idx, n, raw, func(top int) error { return e.value(top, depth) })
 }
 
 func (e *cjsonEncoder) object(idx, depth int, keys []json.Key) error {
-	l := e.l
-	json.SortKeys(keys)
-	e.buf = append(e.buf, '{')
-	for i, k := range keys {
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		switch k.Typ {
-		case lua.TypeNumber:
-			e.buf = append(e.buf, '"')
-			if err := e.number(k.N); err != nil {
-				return err
-			}
-			e.buf = append(e.buf, '"', ':')
-		case lua.TypeString:
-			e.buf = e.cfg.esc.AppendQuoted(e.buf, k.S)
-			e.buf = append(e.buf, ':')
-		default:
-			return json.NewError("Cannot serialise " + k.Typ.String() + ": table key must be a number or string")
-		}
-		json.RawGetKey(l, idx, k)
-		err := e.value(l.Top(), depth)
-		l.Pop(1)
-		if err != nil {
+	return json.WriteObject(e.l, &e.buf, idx, keys, e.key, func(top int) error { return e.value(top, depth) })
+}
+
+// key writes an object key and its colon: a number as a string, a string;
+// any other key fails.
+func (e *cjsonEncoder) key(k json.Key) error {
+	switch k.Typ {
+	case lua.TypeNumber:
+		e.buf = append(e.buf, '"')
+		if err := e.number(k.N); err != nil {
 			return err
 		}
+		e.buf = append(e.buf, '"', ':')
+	case lua.TypeString:
+		e.buf = e.cfg.esc.AppendQuoted(e.buf, k.S)
+		e.buf = append(e.buf, ':')
+	default:
+		return json.NewError("Cannot serialise " + k.Typ.String() + ": table key must be a number or string")
 	}
-	e.buf = append(e.buf, '}')
 	return nil
 }

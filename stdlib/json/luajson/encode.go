@@ -198,52 +198,34 @@ func (e *luajsonEncoder) array(idx, depth int) error {
 		}
 	}
 	l.Pop(1)
-	e.buf = append(e.buf, '[')
-	for i := 1; float64(i) <= n; i++ {
-		if i > 1 {
-			e.buf = append(e.buf, ',')
-		}
-		l.PushInteger(i)
-		l.Table(idx)
-		err := e.value(l.Top(), depth)
-		l.Pop(1)
-		if err != nil {
-			return err
-		}
+	// for i = 1, n: n is a float; beyond 2^53 the loop would never end.
+	count := 0
+	if n >= 1 {
+		count = int(min(n, 1<<53))
 	}
-	e.buf = append(e.buf, ']')
-	return nil
+	return json.WriteArray(l, &e.buf, idx, count, false, func(top int) error { return e.value(top, depth) })
 }
 
 func (e *luajsonEncoder) object(idx, depth int, keys []json.Key) error {
-	l := e.l
-	json.SortKeys(keys)
-	e.buf = append(e.buf, '{')
-	for i, k := range keys {
-		var name string
-		switch k.Typ {
-		case lua.TypeString:
-			name = k.S
-		case lua.TypeNumber:
-			name = json.LuaNumberString(k.N)
-		case lua.TypeBoolean:
-			name = strconv.FormatBool(k.B)
-		default:
-			return json.NewError("Invalid object index type: " + k.Typ.String())
-		}
-		if i > 0 {
-			e.buf = append(e.buf, ',')
-		}
-		e.buf = luajsonEscapes.AppendQuoted(e.buf, name)
-		e.buf = append(e.buf, ':')
-		json.RawGetKey(l, idx, k)
-		err := e.value(l.Top(), depth)
-		l.Pop(1)
-		if err != nil {
-			return err
-		}
+	return json.WriteObject(e.l, &e.buf, idx, keys, e.key, func(top int) error { return e.value(top, depth) })
+}
+
+// key writes an object key and its colon: a string, a number or a boolean
+// as a string; any other key fails.
+func (e *luajsonEncoder) key(k json.Key) error {
+	var name string
+	switch k.Typ {
+	case lua.TypeString:
+		name = k.S
+	case lua.TypeNumber:
+		name = json.LuaNumberString(k.N)
+	case lua.TypeBoolean:
+		name = strconv.FormatBool(k.B)
+	default:
+		return json.NewError("Invalid object index type: " + k.Typ.String())
 	}
-	e.buf = append(e.buf, '}')
+	e.buf = luajsonEscapes.AppendQuoted(e.buf, name)
+	e.buf = append(e.buf, ':')
 	return nil
 }
 
