@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
 	"github.com/pushlua/pushlua/internal/testutil"
 	"net"
 	"net/http"

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-
 	"github.com/pushlua/pushlua/internal/testutil"
 	"log/slog"
 	"os"
