@@ -39,13 +39,8 @@ var strictGlobalsMethods = []lua.RegistryFunction{
 // points to the metatable itself.
 func openDovecot(l *lua.State, env *Env) {
 	l.NewTable()
-	lua.NewMetaTable(l, "dovecot")
 	l.PushUserData(env)
-	lua.SetFunctions(l, dovecotMethods, 1)
-	l.PushValue(-1)
-	l.SetField(-2, "__index")
-	l.PushString("dovecot")
-	l.SetField(-2, "__name")
+	luax.NewMetaTable(l, "dovecot", dovecotMethods, 1)
 	l.SetMetaTable(-2)
 	l.SetGlobal("dovecot")
 }
@@ -148,19 +143,10 @@ func luaArgError(l *lua.State, arg int, fname string, method bool, extra string)
 	if method {
 		arg--
 		if arg == 0 {
-			luaErrorWhere(l, fmt.Sprintf("calling '%s' on bad self (%s)", fname, extra))
+			luax.RaiseWhere(l, fmt.Sprintf("calling '%s' on bad self (%s)", fname, extra))
 		}
 	}
-	luaErrorWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, extra))
-}
-
-// luaErrorWhere raises msg with the position of the Lua code that called
-// the running Go function, like luaL_error.
-func luaErrorWhere(l *lua.State, msg string) {
-	lua.Where(l, 1)
-	l.PushString(msg)
-	l.Concat(2)
-	l.Error()
+	luax.RaiseWhere(l, fmt.Sprintf("bad argument #%d to '%s' (%s)", arg, fname, extra))
 }
 
 // luaTypeError raises luaL_typeerror's `<want> expected, got <type>`; the

@@ -10,7 +10,7 @@ import (
 // global and the events use:
 //   - test_where() returns "<file>:<line>: " of its caller, the prefix
 //     Lua's own argument checkers put in front of their messages;
-//   - test_set_debug(bool) sets Env.Debug (mail_debug).
+//   - test_set_debug(bool) sets the host's Debug (mail_debug).
 func dovecotTestSetup(t *testing.T, te *testEnv) {
 	t.Helper()
 	te.L.Register("test_where", func(l *lua.State) int {
@@ -18,7 +18,7 @@ func dovecotTestSetup(t *testing.T, te *testEnv) {
 		return 1
 	})
 	te.L.Register("test_set_debug", func(l *lua.State) int {
-		te.Env.Debug = l.ToBoolean(1)
+		te.Host.DebugLines = l.ToBoolean(1)
 		return 0
 	})
 }

@@ -170,7 +170,7 @@ func (e *event) allFields() []slog.Attr {
 }
 
 // log writes msg at level on behalf of the Lua code that called the method:
-// `<prefix chain><msg>`. Debug is written only when Env.Debug is set. The
+// `<prefix chain><msg>`. Debug is written only when the host's Debug is set. The
 // event's name, fields and, with always_log_source, the caller's file:line
 // go in an "event" attribute group, so that they can never clash with the
 // attributes that shape the line (logx.KeyUser and the others). The source
@@ -178,7 +178,7 @@ func (e *event) allFields() []slog.Attr {
 // event consumers (lib-event.c), its log lines do not change.
 func (e *event) log(l *lua.State, level slog.Level, msg string) {
 	env := e.env
-	if level < slog.LevelInfo && !env.Debug {
+	if level < slog.LevelInfo && !env.debug() {
 		return
 	}
 	inMessage, replaced, isReplaced := e.logPrefix()

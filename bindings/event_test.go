@@ -83,7 +83,7 @@ dovecot.event(e):log_info("child")`,
 		t.Run(tt.name, func(t *testing.T) {
 			te := newTestEnv(t)
 			var buf bytes.Buffer
-			te.Env.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			te.Host.Log = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			name, src := "@/etc/dovecot/push.lua", tt.chunk
 			if src[0] == '=' {
 				name, src = "inline", src[len("=inline\n"):]

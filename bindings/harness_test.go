@@ -13,6 +13,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/logx"
+	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/internal/store"
 )
 
@@ -22,6 +23,7 @@ import (
 type testEnv struct {
 	L     *lua.State
 	Env   *Env
+	Host  *luax.StaticHost // Env.Host
 	Store store.Store
 	Logs  *bytes.Buffer
 }
@@ -34,19 +36,22 @@ func newTestEnv(t *testing.T) *testEnv {
 		"push_notification_driver": "lua:file=/etc/dovecot/push.lua",
 		"custom_setting":           "hello",
 	}
+	host := &luax.StaticHost{
+		DebugLines: true,
+		Ctx:        context.Background(),
+		Log:        slog.New(logx.NewText(&logs, nil)).With(logx.KeyUser, "alice@example.com", logx.KeyTxn, "t1"),
+	}
 	env := &Env{
+		Host:      host,
 		Script:    "/etc/dovecot/push.lua",
 		LogPrefix: "lua: ",
-		Debug:     true,
 		Store:     st,
 		Getenv:    func(k string) (string, bool) { v, ok := settings[k]; return v, ok },
-		Ctx:       context.Background(),
-		Logger:    slog.New(logx.NewText(&logs, nil)).With(logx.KeyUser, "alice@example.com", logx.KeyTxn, "t1"),
 	}
 	l := lua.NewState()
 	lua.OpenLibraries(l)
 	Open(l, env)
-	te := &testEnv{L: l, Env: env, Store: st, Logs: &logs}
+	te := &testEnv{L: l, Env: env, Host: host, Store: st, Logs: &logs}
 	// test_logs() returns the log lines written so far and clears them.
 	l.Register("test_logs", func(l *lua.State) int {
 		s := strings.TrimSuffix(logs.String(), "\n")

@@ -59,8 +59,8 @@ package bindings
 //   - the timing details in timeout and connection-lost reasons are
 //     measured by pushlua ("in http ioloop" is the last attempt's time,
 //     "in other ioloops" is always 0.000);
-//   - the current call's context (Env.Ctx) and what is left of its time
-//     budget (Env.Deadline) also bound submit(), DNS, connect and TLS
+//   - the current call's context (luax.Host.Context) and what is left of its time
+//     budget (luax.Host.Deadline) also bound submit(), DNS, connect and TLS
 //     included: a cancelled context gives 9000 "Aborted", the budget's end
 //     9008 "Absolute request timeout expired (...)"; a response body larger
 //     than httpx's limit gives 9006;
@@ -268,15 +268,6 @@ func checkHTTPObject[T any](l *lua.State, arg int, name string) T {
 	panic("unreachable")
 }
 
-// cString cuts s at its first NUL, as Dovecot sees a Lua string through a
-// C string.
-func cString(s string) string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
 // httpClientNew is dovecot.http.client(settings).
 func httpClientNew(l *lua.State) int {
 	luax.RequireArgs(l, 1)
@@ -465,7 +456,7 @@ func parseHTTPSettings24(l *lua.State, set *httpSettings, strict bool) (unknown 
 		if !it.ok {
 			return nil, it.key + ": string expected"
 		}
-		if err := applyHTTPSetting24(set, it.key, kind, cString(it.value)); err != nil {
+		if err := applyHTTPSetting24(set, it.key, kind, luax.CString(it.value)); err != nil {
 			return nil, it.key + ": " + err.Error()
 		}
 	}
@@ -641,14 +632,14 @@ func parseHTTPSettings23(l *lua.State) (httpSettings, string) {
 			return set, f.key + ": boolean expected"
 		}
 	}
-	set.userAgent = cString(set.userAgent)
-	set.rawlogDir = cString(set.rawlogDir)
+	set.userAgent = luax.CString(set.userAgent)
+	set.rawlogDir = luax.CString(set.rawlogDir)
 
 	// A proxy_url that is not a string is ignored, as Dovecot only looks
 	// at it when dlua_table_get_string_by_str finds a string.
 	var proxy string
 	if httpSettingString(l, "proxy_url", &proxy) > 0 {
-		u, perr := parseDovecotURL(cString(proxy), true)
+		u, perr := parseDovecotURL(luax.CString(proxy), true)
 		if perr != nil {
 			return set, "proxy_url is invalid: " + perr.Error()
 		}
@@ -726,12 +717,12 @@ func httpRequestNew(l *lua.State) int {
 	if l.IsNil(-1) {
 		luax.Raise(l, "cannot create request: url not specified")
 	}
-	rawURL := cString(luaCheckString(l, -1, "request", true))
+	rawURL := luax.CString(luaCheckString(l, -1, "request", true))
 	l.Pop(1)
 	method := "GET"
 	l.Field(2, "method")
 	if !l.IsNil(-1) {
-		method = cString(luaCheckString(l, -1, "request", true))
+		method = luax.CString(luaCheckString(l, -1, "request", true))
 	}
 	l.Pop(1)
 
@@ -785,8 +776,8 @@ func httpSpecialHeader(name string) string {
 func httpRequestAddHeader(l *lua.State) int {
 	luax.RequireArgs(l, 3)
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
-	name := cString(luaCheckString(l, 2, "add_header", true))
-	value := cString(luaCheckString(l, 3, "add_header", true))
+	name := luax.CString(luaCheckString(l, 2, "add_header", true))
+	value := luax.CString(luaCheckString(l, 3, "add_header", true))
 	r := checkHTTPRequest(l, "add_header")
 	switch {
 	case strings.ContainsAny(name, ":\r\n"):
@@ -813,7 +804,7 @@ func httpRequestAddHeader(l *lua.State) int {
 func httpRequestRemoveHeader(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
-	name := cString(luaCheckString(l, 2, "remove_header", true))
+	name := luax.CString(luaCheckString(l, 2, "remove_header", true))
 	r := checkHTTPRequest(l, "remove_header")
 	for i := range r.headers {
 		if strings.EqualFold(r.headers[i][0], name) {
@@ -844,7 +835,7 @@ func httpRequestSetPayload(l *lua.State) int {
 		luax.RequireArgs(l, 2)
 	}
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
-	payload := cString(luaCheckString(l, 2, "set_payload", true))
+	payload := luax.CString(luaCheckString(l, 2, "set_payload", true))
 	r := checkHTTPRequest(l, "set_payload")
 	if r.hasPayload {
 		luax.Raise(l, "set_payload: the payload was already set")
@@ -888,7 +879,7 @@ func httpResponsePayload(l *lua.State) int {
 func httpResponseHeader(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	resp := checkHTTPObject[*httpResponse](l, 1, httpResponseName)
-	name := cString(luaCheckString(l, 2, "header", true))
+	name := luax.CString(luaCheckString(l, 2, "header", true))
 	l.PushString(resp.headerValue(name))
 	return 1
 }
@@ -902,11 +893,11 @@ func httpResponseReason(l *lua.State) int {
 
 func (resp *httpResponse) headerValue(name string) string {
 	if v := resp.header[textproto.CanonicalMIMEHeaderKey(name)]; len(v) > 0 {
-		return cString(v[0])
+		return luax.CString(v[0])
 	}
 	for k, v := range resp.header {
 		if strings.EqualFold(k, name) && len(v) > 0 {
-			return cString(v[0])
+			return luax.CString(v[0])
 		}
 	}
 	return ""
@@ -948,11 +939,11 @@ type httpExchange struct {
 func (r *httpRequest) send() *httpResponse {
 	env := r.client.env
 	set := &r.client.set
-	client := env.HTTP
+	client := env.http()
 	if client == nil {
 		client = defaultHTTPClient()
 	}
-	// The call's time budget (Env.Deadline) bounds the whole submit.
+	// The call's time budget (luax.Host.Deadline) bounds the whole submit.
 	parent, cancelBudget := env.blockingCtx()
 	defer cancelBudget()
 	ctx := parent
@@ -1060,7 +1051,7 @@ func (r *httpRequest) send() *httpResponse {
 				continue
 			}
 		}
-		if len(resp.Body) > 0 && env.Debug {
+		if len(resp.Body) > 0 && env.debug() {
 			env.logger().Log(env.ctx(), slog.LevelDebug, env.LogPrefix+"DEBUG: REQUEST: Finished")
 		}
 		return &httpResponse{status: resp.Status, reason: resp.Reason, payload: resp.Body, header: resp.Header}

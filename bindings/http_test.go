@@ -23,6 +23,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/httpx"
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // httpTestServer is the HTTP server of the Lua tests, on 127.0.0.1. It
@@ -165,7 +166,7 @@ func TestHTTPLua(t *testing.T) {
 	runLuaTests(t, "testdata/http_test.lua", func(t *testing.T, te *testEnv) {
 		srv := newHTTPTestServer(t)
 		dovecotTestSetup(t, te)
-		te.Env.HTTP = newTestHTTPClient()
+		te.Host.Client = newTestHTTPClient()
 		refused, refusedAddr := refusedURL(t)
 		te.L.PushString(srv.URL)
 		te.L.SetGlobal("base_url")
@@ -200,7 +201,7 @@ func TestHTTPSettingsLua(t *testing.T) {
 			runLuaTests(t, c.file, func(t *testing.T, te *testEnv) {
 				srv := newHTTPTestServer(t)
 				dovecotTestSetup(t, te)
-				te.Env.HTTP = newTestHTTPClient()
+				te.Host.Client = newTestHTTPClient()
 				te.Env.Settings24 = c.settings24
 				te.L.PushString(srv.URL)
 				te.L.SetGlobal("base_url")
@@ -299,7 +300,7 @@ func captureServer(t *testing.T, reply string) (addr string, requests <-chan str
 func runLua(t *testing.T, addr, src string) *testEnv {
 	t.Helper()
 	te := newTestEnv(t)
-	te.Env.HTTP = newTestHTTPClient()
+	te.Host.Client = newTestHTTPClient()
 	te.L.PushString(addr)
 	te.L.SetGlobal("base_addr")
 	if err := lua.DoString(te.L, src); err != nil {
@@ -551,10 +552,10 @@ func TestHTTPTimeoutRetries(t *testing.T) {
 func TestHTTPContext(t *testing.T) {
 	srv := newHTTPTestServer(t)
 	te := newTestEnv(t)
-	te.Env.HTTP = newTestHTTPClient()
+	te.Host.Client = newTestHTTPClient()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	te.Env.Ctx = ctx
+	te.Host.Ctx = ctx
 	te.L.PushString(srv.URL)
 	te.L.SetGlobal("base_url")
 	start := time.Now()
@@ -735,14 +736,14 @@ func TestHTTPFailureReasons(t *testing.T) {
 	}
 }
 
-// TestHTTPCallDeadline: Env.Deadline (what is left of the handler's time
+// TestHTTPCallDeadline: the host's Deadline (what is left of the handler's time
 // budget) bounds submit() whatever the client's timeouts say: the response
 // is 9008, lib-http's absolute timeout, after one attempt.
 func TestHTTPCallDeadline(t *testing.T) {
 	srv := newHTTPTestServer(t)
 	te := newTestEnv(t)
-	te.Env.HTTP = newTestHTTPClient()
-	te.Env.Deadline = time.Now().Add(150 * time.Millisecond)
+	te.Host.Client = newTestHTTPClient()
+	te.Host.Until = time.Now().Add(150 * time.Millisecond)
 	te.L.PushString(srv.URL)
 	te.L.SetGlobal("base_url")
 	start := time.Now()
@@ -762,18 +763,13 @@ func TestHTTPCallDeadline(t *testing.T) {
 }
 
 // TestHTTPPayloadCharged: resp:payload() charges the body it copies into
-// Lua to the call's memory budget (Env.Charge).
+// Lua to the call's memory budget (the host's Mem).
 func TestHTTPPayloadCharged(t *testing.T) {
 	srv := newHTTPTestServer(t)
 	te := newTestEnv(t)
-	te.Env.HTTP = newTestHTTPClient()
-	var charged []string
-	te.Env.Charge = func(l *lua.State, fname string, n int64) {
-		charged = append(charged, fmt.Sprintf("%s %d", fname, n))
-		if n > 3 {
-			lua.Errorf(l, "over budget")
-		}
-	}
+	te.Host.Client = newTestHTTPClient()
+	var refused []string
+	te.Host.Budget = &luax.MemBudget{Limit: 3, OnExceed: func(msg string) { refused = append(refused, msg) }}
 	te.L.PushString(srv.URL)
 	te.L.SetGlobal("base_url")
 	err := lua.DoString(te.L, `local resp = dovecot.http.client({}):request({url = base_url .. "/ok"}):submit()
@@ -781,7 +777,8 @@ func TestHTTPPayloadCharged(t *testing.T) {
 	if err == nil {
 		t.Fatal("payload() of 5 bytes with a 3-byte budget succeeded")
 	}
-	if want := []string{"payload 5"}; !slices.Equal(charged, want) {
-		t.Errorf("charged %q; want %q", charged, want)
+	want := []string{"pushlua: call exceeded its memory budget of 3 bytes (pushlua_handler_memory): 'payload' needs 5 bytes, 0 already used"}
+	if !slices.Equal(refused, want) {
+		t.Errorf("refused %q; want %q", refused, want)
 	}
 }

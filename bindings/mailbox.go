@@ -357,7 +357,7 @@ func pushAttributes(l *lua.State, mu *mailUser, mailbox string, rewrite func(key
 func mailboxMetadataSet(l *lua.State) int {
 	luax.RequireArgs(l, 3)
 	mb := checkMailbox(l, 1)
-	key := cstr(luaCheckString(l, 2, "metadata_set", true))
+	key := luax.CString(luaCheckString(l, 2, "metadata_set", true))
 	var value *string
 	if v, ok := l.ToString(3); ok {
 		value = &v
@@ -372,7 +372,7 @@ func mailboxMetadataSet(l *lua.State) int {
 func mailboxMetadataUnset(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mb := checkMailbox(l, 1)
-	key := cstr(luaCheckString(l, 2, "metadata_unset", true))
+	key := luax.CString(luaCheckString(l, 2, "metadata_unset", true))
 	if err := attrSet(mb.user, mb.vname, key, nil); err != nil {
 		luax.Raise(l, "Cannot unset attribute: %s", err)
 	}

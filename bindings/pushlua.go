@@ -21,6 +21,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/internal/redact"
 )
 
@@ -41,8 +42,7 @@ var pushluaFuncs = []lua.RegistryFunction{
 }
 
 func openPushlua(l *lua.State, env *Env) {
-	lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
-	l.PushGoFunction(func(l *lua.State) int {
+	luax.Preload(l, "pushlua", func(l *lua.State) int {
 		lua.NewLibrary(l, pushluaFuncs)
 		l.NewTable()
 		l.PushString(env.Driver.Name)
@@ -62,8 +62,6 @@ func openPushlua(l *lua.State, env *Env) {
 		l.SetField(-2, "version")
 		return 1
 	})
-	l.SetField(-2, "pushlua")
-	l.Pop(1)
 }
 
 func pushluaJSONString(l *lua.State) int {

@@ -2,6 +2,8 @@ package bindings
 
 import (
 	lua "github.com/Shopify/go-lua"
+
+	"github.com/pushlua/pushlua/internal/luax"
 )
 
 // The numeric constants of dovecot.storage (spec §6.4), from Dovecot's
@@ -111,12 +113,7 @@ func openStorage(l *lua.State, _ *Env) {
 		}
 		l.SetField(-2, c.name)
 	}
-	lua.NewMetaTable(l, "storage")
-	lua.SetFunctions(l, storageMethods, 0)
-	l.PushValue(-1)
-	l.SetField(-2, "__index")
-	l.PushString("storage")
-	l.SetField(-2, "__name")
+	luax.NewMetaTable(l, "storage", storageMethods, 0)
 	l.SetMetaTable(-2)
 	l.SetField(-2, "storage")
 	l.Pop(1)

@@ -109,7 +109,7 @@ func PushUser(l *lua.State, env *Env, u *txn.User) {
 	key(uSessionCreateTime)
 	l.PushNumber(float64(u.SessionCreateTime))
 	l.RawSet(t)
-	for i, v := range [...]bool{u.Nonexistent, u.Anonymous, u.Autocreated, env.Debug, u.FuzzySearch,
+	for i, v := range [...]bool{u.Nonexistent, u.Anonymous, u.Autocreated, env.debug(), u.FuzzySearch,
 		u.Dsyncing, u.Admin, u.SessionRestored} {
 		key(uNonexistent + i)
 		l.PushBoolean(v)
@@ -219,7 +219,7 @@ func userEq(l *lua.State) int {
 func userPluginGetenv(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mu := checkUser(l, 1)
-	name := cstr(luaCheckString(l, 2, "plugin_getenv", true))
+	name := luax.CString(luaCheckString(l, 2, "plugin_getenv", true))
 	if mu.env.Getenv != nil {
 		if v, ok := mu.env.Getenv(name); ok {
 			l.PushString(v)
@@ -234,7 +234,7 @@ func userPluginGetenv(l *lua.State) int {
 func userVarExpand(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mu := checkUser(l, 1)
-	format := cstr(luaCheckString(l, 2, "var_expand", true))
+	format := luax.CString(luaCheckString(l, 2, "var_expand", true))
 	s, err := varExpand(format, mu.varTable())
 	if err != nil {
 		luax.Raise(l, "var_expand(%s) failed: %s", format, err)
@@ -247,7 +247,7 @@ func userVarExpand(l *lua.State) int {
 func userMailbox(l *lua.State) int {
 	luax.RequireArgsIn(l, 2, 3)
 	mu := checkUser(l, 1)
-	name := cstr(luaCheckString(l, 2, "mailbox", true))
+	name := luax.CString(luaCheckString(l, 2, "mailbox", true))
 	var flags int64
 	if l.Top() >= 3 {
 		flags = luaCheckInteger(l, 3, "mailbox", true)
@@ -278,7 +278,7 @@ func userMetadataGet(l *lua.State) int {
 func userMetadataSet(l *lua.State) int {
 	luax.RequireArgs(l, 3)
 	mu := checkUser(l, 1)
-	key := cstr(luaCheckString(l, 2, "metadata_set", true))
+	key := luax.CString(luaCheckString(l, 2, "metadata_set", true))
 	var value *string
 	if v, ok := l.ToString(3); ok {
 		value = &v
@@ -291,7 +291,7 @@ func userMetadataSet(l *lua.State) int {
 func userMetadataUnset(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	mu := checkUser(l, 1)
-	key := cstr(luaCheckString(l, 2, "metadata_unset", true))
+	key := luax.CString(luaCheckString(l, 2, "metadata_unset", true))
 	mu.setMetadata(l, key, nil)
 	return 0
 }
@@ -362,15 +362,7 @@ var errNoStore = errors.New("no mail store configured")
 // lua_tostring does, cut at its first NUL like a C string.
 func argString(l *lua.State, index int) (string, bool) {
 	s, ok := l.ToString(index)
-	return cstr(s), ok
-}
-
-// cstr cuts s at its first NUL, as a C string would end there.
-func cstr(s string) string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return s[:i]
-	}
-	return s
+	return luax.CString(s), ok
 }
 
 // normalizeInbox upper-cases INBOX in a mailbox name as mailbox_alloc does

@@ -6,6 +6,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/internal/store"
 	"github.com/pushlua/pushlua/internal/txn"
 )
@@ -17,7 +18,7 @@ import (
 func BenchmarkPushUser(b *testing.B) {
 	l := lua.NewState()
 	lua.OpenLibraries(l)
-	env := &Env{Store: store.NewMemory(), Ctx: context.Background()}
+	env := &Env{Store: store.NewMemory(), Host: &luax.StaticHost{Ctx: context.Background()}}
 	Open(l, env)
 	u := &txn.User{Username: "user0042@example.com", Service: "lmtp", SessionID: "s42", UID: 995, GID: 995,
 		Home: "/home/vmail/user0042", HasHome: true, SessionCreateTime: 1795978712}
@@ -41,7 +42,7 @@ func BenchmarkMailboxStatus(b *testing.B) {
 	if err := st.Apply(ctx, "u", &store.Snapshot{Status: map[string]store.Status{"INBOX": {Messages: 3, Unseen: 2, UIDNext: 4}}}); err != nil {
 		b.Fatal(err)
 	}
-	env := &Env{Store: st, Ctx: ctx}
+	env := &Env{Store: st, Host: &luax.StaticHost{Ctx: ctx}}
 	Open(l, env)
 	if err := lua.DoString(l, `function status(user)
   local box = user:mailbox("INBOX", dovecot.storage.MAILBOX_FLAG_READONLY)

@@ -116,7 +116,7 @@ func TestPushUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			te := newTestEnv(t)
-			te.Env.Debug = tt.debug
+			te.Host.DebugLines = tt.debug
 			PushUser(te.L, te.Env, &tt.user)
 			if got := te.L.Top(); got != 1 {
 				t.Fatalf("stack: got %d values; want 1", got)

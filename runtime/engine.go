@@ -21,7 +21,6 @@ import (
 	"github.com/pushlua/pushlua/internal/store"
 	"github.com/pushlua/pushlua/internal/txn"
 	"github.com/pushlua/pushlua/scripts"
-	"github.com/pushlua/pushlua/stdlib"
 )
 
 // Driver is one configured push-notification driver (one
@@ -521,8 +520,8 @@ func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byt
 	return &scriptSpec{
 		Path: path, Source: src, LogPrefix: prefix, Debug: cfg.MailDebug,
 		AllowExec: allowExec, Budget: budget, Preload: opts.Preload, Prepare: opts.Prepare, Inspect: opts.Inspect,
-		Env: bindings.Env{Store: scriptStore(opts, cfg, opts.Logger), Getenv: cfg.PluginGetenv, HTTP: opts.HTTP, Driver: info},
-		Std: stdlib.Env{HTTP: opts.HTTP, Now: opts.Now},
+		Env:  bindings.Env{Store: scriptStore(opts, cfg, opts.Logger), Getenv: cfg.PluginGetenv, Driver: info},
+		HTTP: opts.HTTP, Now: opts.Now,
 	}
 }
 

@@ -102,7 +102,7 @@ func TestMemorySetting(t *testing.T) {
 	}
 }
 
-// TestCheckTime: the library's time check (stdlib.Env.Check) ends the call
+// TestCheckTime: the library's time check (luax.Host.Check) ends the call
 // on the time budget or the context as the hook does, and trips the state
 // so that a pcall cannot go on.
 func TestCheckTime(t *testing.T) {
@@ -112,11 +112,11 @@ func TestCheckTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.arm(context.Background())
-	if err := st.Std.Check(); err != nil || st.tripped != "" {
+	if err := st.Check(); err != nil || st.tripped != "" {
 		t.Fatalf("within the budget: got %v, tripped %q", err, st.tripped)
 	}
 	st.deadline = time.Now().Add(-time.Second)
-	if err := st.Std.Check(); err == nil || err.Error() != "pushlua: call exceeded its time budget of 5s" || st.tripped != err.Error() {
+	if err := st.Check(); err == nil || err.Error() != "pushlua: call exceeded its time budget of 5s" || st.tripped != err.Error() {
 		t.Errorf("past the deadline: got %v, tripped %q", err, st.tripped)
 	}
 	st.disarm()
@@ -124,7 +124,7 @@ func TestCheckTime(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	st.arm(ctx)
-	if err := st.Std.Check(); err == nil || err.Error() != "pushlua: call canceled: context canceled" {
+	if err := st.Check(); err == nil || err.Error() != "pushlua: call canceled: context canceled" {
 		t.Errorf("canceled: got %v", err)
 	}
 	st.disarm()

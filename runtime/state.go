@@ -4,21 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/bindings"
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/stdlib"
+	"github.com/pushlua/pushlua/stdlib/errlib"
 )
 
 // Budget limits every call from pushlua into Lua (script_init, a handler,
@@ -33,7 +33,7 @@ type Budget struct {
 	// Memory is the limit, in bytes, of what the Lua library makes in one
 	// call: the strings string.rep, string.format, table.concat,
 	// string.gsub, the JSON encoders and io reads build, the tables the
-	// JSON decoders build (see stdlib.MemBudget). A function that would go
+	// JSON decoders build (see luax.MemBudget). A function that would go
 	// over it fails before allocating. Default 64 MiB.
 	Memory int64
 }
@@ -68,8 +68,9 @@ type scriptSpec struct {
 	Debug     bool
 	AllowExec bool
 	Budget    Budget
-	Env       bindings.Env // Store, Getenv and HTTP; per-call fields are set by bind
-	Std       stdlib.Env   // HTTP and Now; per-call fields are set by bind
+	Env       bindings.Env     // Store, Getenv and Driver; Host is the State
+	HTTP      *httpx.Client    // luax.Host.HTTP
+	Now       func() time.Time // luax.Host.Now; nil is time.Now
 	Preload   []lua.RegistryFunction
 	// Bundled marks pushlua's own driver scripts (dlog, ox): script_init
 	// gets the driver arguments as a table and may fail with
@@ -89,9 +90,16 @@ type scriptSpec struct {
 type State struct {
 	L      *lua.State
 	Env    *bindings.Env
-	Std    *stdlib.Env
 	spec   *scriptSpec
 	budget Budget
+
+	// What the State hands its modules as their luax.Host: the context
+	// and logger of the calls that follow (bind), when their blocking
+	// functions must return and their memory budget (arm).
+	callCtx   context.Context
+	logger    *slog.Logger
+	blockedAt time.Time
+	mem       *luax.MemBudget
 
 	// The budget of the call in progress.
 	instr    int64
@@ -104,27 +112,53 @@ type State struct {
 	broken bool
 }
 
+var _ luax.Host = (*State)(nil)
+
+// Context is the context of the calls that follow (luax.Host).
+func (s *State) Context() context.Context {
+	if s.callCtx == nil {
+		return context.Background()
+	}
+	return s.callCtx
+}
+
+// Logger logs for the calls that follow (luax.Host).
+func (s *State) Logger() *slog.Logger {
+	if s.logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.logger
+}
+
+// Deadline is when the blocking functions of the call in progress must
+// have returned: a little before the end of its time budget (luax.Host).
+func (s *State) Deadline() time.Time { return s.blockedAt }
+
+// Debug is the script's mail_debug (luax.Host).
+func (s *State) Debug() bool { return s.spec.Debug }
+
+// HTTP is the client shared by all states (luax.Host).
+func (s *State) HTTP() *httpx.Client { return s.spec.HTTP }
+
+// Now is the clock of os.time, os.date and socket.gettime (luax.Host).
+func (s *State) Now() time.Time {
+	if s.spec.Now == nil {
+		return time.Now()
+	}
+	return s.spec.Now()
+}
+
+// Mem is the memory budget of the call in progress (luax.Host); nil
+// before the first call.
+func (s *State) Mem() *luax.MemBudget { return s.mem }
+
 // readScript reads a script file, with Dovecot's access() error text.
 func readScript(path string) ([]byte, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("access(%s) failed: %s", path, strerror(err))
+		return nil, fmt.Errorf("access(%s) failed: %s", path, luax.Strerror(err))
 	}
 	return src, nil
-}
-
-// strerror renders err the way C's strerror would ("No such file or directory").
-func strerror(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		s := errno.Error()
-		return strings.ToUpper(s[:1]) + s[1:]
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // chunkName returns the chunk name of a script: "@path", shortened from the
@@ -143,15 +177,13 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	env := spec.Env
 	env.Script = spec.Path
 	env.LogPrefix = spec.LogPrefix
-	env.Debug = spec.Debug
-	std := spec.Std
-	std.Debug = spec.Debug
-	s := &State{L: lua.NewState(), Env: &env, Std: &std, spec: spec, budget: spec.Budget.withDefaults()}
+	s := &State{L: lua.NewState(), Env: &env, spec: spec, budget: spec.Budget.withDefaults()}
+	env.Host = s
 	s.bind(ctx, logger)
 	l := s.L
 	lua.OpenLibraries(l)
 	s.sandbox()
-	stdlib.Open(l, s.Std)
+	stdlib.Open(l, s)
 	bindings.Open(l, s.Env)
 	if !spec.Bundled {
 		// require finds Lua modules beside the script first.
@@ -165,12 +197,9 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 		l.Pop(1)
 	}
 	if len(spec.Preload) > 0 {
-		lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
 		for _, m := range spec.Preload {
-			l.PushGoFunction(m.Function)
-			l.SetField(-2, m.Name)
+			luax.Preload(l, m.Name, m.Function)
 		}
-		l.Pop(1)
 	}
 
 	if spec.Prepare != nil {
@@ -189,7 +218,7 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	if err := lua.LoadBuffer(l, string(spec.Source), name, "bt"); err != nil {
 		msg, _ := l.ToString(-1)
 		l.Pop(1)
-		msg = stdlib.ExplainSyntax(spec.Source, msg)
+		msg = errlib.ExplainSyntax(spec.Source, msg)
 		return nil, &ScriptError{Script: spec.Path, Line: lineOf(spec.Path, msg),
 			Message: fmt.Sprintf("lua_load(%s) failed: %s", spec.Path, msg), Err: err}
 	}
@@ -206,7 +235,7 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 func (s *State) initScript(ctx context.Context) error {
 	l := s.L
 	if s.spec.Debug && !s.spec.Bundled {
-		s.Env.Logger.Debug(s.spec.LogPrefix + "Calling script_init")
+		s.logger.Debug(s.spec.LogPrefix + "Calling script_init")
 	}
 	// A raw lookup: a script that made _G strict (restrict_global_variables)
 	// and has no script_init must not raise here, outside any protected call.
@@ -265,8 +294,7 @@ func (s *State) deinit(ctx context.Context, logger *slog.Logger) {
 
 // bind sets the context and logger of the calls that follow.
 func (s *State) bind(ctx context.Context, logger *slog.Logger) {
-	s.Env.Ctx, s.Env.Logger = ctx, logger
-	s.Std.Ctx, s.Std.Logger = ctx, logger
+	s.callCtx, s.logger = ctx, logger
 }
 
 // callError is a failed call into Lua.
@@ -286,13 +314,13 @@ func (s *State) scriptError(err error, fn, what string) *ScriptError {
 
 // messageHandler turns an error value into "msg\nstack traceback:..." like
 // lua.c's msghandler, with library functions named as C Lua names them
-// (stdlib.FixArgErrorName, stdlib.Traceback): level 1 is the function that
+// (errlib.FixArgErrorName, errlib.Traceback): level 1 is the function that
 // raised the error.
 func messageHandler(l *lua.State) int {
-	stdlib.TranslateError(l, 1)
+	errlib.TranslateError(l, 1)
 	if f, ok := lua.Stack(l, 1); ok && l.TypeOf(1) == lua.TypeString {
 		msg, _ := l.ToString(1)
-		if fixed := stdlib.FixArgErrorName(l, f, msg); fixed != msg {
+		if fixed := errlib.FixArgErrorName(l, f, msg); fixed != msg {
 			l.PushString(fixed)
 			l.Replace(1)
 		}
@@ -316,7 +344,7 @@ func messageHandler(l *lua.State) int {
 }
 
 func traceback(l *lua.State, msg string) bool {
-	tb, ok := stdlib.Traceback(l, msg, 1)
+	tb, ok := errlib.Traceback(l, msg, 1)
 	if ok {
 		l.PushString(tb)
 	}
@@ -412,13 +440,11 @@ func (s *State) arm(ctx context.Context) {
 	// Blocking calls (HTTP, DNS, connect, TLS, socket.sleep) end a little
 	// before the budget does, so the script can handle their timeout.
 	block := s.deadline.Add(-blockingReserve(s.budget.Timeout))
-	s.Env.Deadline, s.Std.Deadline = block, block
-	if s.Std.Mem == nil {
-		s.Std.Mem = &stdlib.MemBudget{Limit: s.budget.Memory, OnExceed: s.memoryExceeded}
-		s.Std.Check = s.checkTime
-		s.Env.Charge = s.Std.Mem.ChargeIn
+	s.blockedAt = block
+	if s.mem == nil {
+		s.mem = &luax.MemBudget{Limit: s.budget.Memory, OnExceed: s.memoryExceeded}
 	}
-	s.Std.Mem.Reset()
+	s.mem.Reset()
 	lua.SetDebugHook(s.L, s.hook, lua.MaskCount, hookEvery)
 }
 
@@ -428,11 +454,16 @@ func blockingReserve(timeout time.Duration) time.Duration {
 	return min(timeout/20, 100*time.Millisecond)
 }
 
-// checkTime is the library's check of the time budget and the context
-// from inside a function that runs long without returning to the VM
-// (stdlib.Env.Check): an error once the call is over either, which then
+// Check is the library's check of the time budget and the context from
+// inside a function that runs long without returning to the VM
+// (luax.Host.Check): an error once the call is over either, which then
 // ends it as the hook would.
-func (s *State) checkTime() error {
+func (s *State) Check() error {
+	if s.mem == nil {
+		// Not armed yet: code a Prepare hook runs before the first call
+		// has no budget to check.
+		return nil
+	}
 	if s.tripped == "" {
 		if s.tripped = s.overTime(); s.tripped == "" {
 			return nil
@@ -529,7 +560,7 @@ func (s *State) sandbox() {
 			parts[i-1], _ = lua.ToStringMeta(l, i)
 			l.Pop(1)
 		}
-		s.Env.Logger.Info(strings.Join(parts, "\t"))
+		s.logger.Info(strings.Join(parts, "\t"))
 		return 0
 	})
 	deny := func(lib, fn, why string) {

@@ -1,8 +1,12 @@
 package stdlib
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pushlua/pushlua/stdlib/internal/stdtest"
+)
 
 // TestFuncNameLua runs testdata/funcname_test.lua with every module open.
 func TestFuncNameLua(t *testing.T) {
-	errsRunLuaFile(t, "funcname_test.lua", nil, Open)
+	stdtest.RunLuaFile(t, "funcname_test.lua", nil, Open)
 }

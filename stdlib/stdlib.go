@@ -1,118 +1,79 @@
 // Package stdlib completes go-lua's standard library for the scripts
-// pushlua runs: Lua 5.2 string patterns (string.find/match/gmatch/gsub on
-// the VM-free matcher in stdlib/pattern), os.date/os.time, utf8 and
-// math.type/tointeger, the JSON modules Dovecot scripts use (cjson,
-// cjson.safe, json, dkjson, JSON), LuaSocket-compatible socket,
-// socket.http, socket.url and ltn12, and LuaSec's ssl.https. It reaches the host only through Env and never
-// imports the runtime or the bindings.
+// pushlua runs. Each Lua module is a package under stdlib/ that exports an
+// opener, Open(l, host); this package keeps the one ordered list of them
+// (modules) and opens them all (Open):
+//
+//	stdlib/limits        the memory budget of string.rep/format, table.concat/insert...
+//	stdlib/strlib        string.find/match/gmatch/gsub on the VM-free stdlib/pattern
+//	stdlib/errlib        non-string error values, pcall/xpcall, tracebacks, syntax hints
+//	stdlib/oslib         os.date, os.time, os.difftime
+//	stdlib/iolib         the io library of Lua 5.2
+//	stdlib/mathlib       math.type, math.tointeger and the rest of Lua 5.3's math
+//	stdlib/utf8lib       utf8
+//	stdlib/json/cjson    cjson, cjson.safe
+//	stdlib/json/luajson  json, json.util, json.encode, json.decode (LuaJSON)
+//	stdlib/json/dkjson   dkjson
+//	stdlib/json/jsonlua  JSON (JSON.lua)
+//	stdlib/socket        socket, socket.url, socket.http, mime, ltn12, ssl.https
+//
+// stdlib/json holds what the JSON modules share. The modules reach the host
+// only through luax.Host and never import the runtime or the bindings.
 package stdlib
 
 import (
-	"context"
-	"log/slog"
-	"time"
-
 	lua "github.com/Shopify/go-lua"
 
-	"github.com/pushlua/pushlua/internal/httpx"
+	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/stdlib/errlib"
+	"github.com/pushlua/pushlua/stdlib/iolib"
+	"github.com/pushlua/pushlua/stdlib/json/cjson"
+	"github.com/pushlua/pushlua/stdlib/json/dkjson"
+	"github.com/pushlua/pushlua/stdlib/json/jsonlua"
+	"github.com/pushlua/pushlua/stdlib/json/luajson"
+	"github.com/pushlua/pushlua/stdlib/limits"
+	"github.com/pushlua/pushlua/stdlib/mathlib"
+	"github.com/pushlua/pushlua/stdlib/oslib"
+	"github.com/pushlua/pushlua/stdlib/socket"
+	"github.com/pushlua/pushlua/stdlib/strlib"
+	"github.com/pushlua/pushlua/stdlib/utf8lib"
 )
-
-// Env is what the modules of one Lua state need from the host. One
-// goroutine uses a state and its Env at a time; the runtime sets Ctx and
-// Logger before each call into Lua.
-type Env struct {
-	// Ctx is the context of the current call: blocking functions (HTTP,
-	// socket.sleep) give up when it ends.
-	Ctx context.Context
-	// Logger logs for the current call.
-	Logger *slog.Logger
-	// Deadline is when the blocking functions of the current call
-	// (socket.http, ssl.https, socket.sleep: DNS, connect, TLS, the
-	// exchange) must have returned; zero means no limit but Ctx. The
-	// runtime sets it a little before the end of the call's time budget,
-	// so that the script still has time to handle the "timeout".
-	Deadline time.Time
-	// Debug is Dovecot's mail_debug: whether the modules write their debug
-	// lines (socket.http's requests).
-	Debug bool
-	// HTTP sends every HTTP request (socket.http); shared by all states.
-	HTTP *httpx.Client
-	// Now is the clock of os.time, os.date and socket.gettime; default
-	// time.Now. Tests and the conformance suite fake time with it.
-	Now func() time.Time
-	// Mem is the memory budget of the current call (limits.go); nil
-	// means no limit. The runtime sets it and resets it before each call.
-	Mem *MemBudget
-	// Check, when set, is called every few thousand steps by the library
-	// functions that can run long without returning to the VM (gsub,
-	// table.concat, the JSON encoders); an error ends the function with
-	// the error's text raised in Lua. The runtime checks the call's time
-	// budget and context with it.
-	Check func() error
-}
-
-func (e *Env) ctx() context.Context {
-	if e.Ctx == nil {
-		return context.Background()
-	}
-	return e.Ctx
-}
-
-// blockingCtx returns the context of a blocking function: Ctx, ended at
-// Deadline.
-func (e *Env) blockingCtx() (context.Context, context.CancelFunc) {
-	if e.Deadline.IsZero() {
-		return e.ctx(), func() {}
-	}
-	return context.WithDeadline(e.ctx(), e.Deadline)
-}
-
-func (e *Env) now() time.Time {
-	if e.Now == nil {
-		return time.Now()
-	}
-	return e.Now()
-}
-
-func (e *Env) logger() *slog.Logger {
-	if e.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return e.Logger
-}
 
 // module is one stdlib module: one opener, one or more files.
 type module struct {
 	name string
-	open func(l *lua.State, env *Env)
+	open func(l *lua.State, h luax.Host)
 }
 
 // modules is the central list, in opening order.
 var modules = []module{
-	{"memory budget", openLimits},
-	{"string patterns", openStringPatterns},
-	{"error values", openErrors},
-	{"os", openOS},
-	{"io", openIO},
-	{"math", openMath},
-	{"utf8", openUTF8},
+	{"memory budget", limits.Open},
+	{"string patterns", strlib.Open},
+	{"error values", errlib.Open},
+	{"os", oslib.Open},
+	{"io", iolib.Open},
+	{"math", mathlib.Open},
+	{"utf8", utf8lib.Open},
 	{"json", openJSON},
-	{"socket", openSocket},
+	{"socket", socket.Open},
+}
+
+// openJSON registers the JSON modules: cjson and cjson.safe, json
+// (LuaJSON), dkjson and JSON (JSON.lua).
+func openJSON(l *lua.State, h luax.Host) {
+	for _, open := range []func(*lua.State, luax.Host){cjson.Open, luajson.Open, dkjson.Open, jsonlua.Open} {
+		open(l, h)
+	}
 }
 
 // Open installs the modules in l: the extensions of the standard tables
 // directly, the others as package.preload entries for require. The standard
-// libraries must already be open.
-func Open(l *lua.State, env *Env) {
-	for _, m := range modules {
-		m.open(l, env)
+// libraries must already be open. h is the state's host (luax.SetHost
+// records it in l); nil is a luax.StaticHost with no limits.
+func Open(l *lua.State, h luax.Host) {
+	if h == nil {
+		h = &luax.StaticHost{}
 	}
-}
-
-// preload registers a module opener under name in package.preload.
-func preload(l *lua.State, name string, open lua.Function) {
-	lua.SubTable(l, lua.RegistryIndex, "_PRELOAD")
-	l.PushGoFunction(open)
-	l.SetField(-2, name)
-	l.Pop(1)
+	for _, m := range modules {
+		m.open(l, h)
+	}
 }

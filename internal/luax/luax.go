@@ -47,12 +47,7 @@ type Object struct {
 // Register creates the metatable in the registry. Methods go into the
 // metatable, __index points to it and __name holds the name.
 func (o *Object) Register(l *lua.State) {
-	lua.NewMetaTable(l, o.Name)
-	lua.SetFunctions(l, o.Methods, 0)
-	l.PushValue(-1)
-	l.SetField(-2, "__index")
-	l.PushString(o.Name)
-	l.SetField(-2, "__name")
+	NewMetaTable(l, o.Name, o.Methods, 0)
 	l.Pop(1)
 }
 

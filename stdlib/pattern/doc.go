@@ -2,8 +2,8 @@
 // the language of string.find, string.match, string.gmatch and string.gsub,
 // with the semantics and error messages of Lua 5.2's lstrlib.c.
 //
-// It owns the matcher and nothing else: the Lua functions are in stdlib
-// (strpattern.go), which converts arguments and pushes results. The package
+// It owns the matcher and nothing else: the Lua functions are in
+// stdlib/strlib, which converts arguments and pushes results. The package
 // never imports the Lua VM, so it can be tested and fuzzed on its own.
 //
 // # Language
