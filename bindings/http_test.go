@@ -22,6 +22,7 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"github.com/pushlua/pushlua/internal/dovecoturl"
 	"github.com/pushlua/pushlua/internal/httpx"
 )
 
@@ -572,90 +573,6 @@ func TestHTTPContext(t *testing.T) {
 	}
 }
 
-// TestHTTPURLParse checks the port of http_url_parse: what it accepts,
-// the request target and Host it makes, and Dovecot's error texts.
-func TestHTTPURLParse(t *testing.T) {
-	tests := []struct {
-		url       string
-		userinfo  bool
-		authority string
-		target    string
-		https     bool
-		user      string
-		err       string
-	}{
-		{url: "http://127.0.0.1:18080/push/path?x=1", authority: "127.0.0.1:18080", target: "/push/path?x=1"},
-		{url: "http://example.com", authority: "example.com", target: "/"},
-		{url: "HTTPS://Example.COM.:443/a%20b/?", authority: "Example.COM:443", target: "/a%20b/?", https: true},
-		{url: "http://h/a/../../b/./c/.", authority: "h", target: "/b/c/"},
-		{url: "http://h/%7euser/x;y=1@z:w", authority: "h", target: "/~user/x;y=1@z:w"},
-		{url: "http://h/%c3%a9?q=%C3%A9", authority: "h", target: "/%c3%a9?q=%C3%A9"},
-		{url: "http://[::1]:8080/x", authority: "[::1]:8080", target: "/x"},
-		{url: "//h/x", authority: "h", target: "/x"},
-		{url: "http://u:p%40ss@h/", userinfo: true, authority: "h", target: "/", user: "u"},
-		{url: "http://h:/x", authority: "h", target: "/x"},
-		{url: "http://my-host.example.org?x", authority: "my-host.example.org", target: "/?x"},
-
-		{url: "http://u:p@h/", err: "HTTP URL does not allow `userinfo@' part"},
-		{url: "ftp://h/", err: "Not an HTTP URL"},
-		{url: "localhost:8080", err: "Not an HTTP URL"},
-		{url: "http:h", err: "Absolute HTTP URL requires `//' after `http:'"},
-		{url: "/path", err: "Relative HTTP URL not allowed"},
-		{url: "not a url", err: "Relative HTTP URL not allowed"},
-		{url: "127.0.0.1:80/x", err: "Relative HTTP URL not allowed"},
-		{url: "", err: "Relative HTTP URL not allowed"},
-		{url: "http://", err: "HTTP URL does not allow empty host identifier"},
-		{url: "http://:80/", err: "HTTP URL does not allow empty host identifier"},
-		{url: "http://h/#frag", err: "URL fragment not allowed for HTTP URL in this context"},
-		{url: "http://h/a b", err: "Path component contains invalid character"},
-		{url: "http://h/?a b", err: "Query component contains invalid character"},
-		{url: "http://h/#a b", err: "Fragment component contains invalid character"},
-		{url: "http://h:99999/", err: "Invalid port number"},
-		{url: "http://h:0/", err: "Invalid port number"},
-		{url: "http://h:80x/", err: "Invalid host port"},
-		{url: "http://h_x/", err: "Invalid host identifier"},
-		{url: "http://h-/", err: "Invalid domain label in hostname"},
-		{url: "http://[::1/", err: "Expecting ']' at end of IP-literal"},
-		{url: "http://[]/", err: "Empty IPv6 host address"},
-		{url: "http://[v1.x]/", err: "Future IP host address 'v1.x' not supported"},
-		{url: "http://[1.2.3.4]/", err: "Invalid IPv6 host address '1.2.3.4'"},
-		{url: "http://h/%zz", err: "Expecting hex digit after '%', but found 'z'"},
-		{url: "http://h/%4z", err: "Expecting hex digit after '%4', but found 'z'"},
-		{url: "http://h/%4", err: "Unexpected URI boundary after '%'"},
-		{url: "http://h/%00", err: "Percent encoding is not allowed to encode NUL character"},
-		{url: "http://%2d/", err: "(null)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			u, err := parseDovecotURL(tt.url, tt.userinfo)
-			if tt.err != "" {
-				if err == nil {
-					t.Fatalf("no error; want %q", tt.err)
-				}
-				if err.Error() != tt.err {
-					t.Fatalf("error %q; want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("error %q", err)
-			}
-			if got := u.authority(); got != tt.authority {
-				t.Errorf("authority %q; want %q", got, tt.authority)
-			}
-			if got := u.target(); got != tt.target {
-				t.Errorf("target %q; want %q", got, tt.target)
-			}
-			if u.https != tt.https {
-				t.Errorf("https %v; want %v", u.https, tt.https)
-			}
-			if tt.user != "" && (u.user == nil || *u.user != tt.user) {
-				t.Errorf("user %v; want %q", u.user, tt.user)
-			}
-		})
-	}
-}
-
 // timeoutError is a net.Error that timed out.
 type timeoutError struct{}
 
@@ -669,7 +586,7 @@ func (timeoutError) Temporary() bool { return true }
 func TestHTTPFailureReasons(t *testing.T) {
 	remote := &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 8080}
 	remote6 := &net.TCPAddr{IP: net.ParseIP("::1"), Port: 80}
-	u, err := parseDovecotURL("http://nx.invalid:8080/x", false)
+	u, err := dovecoturl.Parse("http://nx.invalid:8080/x", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
