@@ -49,9 +49,10 @@ package bindings
 //   - the connect is not retried (max_connect_attempts and the backoff
 //     settings are accepted and ignored), soft_connect_timeout_msecs,
 //     max_idle_time_msecs, rawlog_dir and event_parent are checked and
-//     ignored; debug = true logs one "http: <method> <url>: <status>"
-//     line per request on the call's logger (lib-http's own debug lines
-//     are not reproduced); a connect that runs into the attempt timeout (no
+//     ignored; debug = true logs one "http: <method> <url>: <status>
+//     (<n> attempts, <time>)" line per submit() on the call's logger, and
+//     one "retrying (attempt <n>)" line before each further attempt or
+//     redirect followed (lib-http's own debug lines are not reproduced); a connect that runs into the attempt timeout (no
 //     connect_timeout_msecs) may report 9008 where Dovecot says 9003;
 //     "connect(...)" names the address the dialer reports, the host name
 //     when there is none; a host that does not resolve gives 9002 "Failed to

@@ -52,7 +52,9 @@ var defaultHTTPClient = sync.OnceValue(func() *httpx.Client {
 var errAbsoluteTimeout = errors.New("absolute request timeout expired")
 
 // httpExchange is one submit: the request's state as it is retried and
-// redirected, and lib-http's statistics for the reason texts.
+// redirected, and lib-http's statistics for the reason texts. Its methods
+// checkRetry, backoff and prepareRetry are lib-http's rules for a further
+// attempt, run by go-retryablehttp's loop inside httpx.Client.Do.
 type httpExchange struct {
 	req      *httpRequest
 	set      *httpSettings
@@ -66,6 +68,13 @@ type httpExchange struct {
 	attempts int // retries made (lib-http's req->attempts)
 	// maxAttempts is max_attempts, or 2.4's per-method override.
 	maxAttempts uint32
+	// redirects are the redirects followed since the last retry.
+	redirects int
+	// delay is the wait before the next attempt (a Retry-After).
+	delay time.Duration
+	// parent is the call's context, which the submit's own (with
+	// request_absolute_timeout_msecs) derives from.
+	parent context.Context
 
 	queued    time.Time
 	firstSent time.Time
@@ -104,6 +113,7 @@ func (r *httpRequest) send() *httpResponse {
 		date:    now.UTC().Format(http.TimeFormat),
 		timeout: httpDefaultRequestTimeout,
 		queued:  now,
+		parent:  parent,
 	}
 	if set.requestTimeoutMsecs > 0 {
 		x.timeout = time.Duration(set.requestTimeoutMsecs) * time.Millisecond
@@ -126,85 +136,113 @@ func (r *httpRequest) send() *httpResponse {
 	if methodTimeout != 0 {
 		x.timeout = methodTimeout
 	}
-	redirects := 0
-	for {
-		x.sends++
-		x.lastSent = time.Now()
-		if x.sends == 1 {
-			x.firstSent = x.lastSent
-		}
-		resp, err := client.Do(ctx, x.httpxRequest())
-		if err != nil {
-			status, reason, temporary := x.failure(ctx, parent, err)
-			if temporary && ctx.Err() == nil && !set.noAutoRetry && x.tryRetry() {
-				redirects = 0
-				continue
-			}
-			return &httpResponse{status: status, reason: reason}
-		}
-		location := resp.Header.Get("Location")
-		switch {
-		case resp.Status == http.StatusExpectationFailed && x.sync:
-			x.sync = false
-			if x.tryRetry() {
-				redirects = 0
-				continue
-			}
-		case !set.noAutoRedirect && resp.Status/100 == 3 && resp.Status != http.StatusNotModified && location != "":
-			delay, result := x.delayFromResponse(resp)
-			if result < 0 {
-				break // Retry-After too far away: the 3xx is the answer
-			}
-			u, perr := dovecoturl.Parse(location, 0)
-			if perr != nil {
-				return &httpResponse{status: HTTPStatusInvalidRedirect, reason: "Invalid redirect location: " + perr.Error()}
-			}
-			redirects++
-			if redirects > int(set.maxRedirects) {
-				reason := "Redirect refused"
-				if set.maxRedirects > 0 {
-					reason = fmt.Sprintf("Redirected more than %d times", set.maxRedirects)
-				}
-				return &httpResponse{status: HTTPStatusInvalidRedirect, reason: reason}
-			}
-			x.url = u
-			if resp.Status == http.StatusSeeOther && !strings.EqualFold(x.method, "HEAD") && !strings.EqualFold(x.method, "GET") {
-				x.method = "GET"
-				x.payload, x.hasBody, x.sync = nil, false, false
-			}
-			if !sleepCtx(ctx, delay) {
-				return x.canceled(ctx, parent)
-			}
-			continue
-		case resp.Status == http.StatusServiceUnavailable:
-			if delay, result := x.delayFromResponse(resp); result > 0 && x.tryRetry() {
-				redirects = 0
-				if !sleepCtx(ctx, delay) {
-					return x.canceled(ctx, parent)
-				}
-				continue
-			}
-		case resp.Status == http.StatusRequestTimeout:
-			if x.tryRetry() {
-				redirects = 0
-				continue
-			}
-		}
-		if len(resp.Body) > 0 && env.Debug {
-			env.logger().Log(env.ctx(), slog.LevelDebug, env.LogPrefix+"DEBUG: REQUEST: Finished")
-		}
-		return &httpResponse{status: resp.Status, reason: resp.Reason, payload: resp.Body, header: resp.Header}
+	x.sent()
+	resp, err := client.Do(ctx, x.httpxRequest())
+	if err != nil {
+		status, reason, _ := x.failure(ctx, parent, err)
+		return &httpResponse{status: status, reason: reason}
+	}
+	if len(resp.Body) > 0 && env.Debug {
+		env.logger().Log(env.ctx(), slog.LevelDebug, env.LogPrefix+"DEBUG: REQUEST: Finished")
+	}
+	return &httpResponse{status: resp.Status, reason: resp.Reason, payload: resp.Body, header: resp.Header}
+}
+
+// sent records the start of an attempt for lib-http's statistics.
+func (x *httpExchange) sent() {
+	x.sends++
+	x.lastSent = time.Now()
+	if x.sends == 1 {
+		x.firstSent = x.lastSent
 	}
 }
 
-// tryRetry is http_client_request_try_retry: one more attempt while
-// max_attempts allows it.
-func (x *httpExchange) tryRetry() bool {
+// redirectError ends an exchange whose redirect lib-http refuses: 9004
+// with the reason.
+type redirectError struct{ reason string }
+
+func (e *redirectError) Error() string { return e.reason }
+
+// checkRetry is lib-http's decision after an attempt (go-retryablehttp's
+// CheckRetry): a timeout or a lost connection is retried unless
+// no_auto_retry; 408, 417 (without Expect then) and 503 with a
+// Retry-After within max_auto_retry_delay_secs are retried; a retry needs
+// an attempt left (max_attempts) and starts the redirect count anew. A
+// redirect (3xx but 304, with Location, unless no_auto_redirect) is
+// followed after its Retry-After without counting as an attempt, up to
+// max_redirects; an invalid Location or one redirect too many ends the
+// exchange with a *redirectError. delay is set for backoff.
+func (x *httpExchange) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	x.delay = 0
+	if err != nil {
+		_, _, temporary := x.failure(ctx, x.parent, err)
+		return temporary && ctx.Err() == nil && !x.set.noAutoRetry && x.retry(), nil
+	}
+	location := resp.Header.Get("Location")
+	switch {
+	case resp.StatusCode == http.StatusExpectationFailed && x.sync:
+		x.sync = false
+		return x.retry(), nil
+	case !x.set.noAutoRedirect && resp.StatusCode/100 == 3 && resp.StatusCode != http.StatusNotModified && location != "":
+		delay, result := x.delayFromResponse(resp.Header)
+		if result < 0 {
+			return false, nil // Retry-After too far away: the 3xx is the answer
+		}
+		u, perr := dovecoturl.Parse(location, 0)
+		if perr != nil {
+			return false, &redirectError{"Invalid redirect location: " + perr.Error()}
+		}
+		x.redirects++
+		if x.redirects > int(x.set.maxRedirects) {
+			reason := "Redirect refused"
+			if x.set.maxRedirects > 0 {
+				reason = fmt.Sprintf("Redirected more than %d times", x.set.maxRedirects)
+			}
+			return false, &redirectError{reason}
+		}
+		x.url = u
+		if resp.StatusCode == http.StatusSeeOther && !strings.EqualFold(x.method, "HEAD") && !strings.EqualFold(x.method, "GET") {
+			x.method = "GET"
+			x.payload, x.hasBody, x.sync = nil, false, false
+		}
+		x.delay = delay
+		return true, nil
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		delay, result := x.delayFromResponse(resp.Header)
+		if result > 0 && x.retry() {
+			x.delay = delay
+			return true, nil
+		}
+	case resp.StatusCode == http.StatusRequestTimeout:
+		return x.retry(), nil
+	}
+	return false, nil
+}
+
+// retry is http_client_request_try_retry: one more attempt while
+// max_attempts allows it; it starts the redirect count anew.
+func (x *httpExchange) retry() bool {
 	if x.attempts+1 >= int(x.maxAttempts) {
 		return false
 	}
 	x.attempts++
+	x.redirects = 0
 	return true
+}
+
+// backoff is the wait before the next attempt (go-retryablehttp's
+// Backoff): lib-http retries at once but for a Retry-After.
+func (x *httpExchange) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	return x.delay
+}
+
+// prepareRetry makes r the next attempt (go-retryablehttp's PrepareRetry,
+// in httpx's terms): the redirect's target and method, or the same request
+// without Expect after a 417.
+func (x *httpExchange) prepareRetry(r *httpx.Request) error {
+	x.sent()
+	*r = *x.httpxRequest()
+	return nil
 }
 
 // delayFromResponse is http_client_request_delay_from_response: result 0
@@ -212,8 +250,8 @@ func (x *httpExchange) tryRetry() bool {
 // further away than max_auto_retry_delay_secs (default: the attempt
 // timeout), else 1 with the wait. Retry-After is delay-seconds or an
 // HTTP-date, compared in whole seconds as lib-http does.
-func (x *httpExchange) delayFromResponse(resp *httpx.Response) (time.Duration, int) {
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+func (x *httpExchange) delayFromResponse(header http.Header) (time.Duration, int) {
+	v := strings.TrimSpace(header.Get("Retry-After"))
 	if v == "" {
 		return 0, 0
 	}
@@ -238,28 +276,6 @@ func (x *httpExchange) delayFromResponse(resp *httpx.Response) (time.Duration, i
 		return 0, -1
 	}
 	return delay, 1
-}
-
-// sleepCtx waits d unless ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// canceled is the response of an exchange whose context ended while it
-// waited between attempts.
-func (x *httpExchange) canceled(ctx, parent context.Context) *httpResponse {
-	status, reason, _ := x.failure(ctx, parent, ctx.Err())
-	return &httpResponse{status: status, reason: reason}
 }
 
 // httpxRequest builds the next attempt: the implicit headers in lib-http's
@@ -301,9 +317,10 @@ func (x *httpExchange) httpxRequest() *httpx.Request {
 		Header:         h,
 		Timeout:        x.timeout,
 		ConnectTimeout: time.Duration(x.set.connectTimeoutMsecs) * time.Millisecond,
-		MaxAttempts:    1,
-		MaxRedirects:   0,
 		TLS:            x.set.tls,
+		CheckRetry:     x.checkRetry,
+		Backoff:        x.backoff,
+		PrepareRetry:   x.prepareRetry,
 	}
 	// Debug lines follow the client's debug setting, as lib-http's do in
 	// Dovecot 2.3 (mail_debug alone does not reach the client's event), on
@@ -328,7 +345,10 @@ func (x *httpExchange) httpxRequest() *httpx.Request {
 // and whether lib-http would retry it (a timeout or a lost connection).
 func (x *httpExchange) failure(ctx, parent context.Context, err error) (status int, reason string, temporary bool) {
 	now := time.Now()
+	var redirect *redirectError
 	switch {
+	case errors.As(err, &redirect):
+		return HTTPStatusInvalidRedirect, redirect.reason, false
 	case parent.Err() != nil && errors.Is(context.Cause(parent), errCallBudget):
 		// The handler's time budget is lib-http's absolute timeout here:
 		// it bounds the whole request, whatever stage it is in.

@@ -90,7 +90,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-
 // TestURLParts checks the accessors lib-http's callers use: the host name
 // without brackets, the default ports and the decoded userinfo.
 func TestURLParts(t *testing.T) {
