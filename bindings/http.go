@@ -201,15 +201,6 @@ func checkHTTPObject[T any](l *lua.State, arg int, name string) T {
 	panic("unreachable")
 }
 
-// cString cuts s at its first NUL, as Dovecot sees a Lua string through a
-// C string.
-func cString(s string) string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
 // httpClientNew is dovecot.http.client(settings).
 func httpClientNew(l *lua.State) int {
 	luax.RequireArgs(l, 1)
@@ -237,12 +228,12 @@ func httpRequestNew(l *lua.State) int {
 	if l.IsNil(-1) {
 		luax.Raise(l, "cannot create request: url not specified")
 	}
-	rawURL := cString(luaCheckString(l, -1, "request", true))
+	rawURL := cstr(luaCheckString(l, -1, "request", true))
 	l.Pop(1)
 	method := "GET"
 	l.Field(2, "method")
 	if !l.IsNil(-1) {
-		method = cString(luaCheckString(l, -1, "request", true))
+		method = cstr(luaCheckString(l, -1, "request", true))
 	}
 	l.Pop(1)
 
@@ -296,8 +287,8 @@ func httpSpecialHeader(name string) string {
 func httpRequestAddHeader(l *lua.State) int {
 	luax.RequireArgs(l, 3)
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
-	name := cString(luaCheckString(l, 2, "add_header", true))
-	value := cString(luaCheckString(l, 3, "add_header", true))
+	name := cstr(luaCheckString(l, 2, "add_header", true))
+	value := cstr(luaCheckString(l, 3, "add_header", true))
 	r := checkHTTPRequest(l, "add_header")
 	switch {
 	case strings.ContainsAny(name, ":\r\n"):
@@ -324,7 +315,7 @@ func httpRequestAddHeader(l *lua.State) int {
 func httpRequestRemoveHeader(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
-	name := cString(luaCheckString(l, 2, "remove_header", true))
+	name := cstr(luaCheckString(l, 2, "remove_header", true))
 	r := checkHTTPRequest(l, "remove_header")
 	for i := range r.headers {
 		if strings.EqualFold(r.headers[i][0], name) {
@@ -355,7 +346,7 @@ func httpRequestSetPayload(l *lua.State) int {
 		luax.RequireArgs(l, 2)
 	}
 	checkHTTPObject[*httpRequest](l, 1, httpRequestName)
-	payload := cString(luaCheckString(l, 2, "set_payload", true))
+	payload := cstr(luaCheckString(l, 2, "set_payload", true))
 	r := checkHTTPRequest(l, "set_payload")
 	if r.hasPayload {
 		luax.Raise(l, "set_payload: the payload was already set")
@@ -399,7 +390,7 @@ func httpResponsePayload(l *lua.State) int {
 func httpResponseHeader(l *lua.State) int {
 	luax.RequireArgs(l, 2)
 	resp := checkHTTPObject[*httpResponse](l, 1, httpResponseName)
-	name := cString(luaCheckString(l, 2, "header", true))
+	name := cstr(luaCheckString(l, 2, "header", true))
 	l.PushString(resp.headerValue(name))
 	return 1
 }
@@ -413,11 +404,11 @@ func httpResponseReason(l *lua.State) int {
 
 func (resp *httpResponse) headerValue(name string) string {
 	if v := resp.header[textproto.CanonicalMIMEHeaderKey(name)]; len(v) > 0 {
-		return cString(v[0])
+		return cstr(v[0])
 	}
 	for k, v := range resp.header {
 		if strings.EqualFold(k, name) && len(v) > 0 {
-			return cString(v[0])
+			return cstr(v[0])
 		}
 	}
 	return ""

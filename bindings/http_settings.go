@@ -230,7 +230,7 @@ func parseHTTPSettings24(l *lua.State, set *httpSettings, strict bool) (unknown 
 		if !it.ok {
 			return nil, it.key + ": string expected"
 		}
-		if err := applyHTTPSetting24(set, it.key, kind, cString(it.value)); err != nil {
+		if err := applyHTTPSetting24(set, it.key, kind, cstr(it.value)); err != nil {
 			return nil, it.key + ": " + err.Error()
 		}
 	}
@@ -406,14 +406,14 @@ func parseHTTPSettings23(l *lua.State) (httpSettings, string) {
 			return set, f.key + ": boolean expected"
 		}
 	}
-	set.userAgent = cString(set.userAgent)
-	set.rawlogDir = cString(set.rawlogDir)
+	set.userAgent = cstr(set.userAgent)
+	set.rawlogDir = cstr(set.rawlogDir)
 
 	// A proxy_url that is not a string is ignored, as Dovecot only looks
 	// at it when dlua_table_get_string_by_str finds a string.
 	var proxy string
 	if httpSettingString(l, "proxy_url", &proxy) > 0 {
-		u, perr := dovecoturl.Parse(cString(proxy), dovecoturl.AllowUserinfo)
+		u, perr := dovecoturl.Parse(cstr(proxy), dovecoturl.AllowUserinfo)
 		if perr != nil {
 			return set, "proxy_url is invalid: " + perr.Error()
 		}

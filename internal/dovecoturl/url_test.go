@@ -3,7 +3,8 @@ package dovecoturl
 import "testing"
 
 // TestParse checks the port of http_url_parse: what it accepts,
-// the request target and Host it makes, and Dovecot's error texts.
+// the request target and Host it makes, the parts lib-http's callers use
+// (host name, port, userinfo) and Dovecot's error texts.
 func TestParse(t *testing.T) {
 	tests := []struct {
 		url       string
@@ -12,15 +13,20 @@ func TestParse(t *testing.T) {
 		target    string
 		https     bool
 		user      string
+		password  string
+		hostName  string // HostName(), when not ""
+		port      int    // PortOrDefault(), when not 0
 		err       string
 	}{
 		{url: "http://127.0.0.1:18080/push/path?x=1", authority: "127.0.0.1:18080", target: "/push/path?x=1"},
-		{url: "http://example.com", authority: "example.com", target: "/"},
-		{url: "HTTPS://Example.COM.:443/a%20b/?", authority: "Example.COM:443", target: "/a%20b/?", https: true},
+		{url: "http://example.com", authority: "example.com", target: "/", hostName: "example.com", port: 80},
+		{url: "HTTPS://Example.COM.:443/a%20b/?", authority: "Example.COM:443", target: "/a%20b/?", https: true, hostName: "Example.COM", port: 443},
 		{url: "http://h/a/../../b/./c/.", authority: "h", target: "/b/c/"},
 		{url: "http://h/%7euser/x;y=1@z:w", authority: "h", target: "/~user/x;y=1@z:w"},
 		{url: "http://h/%c3%a9?q=%C3%A9", authority: "h", target: "/%c3%a9?q=%C3%A9"},
-		{url: "http://[::1]:8080/x", authority: "[::1]:8080", target: "/x"},
+		{url: "http://[::1]:8080/x", authority: "[::1]:8080", target: "/x", hostName: "::1", port: 8080},
+		{url: "https://h/", authority: "h", target: "/", https: true, port: 443},
+		{url: "http://u%40x:p%3As@10.0.0.1:81/", userinfo: true, authority: "10.0.0.1:81", target: "/", user: "u@x", password: "p:s", hostName: "10.0.0.1", port: 81},
 		{url: "//h/x", authority: "h", target: "/x"},
 		{url: "http://u:p%40ss@h/", userinfo: true, authority: "h", target: "/", user: "u"},
 		{url: "http://h:/x", authority: "h", target: "/x"},
@@ -86,46 +92,17 @@ func TestParse(t *testing.T) {
 			if tt.user != "" && (u.User == nil || *u.User != tt.user) {
 				t.Errorf("user %v; want %q", u.User, tt.user)
 			}
-		})
-	}
-}
-
-// TestURLParts checks the accessors lib-http's callers use: the host name
-// without brackets, the default ports and the decoded userinfo.
-func TestURLParts(t *testing.T) {
-	tests := []struct {
-		url      string
-		scheme   string
-		hostName string
-		port     int
-		user     string
-		password string
-	}{
-		{"http://example.com/", "http", "example.com", 80, "", ""},
-		{"https://example.com/", "https", "example.com", 443, "", ""},
-		{"http://[::1]:8080/", "http", "::1", 8080, "", ""},
-		{"http://u%40x:p%3As@10.0.0.1:81/", "http", "10.0.0.1", 81, "u@x", "p:s"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			u, err := Parse(tt.url, AllowUserinfo)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := u.Scheme(); got != tt.scheme {
-				t.Errorf("scheme %q; want %q", got, tt.scheme)
-			}
-			if got := u.HostName(); got != tt.hostName {
-				t.Errorf("host name %q; want %q", got, tt.hostName)
-			}
-			if got := u.PortOrDefault(); got != tt.port {
-				t.Errorf("port %d; want %d", got, tt.port)
-			}
-			if tt.user != "" && (u.User == nil || *u.User != tt.user) {
-				t.Errorf("user %v; want %q", u.User, tt.user)
-			}
 			if tt.password != "" && (u.Password == nil || *u.Password != tt.password) {
 				t.Errorf("password %v; want %q", u.Password, tt.password)
+			}
+			if got := u.HostName(); tt.hostName != "" && got != tt.hostName {
+				t.Errorf("host name %q; want %q", got, tt.hostName)
+			}
+			if got := u.PortOrDefault(); tt.port != 0 && got != tt.port {
+				t.Errorf("port %d; want %d", got, tt.port)
+			}
+			if want := map[bool]string{false: "http", true: "https"}[tt.https]; u.Scheme() != want {
+				t.Errorf("scheme %q; want %q", u.Scheme(), want)
 			}
 		})
 	}
