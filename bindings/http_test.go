@@ -1,7 +1,6 @@
 package bindings
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/pushlua/pushlua/internal/dovecoturl"
 	"github.com/pushlua/pushlua/internal/httpx"
+	"github.com/pushlua/pushlua/internal/testutil"
 )
 
 // httpTestServer is the HTTP server of the Lua tests, on 127.0.0.1. It
@@ -234,67 +234,6 @@ func TestHTTPOpener(t *testing.T) {
 	}
 }
 
-// rawRequest reads one HTTP/1.1 request (head and Content-Length body) from
-// br, as the bytes that came over the wire.
-func rawRequest(br *bufio.Reader) (string, error) {
-	var b strings.Builder
-	length := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return b.String(), err
-		}
-		b.WriteString(line)
-		if line == "\r\n" {
-			break
-		}
-		if name, value, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":"); ok && strings.EqualFold(name, "Content-Length") {
-			length, _ = strconv.Atoi(strings.TrimSpace(value))
-		}
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(br, body); err != nil {
-		return b.String(), err
-	}
-	b.Write(body)
-	return b.String(), nil
-}
-
-// captureServer accepts connections on 127.0.0.1, records each request's
-// raw bytes and answers reply.
-func captureServer(t *testing.T, reply string) (addr string, requests <-chan string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	ch := make(chan string, 16)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					req, err := rawRequest(br)
-					if err != nil {
-						return
-					}
-					ch <- req
-					if _, err := io.WriteString(conn, reply); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), ch
-}
-
 // runLua runs src in a fresh state with the bindings, the HTTP client of
 // the tests and base_addr set, and returns the state.
 func runLua(t *testing.T, addr, src string) *testEnv {
@@ -353,7 +292,6 @@ func checkHeaderSet(t *testing.T, got, want []string) {
 // spec §5.6 and §8.5: the same request line, header fields and body;
 // only the order of the fields is net/http's (Host first).
 func TestHTTPWire(t *testing.T) {
-	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	tests := []struct {
 		name     string
 		lua      string
@@ -467,15 +405,15 @@ func TestHTTPWire(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, reqs := captureServer(t, ok)
+			// The server answers "200 OK" with the body "ok".
+			srv := testutil.NewCaptureServer(t, http.StatusOK, 0)
+			addr := srv.Addr()
 			runLua(t, addr, tt.lua)
-			var raw string
-			select {
-			case raw = <-reqs:
-			case <-time.After(5 * time.Second):
-				t.Fatal("no request captured")
+			reqs := srv.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests captured; want 1", len(reqs))
 			}
-			line, header, body := splitRaw(t, raw)
+			line, header, body := splitRaw(t, reqs[0].Raw)
 			if line != tt.line {
 				t.Errorf("request line %q; want %q", line, tt.line)
 			}
@@ -550,26 +488,36 @@ func TestHTTPTimeoutRetries(t *testing.T) {
 
 // TestHTTPContext checks that the current call's context bounds submit().
 func TestHTTPContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	submitBounded(t, func(env *Env) { env.Ctx = ctx }, `
+		local resp = dovecot.http.client({max_attempts = 5}):request({url = base_url .. "/hang"}):submit()
+		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())`,
+		2*time.Second, "about 100ms")
+}
+
+// submitBounded runs src, which submits to /hang of a test server
+// (base_url), in an Env that setup bounds, and checks that it took less
+// than limit (want says how long it should) and that /hang got one
+// request.
+func submitBounded(t *testing.T, setup func(*Env), src string, limit time.Duration, want string) {
+	t.Helper()
 	srv := newHTTPTestServer(t)
 	te := newTestEnv(t)
 	te.Env.HTTP = newTestHTTPClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	te.Env.Ctx = ctx
+	setup(te.Env)
 	te.L.PushString(srv.URL)
 	te.L.SetGlobal("base_url")
 	start := time.Now()
-	if err := lua.DoString(te.L, `
-		local resp = dovecot.http.client({max_attempts = 5}):request({url = base_url .. "/hang"}):submit()
-		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())`); err != nil {
+	if err := lua.DoString(te.L, src); err != nil {
 		msg, _ := te.L.ToString(-1)
 		t.Fatal(msg)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("submit took %v; want about 100ms", d)
+	if d := time.Since(start); d > limit {
+		t.Errorf("submit took %v; want %s", d, want)
 	}
 	if n := srv.count("/hang"); n != 1 {
-		t.Errorf("%d attempts after the deadline; want 1", n)
+		t.Errorf("%d attempts; want 1", n)
 	}
 }
 
@@ -656,26 +604,11 @@ func TestHTTPFailureReasons(t *testing.T) {
 // budget) bounds submit() whatever the client's timeouts say: the response
 // is 9008, lib-http's absolute timeout, after one attempt.
 func TestHTTPCallDeadline(t *testing.T) {
-	srv := newHTTPTestServer(t)
-	te := newTestEnv(t)
-	te.Env.HTTP = newTestHTTPClient()
-	te.Env.Deadline = time.Now().Add(150 * time.Millisecond)
-	te.L.PushString(srv.URL)
-	te.L.SetGlobal("base_url")
-	start := time.Now()
-	if err := lua.DoString(te.L, `
+	submitBounded(t, func(env *Env) { env.Deadline = time.Now().Add(150 * time.Millisecond) }, `
 		local resp = dovecot.http.client({max_attempts = 5, request_timeout_msecs = 60000}):request({url = base_url .. "/hang"}):submit()
 		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())
-		assert(resp:reason():find("Absolute request timeout expired (Request queued ", 1, true) == 1, resp:reason())`); err != nil {
-		msg, _ := te.L.ToString(-1)
-		t.Fatal(msg)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("submit took %v; want about 150ms", d)
-	}
-	if n := srv.count("/hang"); n != 1 {
-		t.Errorf("%d attempts; want 1", n)
-	}
+		assert(resp:reason():find("Absolute request timeout expired (Request queued ", 1, true) == 1, resp:reason())`,
+		5*time.Second, "about 150ms")
 }
 
 // TestHTTPPayloadCharged: resp:payload() charges the body it copies into
