@@ -339,6 +339,23 @@ func TestHTTPErrorKinds(t *testing.T) {
 	}
 }
 
+// settled checks err against want, the error a case expects (nil: none),
+// and reports whether the case ends there: it failed as wanted, or it
+// failed although it should not (the test is stopped then).
+func settled(t *testing.T, err, want error) bool {
+	t.Helper()
+	if want != nil {
+		if !errors.Is(err, want) {
+			t.Fatalf("got %v; want %v", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
+}
+
 func TestHTTPRedirects(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/r/"))
@@ -364,14 +381,8 @@ func TestHTTPRedirects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := c.Do(context.Background(), &Request{URL: srv.URL + tt.path, MaxRedirects: tt.maxRedirects, MaxAttempts: 3})
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("got %v; want %v", err, tt.wantErr)
-				}
+			if settled(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if resp.Status != tt.wantStatus || resp.Attempts != 1 {
 				t.Errorf("got %d (attempts %d); want %d (1)", resp.Status, resp.Attempts, tt.wantStatus)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,14 +50,8 @@ func TestRequestTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := c.Do(context.Background(), &Request{URL: srv.URL, TLS: tt.tls})
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("got %v; want %v", err, tt.wantErr)
-				}
+			if settled(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if string(resp.Body) != "secret" {
 				t.Errorf("got body %q; want secret", resp.Body)
