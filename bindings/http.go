@@ -368,16 +368,20 @@ func httpRequestSubmit(l *lua.State) int {
 	return 1
 }
 
-func httpResponseStatus(l *lua.State) int {
+// checkHTTPResponse returns the response of resp:<method>(), which takes
+// no other argument.
+func checkHTTPResponse(l *lua.State) *httpResponse {
 	luax.RequireArgs(l, 1)
-	resp := checkHTTPObject[*httpResponse](l, 1, httpResponseName)
-	l.PushInteger(resp.status)
+	return checkHTTPObject[*httpResponse](l, 1, httpResponseName)
+}
+
+func httpResponseStatus(l *lua.State) int {
+	l.PushInteger(checkHTTPResponse(l).status)
 	return 1
 }
 
 func httpResponsePayload(l *lua.State) int {
-	luax.RequireArgs(l, 1)
-	resp := checkHTTPObject[*httpResponse](l, 1, httpResponseName)
+	resp := checkHTTPResponse(l)
 	if resp.env != nil {
 		resp.env.charge(l, "payload", int64(len(resp.payload)))
 	}
@@ -396,9 +400,7 @@ func httpResponseHeader(l *lua.State) int {
 }
 
 func httpResponseReason(l *lua.State) int {
-	luax.RequireArgs(l, 1)
-	resp := checkHTTPObject[*httpResponse](l, 1, httpResponseName)
-	l.PushString(resp.reason)
+	l.PushString(checkHTTPResponse(l).reason)
 	return 1
 }
 
