@@ -635,3 +635,56 @@ func TestHTTPPayloadCharged(t *testing.T) {
 		t.Errorf("charged %q; want %q", charged, want)
 	}
 }
+
+// TestHTTPExpectationFailed: a 417 to a request sent with "Expect:
+// 100-continue" is retried without Expect while max_attempts allows, as
+// lib-http does; otherwise the 417 is the answer.
+func TestHTTPExpectationFailed(t *testing.T) {
+	var mu sync.Mutex
+	var expects []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		expects = append(expects, r.Header.Get("Expect"))
+		mu.Unlock()
+		if r.Header.Get("Expect") != "" {
+			w.WriteHeader(http.StatusExpectationFailed)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	tests := []struct {
+		settings string
+		status   int
+		payload  string
+		expects  []string
+	}{
+		{"{max_attempts = 2}", 200, "data", []string{"100-continue", ""}},
+		{"{}", 417, "", []string{"100-continue"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.settings, func(t *testing.T) {
+			mu.Lock()
+			expects = nil
+			mu.Unlock()
+			te := runLua(t, srv.URL[len("http://"):], `
+				local req = dovecot.http.client(`+tt.settings+`):request({url = "http://" .. base_addr .. "/", method = "POST"})
+				req:set_payload("data")
+				local resp = req:submit()
+				status, payload = resp:status(), resp:payload()`)
+			te.L.Global("status")
+			status, _ := te.L.ToInteger(-1)
+			te.L.Global("payload")
+			payload, _ := te.L.ToString(-1)
+			if status != tt.status || payload != tt.payload {
+				t.Errorf("got %d %q; want %d %q", status, payload, tt.status, tt.payload)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(expects, tt.expects) {
+				t.Errorf("the server saw Expect %q; want %q", expects, tt.expects)
+			}
+		})
+	}
+}
