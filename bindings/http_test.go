@@ -1,7 +1,6 @@
 package bindings
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -22,8 +21,10 @@ import (
 
 	lua "github.com/Shopify/go-lua"
 
+	"github.com/pushlua/pushlua/internal/dovecoturl"
 	"github.com/pushlua/pushlua/internal/httpx"
 	"github.com/pushlua/pushlua/internal/luax"
+	"github.com/pushlua/pushlua/internal/testutil"
 )
 
 // httpTestServer is the HTTP server of the Lua tests, on 127.0.0.1. It
@@ -234,67 +235,6 @@ func TestHTTPOpener(t *testing.T) {
 	}
 }
 
-// rawRequest reads one HTTP/1.1 request (head and Content-Length body) from
-// br, as the bytes that came over the wire.
-func rawRequest(br *bufio.Reader) (string, error) {
-	var b strings.Builder
-	length := 0
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return b.String(), err
-		}
-		b.WriteString(line)
-		if line == "\r\n" {
-			break
-		}
-		if name, value, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":"); ok && strings.EqualFold(name, "Content-Length") {
-			length, _ = strconv.Atoi(strings.TrimSpace(value))
-		}
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(br, body); err != nil {
-		return b.String(), err
-	}
-	b.Write(body)
-	return b.String(), nil
-}
-
-// captureServer accepts connections on 127.0.0.1, records each request's
-// raw bytes and answers reply.
-func captureServer(t *testing.T, reply string) (addr string, requests <-chan string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	ch := make(chan string, 16)
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					req, err := rawRequest(br)
-					if err != nil {
-						return
-					}
-					ch <- req
-					if _, err := io.WriteString(conn, reply); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), ch
-}
-
 // runLua runs src in a fresh state with the bindings, the HTTP client of
 // the tests and base_addr set, and returns the state.
 func runLua(t *testing.T, addr, src string) *testEnv {
@@ -353,7 +293,6 @@ func checkHeaderSet(t *testing.T, got, want []string) {
 // spec §5.6 and §8.5: the same request line, header fields and body;
 // only the order of the fields is net/http's (Host first).
 func TestHTTPWire(t *testing.T) {
-	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	tests := []struct {
 		name     string
 		lua      string
@@ -467,15 +406,15 @@ func TestHTTPWire(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr, reqs := captureServer(t, ok)
+			// The server answers "200 OK" with the body "ok".
+			srv := testutil.NewCaptureServer(t, http.StatusOK, 0)
+			addr := srv.Addr()
 			runLua(t, addr, tt.lua)
-			var raw string
-			select {
-			case raw = <-reqs:
-			case <-time.After(5 * time.Second):
-				t.Fatal("no request captured")
+			reqs := srv.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests captured; want 1", len(reqs))
 			}
-			line, header, body := splitRaw(t, raw)
+			line, header, body := splitRaw(t, reqs[0].Raw)
 			if line != tt.line {
 				t.Errorf("request line %q; want %q", line, tt.line)
 			}
@@ -550,110 +489,36 @@ func TestHTTPTimeoutRetries(t *testing.T) {
 
 // TestHTTPContext checks that the current call's context bounds submit().
 func TestHTTPContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	submitBounded(t, func(h *luax.StaticHost) { h.Ctx = ctx }, `
+		local resp = dovecot.http.client({max_attempts = 5}):request({url = base_url .. "/hang"}):submit()
+		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())`,
+		2*time.Second, "about 100ms")
+}
+
+// submitBounded runs src, which submits to /hang of a test server
+// (base_url), with a host that setup bounds, and checks that it took less
+// than limit (want says how long it should) and that /hang got one
+// request.
+func submitBounded(t *testing.T, setup func(*luax.StaticHost), src string, limit time.Duration, want string) {
+	t.Helper()
 	srv := newHTTPTestServer(t)
 	te := newTestEnv(t)
 	te.Host.Client = newTestHTTPClient()
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	te.Host.Ctx = ctx
+	setup(te.Host)
 	te.L.PushString(srv.URL)
 	te.L.SetGlobal("base_url")
 	start := time.Now()
-	if err := lua.DoString(te.L, `
-		local resp = dovecot.http.client({max_attempts = 5}):request({url = base_url .. "/hang"}):submit()
-		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())`); err != nil {
+	if err := lua.DoString(te.L, src); err != nil {
 		msg, _ := te.L.ToString(-1)
 		t.Fatal(msg)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("submit took %v; want about 100ms", d)
+	if d := time.Since(start); d > limit {
+		t.Errorf("submit took %v; want %s", d, want)
 	}
 	if n := srv.count("/hang"); n != 1 {
-		t.Errorf("%d attempts after the deadline; want 1", n)
-	}
-}
-
-// TestHTTPURLParse checks the port of http_url_parse: what it accepts,
-// the request target and Host it makes, and Dovecot's error texts.
-func TestHTTPURLParse(t *testing.T) {
-	tests := []struct {
-		url       string
-		userinfo  bool
-		authority string
-		target    string
-		https     bool
-		user      string
-		err       string
-	}{
-		{url: "http://127.0.0.1:18080/push/path?x=1", authority: "127.0.0.1:18080", target: "/push/path?x=1"},
-		{url: "http://example.com", authority: "example.com", target: "/"},
-		{url: "HTTPS://Example.COM.:443/a%20b/?", authority: "Example.COM:443", target: "/a%20b/?", https: true},
-		{url: "http://h/a/../../b/./c/.", authority: "h", target: "/b/c/"},
-		{url: "http://h/%7euser/x;y=1@z:w", authority: "h", target: "/~user/x;y=1@z:w"},
-		{url: "http://h/%c3%a9?q=%C3%A9", authority: "h", target: "/%c3%a9?q=%C3%A9"},
-		{url: "http://[::1]:8080/x", authority: "[::1]:8080", target: "/x"},
-		{url: "//h/x", authority: "h", target: "/x"},
-		{url: "http://u:p%40ss@h/", userinfo: true, authority: "h", target: "/", user: "u"},
-		{url: "http://h:/x", authority: "h", target: "/x"},
-		{url: "http://my-host.example.org?x", authority: "my-host.example.org", target: "/?x"},
-
-		{url: "http://u:p@h/", err: "HTTP URL does not allow `userinfo@' part"},
-		{url: "ftp://h/", err: "Not an HTTP URL"},
-		{url: "localhost:8080", err: "Not an HTTP URL"},
-		{url: "http:h", err: "Absolute HTTP URL requires `//' after `http:'"},
-		{url: "/path", err: "Relative HTTP URL not allowed"},
-		{url: "not a url", err: "Relative HTTP URL not allowed"},
-		{url: "127.0.0.1:80/x", err: "Relative HTTP URL not allowed"},
-		{url: "", err: "Relative HTTP URL not allowed"},
-		{url: "http://", err: "HTTP URL does not allow empty host identifier"},
-		{url: "http://:80/", err: "HTTP URL does not allow empty host identifier"},
-		{url: "http://h/#frag", err: "URL fragment not allowed for HTTP URL in this context"},
-		{url: "http://h/a b", err: "Path component contains invalid character"},
-		{url: "http://h/?a b", err: "Query component contains invalid character"},
-		{url: "http://h/#a b", err: "Fragment component contains invalid character"},
-		{url: "http://h:99999/", err: "Invalid port number"},
-		{url: "http://h:0/", err: "Invalid port number"},
-		{url: "http://h:80x/", err: "Invalid host port"},
-		{url: "http://h_x/", err: "Invalid host identifier"},
-		{url: "http://h-/", err: "Invalid domain label in hostname"},
-		{url: "http://[::1/", err: "Expecting ']' at end of IP-literal"},
-		{url: "http://[]/", err: "Empty IPv6 host address"},
-		{url: "http://[v1.x]/", err: "Future IP host address 'v1.x' not supported"},
-		{url: "http://[1.2.3.4]/", err: "Invalid IPv6 host address '1.2.3.4'"},
-		{url: "http://h/%zz", err: "Expecting hex digit after '%', but found 'z'"},
-		{url: "http://h/%4z", err: "Expecting hex digit after '%4', but found 'z'"},
-		{url: "http://h/%4", err: "Unexpected URI boundary after '%'"},
-		{url: "http://h/%00", err: "Percent encoding is not allowed to encode NUL character"},
-		{url: "http://%2d/", err: "(null)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			u, err := parseDovecotURL(tt.url, tt.userinfo)
-			if tt.err != "" {
-				if err == nil {
-					t.Fatalf("no error; want %q", tt.err)
-				}
-				if err.Error() != tt.err {
-					t.Fatalf("error %q; want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("error %q", err)
-			}
-			if got := u.authority(); got != tt.authority {
-				t.Errorf("authority %q; want %q", got, tt.authority)
-			}
-			if got := u.target(); got != tt.target {
-				t.Errorf("target %q; want %q", got, tt.target)
-			}
-			if u.https != tt.https {
-				t.Errorf("https %v; want %v", u.https, tt.https)
-			}
-			if tt.user != "" && (u.user == nil || *u.user != tt.user) {
-				t.Errorf("user %v; want %q", u.user, tt.user)
-			}
-		})
+		t.Errorf("%d attempts; want 1", n)
 	}
 }
 
@@ -670,7 +535,7 @@ func (timeoutError) Temporary() bool { return true }
 func TestHTTPFailureReasons(t *testing.T) {
 	remote := &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 8080}
 	remote6 := &net.TCPAddr{IP: net.ParseIP("::1"), Port: 80}
-	u, err := parseDovecotURL("http://nx.invalid:8080/x", false)
+	u, err := dovecoturl.Parse("http://nx.invalid:8080/x", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -740,26 +605,11 @@ func TestHTTPFailureReasons(t *testing.T) {
 // budget) bounds submit() whatever the client's timeouts say: the response
 // is 9008, lib-http's absolute timeout, after one attempt.
 func TestHTTPCallDeadline(t *testing.T) {
-	srv := newHTTPTestServer(t)
-	te := newTestEnv(t)
-	te.Host.Client = newTestHTTPClient()
-	te.Host.Until = time.Now().Add(150 * time.Millisecond)
-	te.L.PushString(srv.URL)
-	te.L.SetGlobal("base_url")
-	start := time.Now()
-	if err := lua.DoString(te.L, `
+	submitBounded(t, func(h *luax.StaticHost) { h.Until = time.Now().Add(150 * time.Millisecond) }, `
 		local resp = dovecot.http.client({max_attempts = 5, request_timeout_msecs = 60000}):request({url = base_url .. "/hang"}):submit()
 		assert(resp:status() == 9008, "status " .. resp:status() .. " " .. resp:reason())
-		assert(resp:reason():find("Absolute request timeout expired (Request queued ", 1, true) == 1, resp:reason())`); err != nil {
-		msg, _ := te.L.ToString(-1)
-		t.Fatal(msg)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("submit took %v; want about 150ms", d)
-	}
-	if n := srv.count("/hang"); n != 1 {
-		t.Errorf("%d attempts; want 1", n)
-	}
+		assert(resp:reason():find("Absolute request timeout expired (Request queued ", 1, true) == 1, resp:reason())`,
+		5*time.Second, "about 150ms")
 }
 
 // TestHTTPPayloadCharged: resp:payload() charges the body it copies into
@@ -780,5 +630,58 @@ func TestHTTPPayloadCharged(t *testing.T) {
 	want := []string{"pushlua: call exceeded its memory budget of 3 bytes (pushlua_handler_memory): 'payload' needs 5 bytes, 0 already used"}
 	if !slices.Equal(refused, want) {
 		t.Errorf("refused %q; want %q", refused, want)
+	}
+}
+
+// TestHTTPExpectationFailed: a 417 to a request sent with "Expect:
+// 100-continue" is retried without Expect while max_attempts allows, as
+// lib-http does; otherwise the 417 is the answer.
+func TestHTTPExpectationFailed(t *testing.T) {
+	var mu sync.Mutex
+	var expects []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		expects = append(expects, r.Header.Get("Expect"))
+		mu.Unlock()
+		if r.Header.Get("Expect") != "" {
+			w.WriteHeader(http.StatusExpectationFailed)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	tests := []struct {
+		settings string
+		status   int
+		payload  string
+		expects  []string
+	}{
+		{"{max_attempts = 2}", 200, "data", []string{"100-continue", ""}},
+		{"{}", 417, "", []string{"100-continue"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.settings, func(t *testing.T) {
+			mu.Lock()
+			expects = nil
+			mu.Unlock()
+			te := runLua(t, srv.URL[len("http://"):], `
+				local req = dovecot.http.client(`+tt.settings+`):request({url = "http://" .. base_addr .. "/", method = "POST"})
+				req:set_payload("data")
+				local resp = req:submit()
+				status, payload = resp:status(), resp:payload()`)
+			te.L.Global("status")
+			status, _ := te.L.ToInteger(-1)
+			te.L.Global("payload")
+			payload, _ := te.L.ToString(-1)
+			if status != tt.status || payload != tt.payload {
+				t.Errorf("got %d %q; want %d %q", status, payload, tt.status, tt.payload)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(expects, tt.expects) {
+				t.Errorf("the server saw Expect %q; want %q", expects, tt.expects)
+			}
+		})
 	}
 }

@@ -221,7 +221,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.UserQueueSize = 0
 	}
 	if opts.HTTP == nil {
-		opts.HTTP = httpx.New(httpx.Options{Logger: opts.Logger})
+		opts.HTTP = httpx.New(httpx.Options{})
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}

@@ -1,7 +1,13 @@
 // Package httpx is pushlua's one HTTP client for everything scripts send:
 // socket.http and dovecot.http. One Client, shared by all Lua states, sends
-// requests over one pooled *http.Transport with retries from
-// github.com/hashicorp/go-retryablehttp.
+// requests over one pooled *http.Transport; github.com/hashicorp/go-retryablehttp
+// runs each request's attempts, with the request's own retry policy.
+//
+// It has go-retryablehttp's small-library shape: New(Options) with
+// documented defaults for the zero values, a Request whose exported fields
+// say everything about one exchange, and the behaviour that varies as
+// function-typed fields (CheckRetry, Backoff, PrepareRetry) with defaults
+// (DefaultCheckRetry, retryablehttp.DefaultBackoff, the same request).
 //
 // Semantics:
 //
@@ -14,13 +20,22 @@
 //   - Request.Timeout bounds one attempt: connecting, sending the request,
 //     and reading the response head and the whole body. The context given to
 //     Do bounds the whole exchange, retries and waits included.
-//   - A request is retried (up to Request.MaxAttempts attempts) only after a
-//     timeout of an attempt or a lost connection, never after a refused or
-//     failed connect and never because of an HTTP status. (net/http itself
-//     may resend an idempotent request once, inside one attempt, when a
-//     reused keep-alive connection turns out to be closed.)
-//   - Redirects are followed only when Request.MaxRedirects > 0, with the
-//     rules of net/http.
+//   - Attempts: after each attempt (its body read, or its failure classified
+//     as an *Error) Request.CheckRetry decides whether another follows;
+//     Request.Backoff says how long to wait first; Request.PrepareRetry may
+//     change the request for it (a redirect's target, a header dropped).
+//     The defaults retry only after a timeout or a lost connection, up to
+//     Request.MaxAttempts attempts, waiting exponentially between
+//     Options.RetryWaitMin and RetryWaitMax; never after a refused or failed
+//     connect, never because of an HTTP status. dovecot.http plugs lib-http's
+//     rules in (408, 417, 503 with Retry-After, its redirects). (net/http
+//     itself may resend an idempotent request once, inside one attempt, when
+//     a reused keep-alive connection turns out to be closed.)
+//   - Redirects: the http.Client's redirect policy follows them within one
+//     attempt only when Request.MaxRedirects > 0, with the rules of net/http;
+//     otherwise the redirect is the attempt's response, which the caller's
+//     own rules may follow (LuaSocket's in socket.http; lib-http's, through
+//     CheckRetry and PrepareRetry, in dovecot.http).
 //   - Proxies are used only when Request.Proxy says so; the environment
 //     (HTTP_PROXY...) is ignored.
 //   - Request.TLS gives a request its own TLS options (CA file or

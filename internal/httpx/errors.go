@@ -43,6 +43,9 @@ var (
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrCanceled: the context was canceled (not by its deadline).
 	ErrCanceled = errors.New("canceled")
+	// ErrRetryPolicy: the request's CheckRetry or PrepareRetry returned an
+	// error, which the *Error wraps.
+	ErrRetryPolicy = errors.New("ended by the retry policy")
 )
 
 // Error is the error Do returns.
@@ -100,6 +103,8 @@ func retryable(kind error) bool {
 func classify(parent context.Context, err error) error {
 	var ate *attemptTimeoutError
 	var tce *tlsConfigError
+	var pe *policyError
+	var ie *invalidError
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	var netErr net.Error
@@ -113,8 +118,10 @@ func classify(parent context.Context, err error) error {
 		return nil
 	case errors.As(err, &ate):
 		return ErrTimeout
-	case errors.As(err, &tce):
+	case errors.As(err, &tce), errors.As(err, &ie):
 		return ErrInvalidRequest
+	case errors.As(err, &pe):
+		return ErrRetryPolicy
 	case parent.Err() != nil:
 		if errors.Is(parent.Err(), context.DeadlineExceeded) {
 			return ErrTimeout

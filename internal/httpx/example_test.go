@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -20,7 +19,7 @@ func ExampleClient_Do() {
 	}))
 	defer srv.Close()
 
-	client := httpx.New(httpx.Options{Logger: slog.New(slog.DiscardHandler)})
+	client := httpx.New(httpx.Options{})
 	resp, err := client.Do(context.Background(), &httpx.Request{
 		Method:      "PUT",
 		URL:         srv.URL + "/notify",

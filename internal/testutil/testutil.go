@@ -44,6 +44,9 @@ type Request struct {
 	Headers        [][2]string
 	Body           string
 	At             time.Time
+	// Raw is the request's bytes as they came: request line, header
+	// lines, the empty line and the body.
+	Raw string
 }
 
 // Header returns the first value of the header name (case-insensitive).
@@ -122,12 +125,14 @@ func (s *CaptureServer) conn(c net.Conn) {
 			return
 		}
 		req := Request{Method: parts[0], Target: parts[1], At: time.Now()}
+		raw := []byte(line)
 		length := 0
 		for {
 			h, err := br.ReadString('\n')
 			if err != nil {
 				return
 			}
+			raw = append(raw, h...)
 			h = strings.TrimRight(h, "\r\n")
 			if h == "" {
 				break
@@ -144,6 +149,7 @@ func (s *CaptureServer) conn(c net.Conn) {
 			return
 		}
 		req.Body = string(body)
+		req.Raw = string(append(raw, body...))
 		s.mu.Lock()
 		s.reqs = append(s.reqs, req)
 		status, delay := s.status, s.delay
