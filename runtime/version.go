@@ -78,7 +78,7 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 		return nil, err
 	}
 	v := &version{cfg: cfg, live: opts.Store != e.opts.Store}
-	v.drivers, v.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
+	v.drivers, v.errs = buildDrivers(ctx, &driverEnv{opts: opts, budget: budget, allowExec: allowExec, log: e.log})
 	v.slots = make([][]driverInstance, e.opts.Jobs)
 	for i := range v.slots {
 		for _, d := range v.drivers {
