@@ -125,7 +125,7 @@ type Engine struct {
 	// orders taking a reference against swapping it.
 	vmu      sync.RWMutex
 	cur      *version
-	versions int // versions built so far, for "v<n>" names
+	versions int // versions that served so far, for "v<n>" names (number)
 	reloadMu sync.Mutex
 	lastErr  error // the last failed reload, nil after a good one
 	// The files of the last failed reload attempt and their content's id:
@@ -208,6 +208,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		e.stop()
 		return nil, err
 	}
+	e.number(v)
 	e.cur = v
 	opts.Observer.Reloaded(true, v.name())
 	for i := range opts.Jobs {

@@ -66,7 +66,8 @@ type version struct {
 func (v *version) name() string { return v.label }
 
 // build makes a version from cfg: settings, drivers with their first
-// states, instances for every worker, and the version id.
+// states, instances for every worker, and the version id. It is not
+// numbered yet (number).
 func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, error) {
 	budget, allowExec, err := engineSettings(cfg, e.opts.Budget)
 	if err != nil {
@@ -87,11 +88,16 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 	}
 	v.files = hashFiles(v.watched())
 	v.id = versionID(v.files)
+	return v, nil
+}
+
+// number gives a version that built and is about to serve its number,
+// the next one: a build that fails or changes nothing uses none.
+func (e *Engine) number(v *version) {
 	e.versions++
 	v.n = e.versions
 	v.label = fmt.Sprintf("v%d (%s)", v.n, v.id)
 	v.log = e.log.With("version", v.label)
-	return v, nil
 }
 
 // watched lists the files a version depends on: the configuration files
@@ -275,7 +281,6 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 	if err != nil {
 		e.failedFiles = cfg.Files
 		if v != nil {
-			e.versions--
 			e.failedFiles = v.watched()
 			v.retire(ctx, e.log)
 		}
@@ -283,10 +288,10 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 		return e.reloadFailed(old, fmt.Errorf("reload: %w", err))
 	}
 	if v.id == old.id {
-		e.versions--
 		v.retire(ctx, e.log)
 		return ErrNoChange
 	}
+	e.number(v)
 	e.vmu.Lock()
 	e.cur = v
 	e.vmu.Unlock()
