@@ -107,9 +107,29 @@ type State struct {
 func readScript(path string) ([]byte, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("access(%s) failed: %s", path, strerror(err))
+		return nil, &accessError{path: path, err: err}
 	}
 	return src, nil
+}
+
+// accessError is a script that could not be read, in Dovecot's words
+// ("access(path) failed: No such file or directory").
+type accessError struct {
+	path string
+	err  error
+}
+
+func (e *accessError) Error() string { return "access(" + e.path + ") failed: " + strerror(e.err) }
+
+// Unwrap returns the cause without its *fs.PathError (the message names
+// the path already): errors.Is(err, fs.ErrNotExist) holds for a missing
+// script.
+func (e *accessError) Unwrap() error {
+	var pe *fs.PathError
+	if errors.As(e.err, &pe) {
+		return pe.Err
+	}
+	return e.err
 }
 
 // strerror renders err the way C's strerror would ("No such file or directory").

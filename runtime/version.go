@@ -358,8 +358,11 @@ func sameFiles(a, b []string) bool {
 
 func (e *Engine) reloadFailed(old *version, err error) error {
 	e.lastErr = err
+	// A configuration file that could not be read or a missing script (an
+	// editor's save or a ConfigMap swap may be under way) is a warning; a
+	// file that is there but wrong is an error.
 	var pe *fs.PathError
-	if errors.As(err, &pe) || strings.Contains(err.Error(), "No such file or directory") {
+	if errors.As(err, &pe) || errors.Is(err, fs.ErrNotExist) {
 		e.log.Warn(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
 	} else {
 		e.log.Error(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
