@@ -150,12 +150,18 @@ type driverKind struct {
 	fromBlock func(ctx context.Context, f *dconfig.Filter, de *driverEnv) (Driver, error)
 }
 
+// The bundled drivers' names (package scripts has their scripts).
+const (
+	bundledDlog = "dlog"
+	bundledOx   = "ox"
+)
+
 // drivers lists the driver kinds by lower-case name, as Dovecot's driver
 // registry does: adding a driver is one entry.
 var drivers = map[string]driverKind{
-	"lua":  {fromSpec: newLuaDriver, fromBlock: newLuaBlockDriver},
-	"dlog": bundledKind("", func(*dconfig.Filter) (map[string]string, error) { return map[string]string{}, nil }),
-	"ox":   bundledKind("push-notification-ox: ", oxArgs24),
+	"lua":       {fromSpec: newLuaDriver, fromBlock: newLuaBlockDriver},
+	bundledDlog: bundledKind("", func(*dconfig.Filter) (map[string]string, error) { return map[string]string{}, nil }),
+	bundledOx:   bundledKind("push-notification-ox: ", oxArgs24),
 }
 
 // errUnknownDriver is returned for a driver name nothing implements.
