@@ -72,13 +72,27 @@ func (d *debouncer) Trigger() {
 // Stop stops the timer.
 func (d *debouncer) Stop() { d.timer.Stop() }
 
+// WatchOptions configure Watch.
+type WatchOptions struct {
+	// Debounce is how long the watcher waits after the last file event of
+	// a burst before it reloads; default DefaultDebounce.
+	Debounce time.Duration
+	// Reloaded, when set, is called after every reload attempt with its
+	// result.
+	Reloaded func(error)
+	// Ready, when set, is called once, when the watcher watches every
+	// directory the serving version depends on: a file changed from then
+	// on is reloaded (one changed before is too: the watcher looks once).
+	Ready func()
+}
+
 // Watch reloads the engine when the configuration, a script or a Lua
 // module beside a script changes, until ctx ends. It watches directories,
 // not files — editors save by writing a temporary file and renaming it,
 // Kubernetes swaps a ..data symlink — and collapses bursts of events
-// (debounce; DefaultDebounce when 0). reloaded, when not nil, is called
-// after every reload attempt with its result.
-func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded func(error)) error {
+// (opts.Debounce).
+func (e *Engine) Watch(ctx context.Context, opts WatchOptions) error {
+	debounce := opts.Debounce
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
@@ -122,6 +136,9 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 	if v := e.current(); versionID(hashFiles(v.watched())) != v.id {
 		deb.Trigger()
 	}
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,8 +163,8 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 			if errors.Is(err, ErrClosed) {
 				return nil
 			}
-			if reloaded != nil {
-				reloaded(err)
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
 			}
 			update()
 		}

@@ -294,7 +294,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if c.config != "" {
 		go func() {
-			if err := eng.Watch(watchCtx, set.debounce, afterReload); err != nil {
+			if err := eng.Watch(watchCtx, pushrt.WatchOptions{Debounce: set.debounce, Reloaded: afterReload}); err != nil {
 				log.Error(err.Error())
 			}
 		}()
