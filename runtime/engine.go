@@ -401,11 +401,11 @@ func (e *Engine) runPoisoned(j job, i int) Result {
 		}
 		if attempt >= e.opts.PoisonAttempts {
 			res.Dead = true
-			e.log.Error(fmt.Sprintf("giving up on the transaction after %d attempts: %s", attempt, firstLine(res.Poison)),
+			e.log.Error("giving up on the transaction after {attempts} attempts: {reason}", logx.Args("attempts", attempt, "reason", firstLine(res.Poison)),
 				logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
 			break
 		}
-		e.log.Warn(fmt.Sprintf("running the transaction again (attempt %d of %d): %s", attempt+1, e.opts.PoisonAttempts, firstLine(res.Poison)),
+		e.log.Warn("running the transaction again (attempt {attempt} of {attempts}): {reason}", logx.Args("attempt", attempt+1, "attempts", e.opts.PoisonAttempts, "reason", firstLine(res.Poison)),
 			logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
 	}
 	if j.ctx.Err() != nil {
@@ -444,7 +444,7 @@ func (e *Engine) Running() int {
 func (e *Engine) callDone(j job, res Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			e.log.Error(fmt.Sprintf("transaction done callback failed: internal error: %v", p),
+			e.log.Error("transaction done callback failed: internal error: {panic}", logx.Args("panic", p),
 				logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
 		}
 	}()

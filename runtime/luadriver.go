@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -11,6 +10,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/bindings"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/internal/txn"
 )
@@ -401,7 +401,7 @@ func (in *luaInstance) userHook(r *txnRun, name string) bool {
 	if n, ok := l.ToNumber(-2); ok && n < 0 {
 		msg, _ := l.ToString(-1)
 		r.res.Errors++
-		r.log.Error(fmt.Sprintf("%s() failed: %s", name, msg))
+		r.log.Error("{function}() failed: {message}", logx.Args("function", name, "message", msg))
 		return false
 	}
 	return true

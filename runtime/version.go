@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/logx"
 )
 
 // Observer is told what the engine does, for metrics. Implementations must
@@ -266,7 +267,7 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 		if e.lastErr != nil {
 			// The failed edit was undone: what is on disk is what serves.
 			e.lastErr, e.failedFiles, e.lastFailed = nil, nil, ""
-			e.log.Info(fmt.Sprintf("reload: the files are back to the content %s serves; ready again", old.name()))
+			e.log.Info("reload: the files are back to the content {version} serves; ready again", logx.Args("version", old.name()))
 			e.opts.Observer.Reloaded(true, old.name())
 		}
 		return ErrNoChange
@@ -301,7 +302,8 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 	for i, p := range what {
 		shown[i] = e.display(p)
 	}
-	e.log.Info(fmt.Sprintf("reloaded %s (v%d → v%d, %s) in %d ms", strings.Join(shown, ", "), old.n, v.n, v.id, time.Since(start).Milliseconds()))
+	e.log.Info("reloaded {files} (v{from} → v{to}, {id}) in {ms} ms",
+		logx.Args("files", strings.Join(shown, ", "), "from", old.n, "to", v.n, "id", v.id, "ms", time.Since(start).Milliseconds()))
 	e.opts.Observer.Reloaded(true, v.name())
 	e.retiring.Add(1)
 	go func() {
@@ -356,6 +358,9 @@ func sameFiles(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
+// keepsServing is the message of a failed reload.
+const keepsServing = "{error}; v{serving} keeps serving"
+
 func (e *Engine) reloadFailed(old *version, err error) error {
 	e.lastErr = err
 	// A configuration file that could not be read or a missing script (an
@@ -363,9 +368,9 @@ func (e *Engine) reloadFailed(old *version, err error) error {
 	// file that is there but wrong is an error.
 	var pe *fs.PathError
 	if errors.As(err, &pe) || errors.Is(err, fs.ErrNotExist) {
-		e.log.Warn(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
+		e.log.Warn(keepsServing, logx.Args("error", err, "serving", old.n))
 	} else {
-		e.log.Error(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
+		e.log.Error(keepsServing, logx.Args("error", err, "serving", old.n))
 	}
 	e.opts.Observer.Reloaded(false, old.name())
 	return err

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/pushlua/pushlua/internal/logx"
 )
 
 // DefaultDebounce is how long the watcher waits after the last file event
@@ -115,7 +117,7 @@ func (e *Engine) Watch(ctx context.Context, opts WatchOptions) error {
 		for d := range want {
 			if !dirs[d] {
 				if err := w.Add(d); err != nil {
-					e.log.Warn(fmt.Sprintf("watch: %s: %v", d, err))
+					e.log.Warn("watch: {dir}: {error}", logx.Args("dir", d, "error", err))
 					continue
 				}
 				dirs[d] = true

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/ingest"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/redact"
 	"github.com/pushlua/pushlua/internal/txn"
@@ -232,7 +233,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	m.SetReady(eng.Ready())
 	v := eng.Version()
-	log.Info(fmt.Sprintf("serving %s with drivers %s", v.Name, strings.Join(v.Drivers, ", ")))
+	log.Info("serving {version} with drivers {drivers}", logx.Args("version", v.Name, "drivers", strings.Join(v.Drivers, ", ")))
 
 	ln, err := ingest.Listen(set.listen)
 	if err != nil {
@@ -322,7 +323,7 @@ loop:
 			break loop
 		}
 	}
-	log.Info(fmt.Sprintf("shutting down: draining %d transactions (at most %s)", eng.QueueLen(), set.drainTimeout))
+	log.Info("shutting down: draining {queued} transactions (at most {timeout})", logx.Args("queued", eng.QueueLen(), "timeout", set.drainTimeout))
 	stopWatch()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), set.drainTimeout)
 	defer cancel()
