@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/txn"
 	"github.com/pushlua/pushlua/scripts"
 )
@@ -167,17 +168,20 @@ var drivers = map[string]driverKind{
 // errUnknownDriver is returned for a driver name nothing implements.
 var errUnknownDriver = errors.New("unknown push notification driver")
 
+// driverFailed is the message of a driver that failed to initialise.
+const driverFailed = "{driver}: {error}"
+
 // newDriver builds the driver a 2.3 push_notification_driver value names.
 // A failure is logged, as Dovecot logs it.
 func newDriver(ctx context.Context, spec dconfig.DriverSpec, de *driverEnv) (Driver, error) {
 	kind, ok := drivers[strings.ToLower(spec.Name)]
 	if !ok {
-		de.log.Error("Unknown push notification driver: " + spec.Name)
+		de.log.Error("Unknown push notification driver: {driver}", logx.Args("driver", spec.Name))
 		return nil, fmt.Errorf("%w: %s", errUnknownDriver, spec.Name)
 	}
 	d, err := kind.fromSpec(ctx, spec, de)
 	if err != nil {
-		de.log.Error(spec.Name + ": " + err.Error())
+		de.log.Error(driverFailed, logx.Args("driver", spec.Name, "error", err))
 		return nil, err
 	}
 	return d, nil
@@ -190,12 +194,12 @@ func newBlockDriver(ctx context.Context, f *dconfig.Filter, de *driverEnv) (Driv
 	name := f.Driver()
 	kind, ok := drivers[strings.ToLower(name)]
 	if !ok {
-		de.log.Error("Unable to identify push notification driver '" + name + "': Name does not match any registered drivers")
+		de.log.Error("Unable to identify push notification driver '{driver}': Name does not match any registered drivers", logx.Args("driver", name))
 		return nil, fmt.Errorf("%w: %s", errUnknownDriver, name)
 	}
 	d, err := kind.fromBlock(ctx, f, de)
 	if err != nil {
-		de.log.Error(name + ": " + err.Error())
+		de.log.Error(driverFailed, logx.Args("driver", name, "error", err))
 		return nil, err
 	}
 	return d, nil

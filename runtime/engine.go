@@ -464,7 +464,7 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 		if p := recover(); p != nil {
 			res.Errors++
 			res.Poison = fmt.Sprintf("internal error: %v", p)
-			r.log.Error("transaction failed: " + res.Poison + "; the worker's script states are discarded")
+			r.log.Error("transaction failed: {reason}; the worker's script states are discarded", logx.Args("reason", res.Poison))
 			for _, in := range v.slots[i] {
 				in.Discard()
 			}
@@ -476,7 +476,7 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	if snap := t.Snapshot(); !snap.Empty() {
 		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++
-			r.log.Error("store: applying the transaction's snapshot failed: " + err.Error())
+			r.log.Error("store: applying the transaction's snapshot failed: {error}", logx.Args("error", err))
 		}
 	}
 	instances := v.slots[i]

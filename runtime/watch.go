@@ -159,7 +159,7 @@ func (e *Engine) Watch(ctx context.Context, opts WatchOptions) error {
 			if !ok {
 				return nil
 			}
-			e.log.Warn("watch: " + err.Error())
+			e.log.Warn("watch: {error}", logx.Args("error", err))
 		case <-deb.C:
 			err := e.reload(ctx, false)
 			if errors.Is(err, ErrClosed) {

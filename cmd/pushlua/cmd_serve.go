@@ -285,7 +285,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening on " + listenName(ln))
+	log.Info("listening on {addr}", logx.Args("addr", listenName(ln)))
 
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
@@ -316,7 +316,7 @@ loop:
 			}
 			afterReload(err)
 		case err := <-serveErr:
-			log.Error("serve: " + err.Error())
+			log.Error("serve: {error}", logx.Args("error", err))
 			code = 1
 			break loop
 		case <-ctx.Done():
@@ -339,7 +339,7 @@ loop:
 			if durable.queue.URL != "" {
 				where = "the JetStream stream (given back for another worker)"
 			}
-			log.Warn(err.Error() + " now; they stay in " + where)
+			log.Warn("{error} now; they stay in {where}", logx.Args("error", err, "where", where))
 		} else {
 			log.Error(err.Error())
 			code = 1

@@ -262,7 +262,7 @@ func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
 		if err := in.wal.Append(ctx, lines...); err != nil {
 			in.decoded.drop(lines)
 			if !errors.Is(err, wal.ErrFull) && !errors.Is(err, context.Canceled) {
-				in.log.Error("write-ahead log: " + err.Error())
+				in.log.Error("write-ahead log: {error}", logx.Args("error", err))
 			}
 			return err
 		}
