@@ -144,23 +144,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if c.config != "" {
 			// A reload to a configuration with a typo or without any
 			// driver fails, and the running version keeps serving.
-			cfg, err := c.loadConfig()
-			if err == nil {
-				err = noDriver(cfg)
-			}
-			if err != nil {
-				return nil, err
-			}
-			return cfg, nil
+			return c.loadDriverConfig()
 		}
 		cfg, err := dconfig.ParseReader("(embedded default)", strings.NewReader(defaultConfig), "")
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range c.overrides {
-			if err := cfg.Override(o); err != nil {
-				return nil, fmt.Errorf("-o %s: %w", o, err)
-			}
+		if err := c.override(cfg); err != nil {
+			return nil, err
 		}
 		return cfg, nil
 	}

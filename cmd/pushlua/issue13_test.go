@@ -290,17 +290,7 @@ func TestReloadTypoKeepsServing(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := s.get(t, "/readyz")
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz after restoring the file: %d %q; want 200\n%s", code, body, s.log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitReady(t, "after restoring the file")
 }
 
 // send reads what run reads: two files of one pretty-printed transaction

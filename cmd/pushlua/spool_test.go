@@ -276,17 +276,7 @@ func TestServeSpoolReadyz(t *testing.T) {
 		}
 		f.WriteString(`name":"u1"}}` + "\n")
 		s.waitLog(t, regexp.MustCompile(`pushlua\(u1\)<a-2>`))
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			code, body := s.get(t, "/readyz")
-			if code == 200 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz after catching up: %d %s", code, body)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		s.waitReady(t, "after catching up")
 	})
 	t.Run("unreadable spool directory", func(t *testing.T) {
 		dir := writeFiles(t, map[string]string{
