@@ -33,13 +33,7 @@ func pushluaTimeout(t *testing.T, dir, stdin string, args ...string) result {
 	if ctx.Err() != nil {
 		t.Fatalf("pushlua %s did not exit within 20 s:\n%s%s", strings.Join(args, " "), out.String(), errb.String())
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return result{exitCode(t, err), out.String(), errb.String()}
 }
 
 const issue13Script = `function dovecot_lua_notify_begin_txn(user) return {} end
