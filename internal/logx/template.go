@@ -23,6 +23,11 @@ const KeyArgs = "args"
 // takes them) that fill a message template.
 func Args(args ...any) slog.Attr { return slog.Group(KeyArgs, args...) }
 
+// Message returns r's message with its template filled (Render with the
+// record's KeyArgs group): what the text handler prints, for a handler
+// that is not one of logx's.
+func Message(r slog.Record) string { return Render(r.Message, argsOf(&r)) }
+
 // argsOf returns the values of r's KeyArgs group, nil when it has none.
 func argsOf(r *slog.Record) []slog.Attr {
 	var args []slog.Attr
