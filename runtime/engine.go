@@ -72,7 +72,10 @@ type Options struct {
 	Observer Observer
 	// Store is the mailbox status and METADATA view (required).
 	Store store.Store
-	// Logger receives every log line; default discards.
+	// Logger receives every log line; default discards. A line that
+	// carries values has a message template and a logx.Args group: logx's
+	// handlers print it filled in, another handler gets the filled
+	// message from logx.Message.
 	Logger *slog.Logger
 	// Jobs is how many workers run transactions in parallel; the
 	// transactions of one user always go to the same worker, in order.
