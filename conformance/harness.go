@@ -98,7 +98,7 @@ func (h *captureHandler) Handle(ctx context.Context, r slog.Record) error {
 	start := h.c.buf.Len()
 	err := h.text.Handle(ctx, r)
 	text := strings.TrimSuffix(h.c.buf.String()[start:], "\n")
-	h.c.recs = append(h.c.recs, logRecord{Level: r.Level, Msg: r.Message, User: hh.user, Txn: hh.txn, Lines: strings.Split(text, "\n")})
+	h.c.recs = append(h.c.recs, logRecord{Level: r.Level, Msg: logx.Message(r), User: hh.user, Txn: hh.txn, Lines: strings.Split(text, "\n")})
 	return err
 }
 

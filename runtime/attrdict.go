@@ -5,6 +5,7 @@ import (
 
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/dictproxy"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/store"
 )
 
@@ -20,10 +21,10 @@ func scriptStore(opts Options, cfg *dconfig.Config, log *slog.Logger) store.Stor
 	t, ok, err := dictproxy.ParseURI(uri, cfg.Settings["base_dir"])
 	switch {
 	case err != nil:
-		log.Warn(err.Error() + ": METADATA writes stay in pushlua's store")
+		log.Warn("{error}: METADATA writes stay in pushlua's store", logx.Args("error", err))
 		return opts.Store
 	case !ok:
-		log.Warn("mail_attribute_dict = " + uri + ": only proxy dicts are supported; METADATA writes stay in pushlua's store")
+		log.Warn("mail_attribute_dict = {uri}: only proxy dicts are supported; METADATA writes stay in pushlua's store", logx.Args("uri", uri))
 		return opts.Store
 	}
 	return &dictproxy.Store{Store: opts.Store, Client: &dictproxy.Client{Target: t}, Logger: log}

@@ -56,10 +56,7 @@ function dovecot_lua_notify_end_txn(ctx, success) end`
 func BenchmarkReloadLatency(b *testing.B) {
 	te := reloadEngine(b)
 	defer te.Close(context.Background())
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = te.Watch(ctx, 0, nil) }()
-	time.Sleep(100 * time.Millisecond) // let the watcher add its directories
+	startWatch(b, te.Engine, WatchOptions{})
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,36 +19,7 @@ import (
 	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/store"
 	"github.com/pushlua/pushlua/internal/txn"
-	"github.com/pushlua/pushlua/scripts"
 )
-
-// Driver is one configured push-notification driver (one
-// push_notification_driver<N> setting).
-type Driver interface {
-	// Name is the driver name as typed in the configuration.
-	Name() string
-	// Scripts lists the files the driver runs.
-	Scripts() []string
-	// Instance returns the driver's instance for one worker.
-	Instance() driverInstance
-}
-
-// driverInstance is a driver inside one worker; one goroutine uses it.
-type driverInstance interface {
-	// Begin starts the driver's part of a transaction; false keeps the
-	// driver out of it (no events, no End).
-	Begin(r *txnRun) bool
-	// Process hands over the events of one message or mailbox record.
-	Process(r *txnRun, events []txn.Event)
-	// End finishes the transaction.
-	End(r *txnRun, success bool)
-	// Close releases the instance (script_deinit).
-	Close(ctx context.Context, logger *slog.Logger)
-	// Discard drops the instance's state without calling into it, after a
-	// Go panic left it in an unknown state; the next transaction builds a
-	// fresh one.
-	Discard()
-}
 
 // Result is what happened to one transaction.
 type Result struct {
@@ -101,7 +71,10 @@ type Options struct {
 	Observer Observer
 	// Store is the mailbox status and METADATA view (required).
 	Store store.Store
-	// Logger receives every log line; default discards.
+	// Logger receives every log line; default discards. A line that
+	// carries values has a message template and a logx.Args group: logx's
+	// handlers print it filled in, another handler gets the filled
+	// message from logx.Message.
 	Logger *slog.Logger
 	// Jobs is how many workers run transactions in parallel; the
 	// transactions of one user always go to the same worker, in order.
@@ -154,7 +127,7 @@ type Engine struct {
 	// orders taking a reference against swapping it.
 	vmu      sync.RWMutex
 	cur      *version
-	versions int // versions built so far, for "v<n>" names
+	versions int // versions that served so far, for "v<n>" names (number)
 	reloadMu sync.Mutex
 	lastErr  error // the last failed reload, nil after a good one
 	// The files of the last failed reload attempt and their content's id:
@@ -237,6 +210,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		e.stop()
 		return nil, err
 	}
+	e.number(v)
 	e.cur = v
 	opts.Observer.Reloaded(true, v.name())
 	for i := range opts.Jobs {
@@ -244,270 +218,6 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		go e.work(i)
 	}
 	return e, nil
-}
-
-// engineSettings reads pushlua's own top-level settings.
-func engineSettings(cfg *dconfig.Config, b Budget) (Budget, bool, error) {
-	if v, ok := cfg.Settings["pushlua_handler_timeout"]; ok && b.Timeout == 0 {
-		d, err := dconfig.ParseTime(v)
-		if err != nil {
-			return b, false, fmt.Errorf("pushlua_handler_timeout: %w", err)
-		}
-		b.Timeout = d
-	}
-	if v, ok := cfg.Settings["pushlua_handler_instructions"]; ok && b.Instructions == 0 {
-		var n int64
-		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
-			return b, false, fmt.Errorf("pushlua_handler_instructions: expected a positive integer, got %q", v)
-		}
-		b.Instructions = n
-	}
-	if v, ok := cfg.Settings["pushlua_handler_memory"]; ok && b.Memory == 0 {
-		n, err := parseSize(v)
-		if err == nil && n <= 0 {
-			err = fmt.Errorf("expected a positive size, got %q", v)
-		}
-		if err != nil {
-			return b, false, fmt.Errorf("pushlua_handler_memory: %w", err)
-		}
-		b.Memory = n
-	}
-	allow := false
-	if v, ok := cfg.Settings["pushlua_allow_exec"]; ok {
-		var err error
-		if allow, err = dconfig.ParseBool(v); err != nil {
-			return b, false, fmt.Errorf("pushlua_allow_exec: %w", err)
-		}
-	}
-	return b, allow, nil
-}
-
-// buildDrivers builds the driver list. With Dovecot 2.4's named
-// `push_notification NAME { }` blocks in the configuration, those are the
-// list, in file order; otherwise it walks 2.3's push_notification_driver,
-// ...2, ... (then the legacy push_notification_backend list when that gave
-// no driver). Either way the first unknown or failing driver ends the list.
-func buildDrivers(ctx context.Context, opts Options, budget Budget, allowExec bool, log *slog.Logger) ([]Driver, []error) {
-	cfg := opts.Config
-	var errs []error
-	if len(cfg.Filters) > 0 {
-		var drivers []Driver
-		for _, f := range cfg.Filters {
-			d, err := newFilterDriver(ctx, f, opts, budget, allowExec, log)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: push_notification %s: %w", f.File, f.Line, f.Name, err))
-				break
-			}
-			drivers = append(drivers, d)
-		}
-		return drivers, errs
-	}
-	getenv := cfg.PluginGetenv
-	for _, root := range []string{dconfig.DriverRoot, dconfig.LegacyDriverRoot} {
-		var drivers []Driver
-		for _, set := range dconfig.DriverValues(getenv, root) {
-			spec := dconfig.ParseDriver(set.Value)
-			d, err := newDriver(ctx, spec, opts, budget, allowExec, log)
-			if err != nil {
-				err = fmt.Errorf("%s: %w", set.Key, err)
-				errs = append(errs, err)
-				break
-			}
-			drivers = append(drivers, d)
-		}
-		if len(drivers) > 0 {
-			return drivers, errs
-		}
-	}
-	return nil, errs
-}
-
-// Syntax says which configuration syntax the driver list came from.
-func (e *Engine) Syntax() string {
-	if len(e.opts.Config.Filters) > 0 {
-		return "Dovecot 2.4 push_notification blocks"
-	}
-	return "Dovecot 2.3 plugin settings (push_notification_driver)"
-}
-
-// newFilterDriver maps a Dovecot 2.4 push_notification block onto the same
-// drivers as 2.3's settings (spec §9).
-func newFilterDriver(ctx context.Context, f *dconfig.Filter, opts Options, budget Budget, allowExec bool, log *slog.Logger) (Driver, error) {
-	name := f.Driver()
-	fail := func(err error) (Driver, error) {
-		log.Error(name + ": " + err.Error())
-		return nil, err
-	}
-	switch strings.ToLower(name) {
-	case "lua":
-		file := f.Settings["lua_file"]
-		if file == "" {
-			return fail(errors.New("lua_file setting is empty"))
-		}
-		path := opts.Config.Resolve(file)
-		src, err := readScript(path)
-		if err != nil {
-			return fail(err)
-		}
-		d := &luaDriver{name: name}
-		d.spec = newScriptSpec(dconfig.DriverSpec{Name: name, Args: f.LuaSettings}, opts, path, src, "lua: ", budget, allowExec)
-		d.spec.Settings24, d.spec.InitArgs = true, f.LuaSettings
-		// Dovecot 2.4's dovecot.http.client and settings lookups.
-		d.spec.Env.Settings24, d.spec.Env.Getenv = true, opts.Config.Getenv(f)
-		st, err := d.build(ctx, log)
-		if err != nil {
-			return fail(err)
-		}
-		d.first = st
-		return d, nil
-	case "ox":
-		args, err := oxArgs24(f)
-		if err != nil {
-			return fail(err)
-		}
-		d, err := newBundledDriver(ctx, dconfig.DriverSpec{Name: name, Args: args}, opts, budget, allowExec, log)
-		if err != nil {
-			log.Error(name + ": " + err.Error())
-			return nil, err
-		}
-		return d, nil
-	case "dlog":
-		d, err := newBundledDriver(ctx, dconfig.DriverSpec{Name: name, Args: map[string]string{}}, opts, budget, allowExec, log)
-		if err != nil {
-			log.Error(name + ": " + err.Error())
-			return nil, err
-		}
-		return d, nil
-	default:
-		log.Error("Unable to identify push notification driver '" + name + "': Name does not match any registered drivers")
-		return nil, fmt.Errorf("%w: %s", errUnknownDriver, name)
-	}
-}
-
-// oxArgs24 turns a 2.4 ox block into the bundled ox driver's arguments,
-// with 2.4.4's HTTP defaults (2 s timeout, 2 attempts) and the cache TTL
-// meaning the time it says (2.4 stores it in milliseconds and compares it
-// with seconds, so its cache lives 1000 times longer).
-func oxArgs24(f *dconfig.Filter) (map[string]string, error) {
-	s := f.Settings
-	url := s["push_notification_ox_url"]
-	if url == "" {
-		return nil, errors.New("push_notification_ox_url is missing or empty")
-	}
-	args := map[string]string{"url": url, "timeout_msecs": "2000", "max_retries": "1", "cache_lifetime": "60s"}
-	if v, ok := s["push_notification_ox_cache_ttl"]; ok {
-		d, err := dconfig.ParseTimeMsecs(v)
-		if err != nil {
-			return nil, fmt.Errorf("push_notification_ox_cache_ttl: %w", err)
-		}
-		if d == 0 {
-			return nil, errors.New("push_notification_ox_cache_ttl must not be 0")
-		}
-		args["cache_lifetime"] = fmt.Sprintf("%ds", int64((d+time.Second-1)/time.Second))
-	}
-	if v, ok := s["push_notification_ox_user_from_metadata"]; ok {
-		on, err := dconfig.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("push_notification_ox_user_from_metadata: %w", err)
-		}
-		if on {
-			args["user_from_metadata"] = ""
-		}
-	}
-	if v, ok := s["http_client_request_timeout"]; ok {
-		d, err := dconfig.ParseTimeMsecs(v)
-		if err != nil {
-			return nil, fmt.Errorf("http_client_request_timeout: %w", err)
-		}
-		args["timeout_msecs"] = fmt.Sprint(d.Milliseconds())
-	}
-	if v, ok := s["http_client_request_max_attempts"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("http_client_request_max_attempts: expected a positive integer, got %q", v)
-		}
-		args["max_retries"] = fmt.Sprint(n - 1)
-	}
-	return args, nil
-}
-
-// errUnknownDriver is returned for a driver name nothing implements.
-var errUnknownDriver = errors.New("unknown push notification driver")
-
-func newDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budget Budget, allowExec bool, log *slog.Logger) (Driver, error) {
-	switch strings.ToLower(spec.Name) {
-	case "lua":
-		d, err := newLuaDriver(ctx, spec, opts, budget, allowExec, log)
-		if err != nil {
-			log.Error(spec.Name + ": " + err.Error())
-			return nil, err
-		}
-		return d, nil
-	case "dlog", "ox":
-		d, err := newBundledDriver(ctx, spec, opts, budget, allowExec, log)
-		if err != nil {
-			log.Error(spec.Name + ": " + err.Error())
-			return nil, err
-		}
-		return d, nil
-	default:
-		log.Error("Unknown push notification driver: " + spec.Name)
-		return nil, fmt.Errorf("%w: %s", errUnknownDriver, spec.Name)
-	}
-}
-
-// newLuaDriver locates the script as spec §4.1 says and prepares its first
-// state.
-func newLuaDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budget Budget, allowExec bool, log *slog.Logger) (*luaDriver, error) {
-	cfg := opts.Config
-	d := &luaDriver{name: spec.Name}
-	prefix := "lua: "
-	path, ok := cfg.PluginGetenv("push_notification_lua_script_file")
-	if !ok || path == "" {
-		path, ok = spec.Args["file"]
-	}
-	if !ok || path == "" {
-		path, ok = cfg.PluginGetenv("mail_lua_script")
-		if !ok || path == "" {
-			return nil, errNoScript
-		}
-		d.mailLua, prefix = true, ""
-	}
-	path = cfg.Resolve(path)
-	src, err := readScript(path)
-	if err != nil {
-		return nil, err
-	}
-	d.spec = newScriptSpec(spec, opts, path, src, prefix, budget, allowExec)
-	st, err := d.build(ctx, log)
-	if err != nil {
-		return nil, err
-	}
-	d.first = st
-	return d, nil
-}
-
-// bundledPrefix is the log prefix of each bundled driver's events, as the
-// C driver's is.
-var bundledPrefix = map[string]string{"dlog": "", "ox": "push-notification-ox: "}
-
-// newBundledDriver prepares one of the drivers pushlua bundles as Lua
-// scripts (package scripts), with the driver arguments for script_init.
-func newBundledDriver(ctx context.Context, spec dconfig.DriverSpec, opts Options, budget Budget, allowExec bool, log *slog.Logger) (*luaDriver, error) {
-	name := strings.ToLower(spec.Name)
-	src, ok := scripts.Driver(name)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", errUnknownDriver, spec.Name)
-	}
-	d := &luaDriver{name: spec.Name}
-	d.spec = newScriptSpec(spec, opts, "scripts/"+name+".lua", src, bundledPrefix[name], budget, allowExec)
-	d.spec.Bundled, d.spec.InitArgs = true, spec.Args
-	st, err := d.build(ctx, log)
-	if err != nil {
-		return nil, err
-	}
-	d.first = st
-	return d, nil
 }
 
 func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byte, prefix string, budget Budget, allowExec bool) *scriptSpec {
@@ -524,13 +234,6 @@ func newScriptSpec(spec dconfig.DriverSpec, opts Options, path string, src []byt
 		HTTP: opts.HTTP, Now: opts.Now,
 	}
 }
-
-// Drivers lists the drivers of the current version, in order.
-func (e *Engine) Drivers() []Driver { return e.current().drivers }
-
-// InitErrors returns the driver init failures of the current version (each
-// ended the list).
-func (e *Engine) InitErrors() []error { return e.current().errs }
 
 // ErrClosed is returned by Submit after Close.
 var ErrClosed = errors.New("engine closed")
@@ -700,11 +403,11 @@ func (e *Engine) runPoisoned(j job, i int) Result {
 		}
 		if attempt >= e.opts.PoisonAttempts {
 			res.Dead = true
-			e.log.Error(fmt.Sprintf("giving up on the transaction after %d attempts: %s", attempt, firstLine(res.Poison)),
+			e.log.Error("giving up on the transaction after {attempts} attempts: {reason}", logx.Args("attempts", attempt, "reason", firstLine(res.Poison)),
 				logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
 			break
 		}
-		e.log.Warn(fmt.Sprintf("running the transaction again (attempt %d of %d): %s", attempt+1, e.opts.PoisonAttempts, firstLine(res.Poison)),
+		e.log.Warn("running the transaction again (attempt {attempt} of {attempts}): {reason}", logx.Args("attempt", attempt+1, "attempts", e.opts.PoisonAttempts, "reason", firstLine(res.Poison)),
 			logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
 	}
 	if j.ctx.Err() != nil {
@@ -743,7 +446,7 @@ func (e *Engine) Running() int {
 func (e *Engine) callDone(j job, res Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			e.log.Error(fmt.Sprintf("transaction done callback failed: internal error: %v", p),
+			e.log.Error("transaction done callback failed: internal error: {panic}", logx.Args("panic", p),
 				logx.KeyUser, j.t.User.Username, logx.KeyTxn, j.t.ID)
 		}
 	}()
@@ -763,7 +466,7 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 		if p := recover(); p != nil {
 			res.Errors++
 			res.Poison = fmt.Sprintf("internal error: %v", p)
-			r.log.Error("transaction failed: " + res.Poison + "; the worker's script states are discarded")
+			r.log.Error("transaction failed: {reason}; the worker's script states are discarded", logx.Args("reason", res.Poison))
 			for _, in := range v.slots[i] {
 				in.Discard()
 			}
@@ -775,7 +478,7 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	if snap := t.Snapshot(); !snap.Empty() {
 		if err := st.Apply(ctx, t.User.Username, snap); err != nil {
 			res.Errors++
-			r.log.Error("store: applying the transaction's snapshot failed: " + err.Error())
+			r.log.Error("store: applying the transaction's snapshot failed: {error}", logx.Args("error", err))
 		}
 	}
 	instances := v.slots[i]

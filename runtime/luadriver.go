@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -11,6 +10,7 @@ import (
 	lua "github.com/Shopify/go-lua"
 
 	"github.com/pushlua/pushlua/bindings"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/luax"
 	"github.com/pushlua/pushlua/internal/txn"
 )
@@ -326,7 +326,7 @@ func (in *luaInstance) callEvent(r *txnRun, e *txn.Event) {
 		pushHandler(l, hEvent+e.Info.Index)
 		pushCtx(l)
 		pushEvent(l, e)
-		if e.IsNewOrAppend() && in.bundledName() == "dlog" {
+		if e.IsNewOrAppend() && in.bundledName() == bundledDlog {
 			l.PushInteger(int(r.messageDataOf(e)))
 			l.SetField(-2, "pushlua_data")
 		}
@@ -401,7 +401,7 @@ func (in *luaInstance) userHook(r *txnRun, name string) bool {
 	if n, ok := l.ToNumber(-2); ok && n < 0 {
 		msg, _ := l.ToString(-1)
 		r.res.Errors++
-		r.log.Error(fmt.Sprintf("%s() failed: %s", name, msg))
+		r.log.Error("{function}() failed: {message}", logx.Args("function", name, "message", msg))
 		return false
 	}
 	return true
@@ -462,14 +462,14 @@ func eventFields(e *txn.Event) int {
 	if e.IsMessage() {
 		n += 2 // uid, uid_validity
 	}
-	switch e.Info.Name {
-	case "FlagsClear":
+	switch e.Info.Type {
+	case txn.FlagsClear:
 		n += 4
-	case "FlagsSet":
+	case txn.FlagsSet:
 		n += 2
-	case "MailboxRename":
+	case txn.MailboxRename:
 		n++
-	case "MessageNew", "MessageAppend":
+	case txn.MessageNew, txn.MessageAppend:
 		n += 13
 	}
 	return n
@@ -518,18 +518,18 @@ func pushEvent(l *lua.State, e *txn.Event) {
 	key(kName)
 	l.RawGetInt(si, kEventName+e.Info.Index)
 	l.RawSet(t)
-	switch e.Info.Name {
-	case "FlagsClear":
+	switch e.Info.Type {
+	case txn.FlagsClear:
 		strs(kFlags, txn.FlagList(e.Flags))
 		strs(kFlagsOld, txn.FlagList(e.FlagsOld))
 		strs(kKeywords, e.Keywords)
 		strs(kKeywordsOld, e.KeywordsOld)
-	case "FlagsSet":
+	case txn.FlagsSet:
 		strs(kFlags, txn.FlagList(e.Flags))
 		strs(kKeywords, e.Keywords)
-	case "MailboxRename":
+	case txn.MailboxRename:
 		str(kMailboxOld, e.MailboxOld)
-	case "MessageNew", "MessageAppend":
+	case txn.MessageNew, txn.MessageAppend:
 		num(kDate, float64(e.Date))
 		num(kTZ, float64(e.TZ))
 		str(kFrom, e.From)

@@ -44,7 +44,7 @@ func (in *luaInstance) bundledName() string {
 func setMessageData(r *txnRun, accepted []driverInstance, st store.Store) {
 	dlog := false
 	for _, d := range accepted {
-		if in, ok := d.(*luaInstance); ok && in.bundledName() == "dlog" {
+		if in, ok := d.(*luaInstance); ok && in.bundledName() == bundledDlog {
 			dlog = true
 		}
 	}
@@ -57,14 +57,14 @@ func setMessageData(r *txnRun, accepted []driverInstance, st store.Store) {
 			continue
 		}
 		switch in.bundledName() {
-		case "dlog":
-		case "ox":
+		case bundledDlog:
+		case bundledOx:
 			if oxRegisters(r, st) {
 				r.msgData[0] |= msgDataFrom | msgDataSubject | msgDataSnippet
 			}
 		default:
-			for i, name := range []string{"MessageNew", "MessageAppend"} {
-				if info, ok := txn.LookupEvent(name); ok && in.registered&(1<<info.Index) != 0 {
+			for i, ev := range []txn.EventType{txn.MessageNew, txn.MessageAppend} {
+				if in.registered&(1<<ev) != 0 {
 					r.msgData[i] = msgDataAll
 				}
 			}
@@ -110,10 +110,10 @@ func oxRegisters(r *txnRun, st store.Store) bool {
 // messageDataOf is event.pushlua_data for e: what the other drivers asked
 // for, for the bundled dlog.
 func (r *txnRun) messageDataOf(e *txn.Event) uint8 {
-	switch e.Info.Name {
-	case "MessageNew":
+	switch e.Info.Type {
+	case txn.MessageNew:
 		return r.msgData[0]
-	case "MessageAppend":
+	case txn.MessageAppend:
 		return r.msgData[1]
 	}
 	return 0

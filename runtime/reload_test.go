@@ -273,9 +273,7 @@ function dovecot_lua_notify_end_txn() end`
 func TestWatch(t *testing.T) {
 	te := reloadEngine(t)
 	results := make(chan error, 16)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = te.Watch(ctx, 50*time.Millisecond, func(err error) { results <- err }) }()
+	startWatch(t, te.Engine, WatchOptions{Debounce: 50 * time.Millisecond, Reloaded: func(err error) { results <- err }})
 	next := func(what string) error {
 		t.Helper()
 		for {
@@ -291,7 +289,6 @@ func TestWatch(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // let the watcher add its directories
 	te.write(t, "script.lua", versionScript("edited"))
 	if err := next("edit in place"); err != nil || te.Version().N != 2 {
 		t.Fatalf("edit in place: %v, %+v", err, te.Version())
@@ -366,10 +363,7 @@ func TestWatchSymlinkSwap(t *testing.T) {
 	}
 	defer e.Close(context.Background())
 	results := make(chan error, 8)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = e.Watch(ctx, 50*time.Millisecond, func(err error) { results <- err }) }()
-	time.Sleep(100 * time.Millisecond)
+	startWatch(t, e, WatchOptions{Debounce: 50 * time.Millisecond, Reloaded: func(err error) { results <- err }})
 	mk("..2026_02", versionScript("k2"))
 	tmpLink := filepath.Join(dir, "..data_tmp")
 	if err := os.Symlink("..2026_02", tmpLink); err != nil {
@@ -397,6 +391,30 @@ func mustParse(t *testing.T, line string) *txnT {
 	return tx
 }
 
+// startWatch runs e.Watch with opts until the test is over,
+// and returns once the watcher is ready (WatchOptions.Ready).
+func startWatch(t testing.TB, e *Engine, opts WatchOptions) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan struct{})
+	opts.Ready = func() { close(ready) }
+	go func() {
+		defer close(done)
+		_ = e.Watch(ctx, opts)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	select {
+	case <-ready:
+	case <-done:
+		t.Fatal("Watch returned before it was ready")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher was not ready within 10 s")
+	}
+}
+
 // checkFor polls cond until it holds or 10 s pass.
 func checkFor(t *testing.T, cond func() bool) {
 	t.Helper()
@@ -417,8 +435,7 @@ func TestWatchFailedEditQuietAndUndone(t *testing.T) {
 	results := make(chan error, 64)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = te.Watch(ctx, 20*time.Millisecond, func(err error) { results <- err }) }()
-	time.Sleep(100 * time.Millisecond) // let the watcher add its directories
+	startWatch(t, te.Engine, WatchOptions{Debounce: 20 * time.Millisecond, Reloaded: func(err error) { results <- err }})
 	next := func(what string) error {
 		t.Helper()
 		select {
@@ -489,8 +506,6 @@ func TestWatchFailedEditQuietAndUndone(t *testing.T) {
 func TestWatchCatchesEditBeforeStart(t *testing.T) {
 	te := reloadEngine(t)
 	te.write(t, "script.lua", versionScript("early"))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = te.Watch(ctx, 20*time.Millisecond, nil) }()
+	startWatch(t, te.Engine, WatchOptions{Debounce: 20 * time.Millisecond})
 	checkFor(t, func() bool { return te.Version().N == 2 })
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -156,9 +157,29 @@ func (s *State) Mem() *luax.MemBudget { return s.mem }
 func readScript(path string) ([]byte, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("access(%s) failed: %s", path, luax.Strerror(err))
+		return nil, &accessError{path: path, err: err}
 	}
 	return src, nil
+}
+
+// accessError is a script that could not be read, in Dovecot's words
+// ("access(path) failed: No such file or directory").
+type accessError struct {
+	path string
+	err  error
+}
+
+func (e *accessError) Error() string { return "access(" + e.path + ") failed: " + luax.Strerror(e.err) }
+
+// Unwrap returns the cause without its *fs.PathError (the message names
+// the path already): errors.Is(err, fs.ErrNotExist) holds for a missing
+// script.
+func (e *accessError) Unwrap() error {
+	var pe *fs.PathError
+	if errors.As(e.err, &pe) {
+		return pe.Err
+	}
+	return e.err
 }
 
 // chunkName returns the chunk name of a script: "@path", shortened from the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/logx"
 )
 
 // Observer is told what the engine does, for metrics. Implementations must
@@ -66,7 +67,8 @@ type version struct {
 func (v *version) name() string { return v.label }
 
 // build makes a version from cfg: settings, drivers with their first
-// states, instances for every worker, and the version id.
+// states, instances for every worker, and the version id. It is not
+// numbered yet (number).
 func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, error) {
 	budget, allowExec, err := engineSettings(cfg, e.opts.Budget)
 	if err != nil {
@@ -78,7 +80,7 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 		return nil, err
 	}
 	v := &version{cfg: cfg, live: opts.Store != e.opts.Store}
-	v.drivers, v.errs = buildDrivers(ctx, opts, budget, allowExec, e.log)
+	v.drivers, v.errs = buildDrivers(ctx, &driverEnv{opts: opts, budget: budget, allowExec: allowExec, log: e.log})
 	v.slots = make([][]driverInstance, e.opts.Jobs)
 	for i := range v.slots {
 		for _, d := range v.drivers {
@@ -87,11 +89,16 @@ func (e *Engine) build(ctx context.Context, cfg *dconfig.Config) (*version, erro
 	}
 	v.files = hashFiles(v.watched())
 	v.id = versionID(v.files)
+	return v, nil
+}
+
+// number gives a version that built and is about to serve its number,
+// the next one: a build that fails or changes nothing uses none.
+func (e *Engine) number(v *version) {
 	e.versions++
 	v.n = e.versions
 	v.label = fmt.Sprintf("v%d (%s)", v.n, v.id)
 	v.log = e.log.With("version", v.label)
-	return v, nil
 }
 
 // watched lists the files a version depends on: the configuration files
@@ -260,7 +267,7 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 		if e.lastErr != nil {
 			// The failed edit was undone: what is on disk is what serves.
 			e.lastErr, e.failedFiles, e.lastFailed = nil, nil, ""
-			e.log.Info(fmt.Sprintf("reload: the files are back to the content %s serves; ready again", old.name()))
+			e.log.Info("reload: the files are back to the content {version} serves; ready again", logx.Args("version", old.name()))
 			e.opts.Observer.Reloaded(true, old.name())
 		}
 		return ErrNoChange
@@ -275,7 +282,6 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 	if err != nil {
 		e.failedFiles = cfg.Files
 		if v != nil {
-			e.versions--
 			e.failedFiles = v.watched()
 			v.retire(ctx, e.log)
 		}
@@ -283,10 +289,10 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 		return e.reloadFailed(old, fmt.Errorf("reload: %w", err))
 	}
 	if v.id == old.id {
-		e.versions--
 		v.retire(ctx, e.log)
 		return ErrNoChange
 	}
+	e.number(v)
 	e.vmu.Lock()
 	e.cur = v
 	e.vmu.Unlock()
@@ -296,7 +302,8 @@ func (e *Engine) reload(ctx context.Context, force bool) error {
 	for i, p := range what {
 		shown[i] = e.display(p)
 	}
-	e.log.Info(fmt.Sprintf("reloaded %s (v%d → v%d, %s) in %d ms", strings.Join(shown, ", "), old.n, v.n, v.id, time.Since(start).Milliseconds()))
+	e.log.Info("reloaded {files} (v{from} → v{to}, {id}) in {ms} ms",
+		logx.Args("files", strings.Join(shown, ", "), "from", old.n, "to", v.n, "id", v.id, "ms", time.Since(start).Milliseconds()))
 	e.opts.Observer.Reloaded(true, v.name())
 	e.retiring.Add(1)
 	go func() {
@@ -351,13 +358,19 @@ func sameFiles(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
+// keepsServing is the message of a failed reload.
+const keepsServing = "{error}; v{serving} keeps serving"
+
 func (e *Engine) reloadFailed(old *version, err error) error {
 	e.lastErr = err
+	// A configuration file that could not be read or a missing script (an
+	// editor's save or a ConfigMap swap may be under way) is a warning; a
+	// file that is there but wrong is an error.
 	var pe *fs.PathError
-	if errors.As(err, &pe) || strings.Contains(err.Error(), "No such file or directory") {
-		e.log.Warn(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
+	if errors.As(err, &pe) || errors.Is(err, fs.ErrNotExist) {
+		e.log.Warn(keepsServing, logx.Args("error", err, "serving", old.n))
 	} else {
-		e.log.Error(fmt.Sprintf("%v; v%d keeps serving", err, old.n))
+		e.log.Error(keepsServing, logx.Args("error", err, "serving", old.n))
 	}
 	e.opts.Observer.Reloaded(false, old.name())
 	return err

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/pushlua/pushlua/internal/logx"
 )
 
 // DefaultDebounce is how long the watcher waits after the last file event
@@ -72,13 +74,27 @@ func (d *debouncer) Trigger() {
 // Stop stops the timer.
 func (d *debouncer) Stop() { d.timer.Stop() }
 
+// WatchOptions configure Watch.
+type WatchOptions struct {
+	// Debounce is how long the watcher waits after the last file event of
+	// a burst before it reloads; default DefaultDebounce.
+	Debounce time.Duration
+	// Reloaded, when set, is called after every reload attempt with its
+	// result.
+	Reloaded func(error)
+	// Ready, when set, is called once, when the watcher watches every
+	// directory the serving version depends on: a file changed from then
+	// on is reloaded (one changed before is too: the watcher looks once).
+	Ready func()
+}
+
 // Watch reloads the engine when the configuration, a script or a Lua
 // module beside a script changes, until ctx ends. It watches directories,
 // not files — editors save by writing a temporary file and renaming it,
 // Kubernetes swaps a ..data symlink — and collapses bursts of events
-// (debounce; DefaultDebounce when 0). reloaded, when not nil, is called
-// after every reload attempt with its result.
-func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded func(error)) error {
+// (opts.Debounce).
+func (e *Engine) Watch(ctx context.Context, opts WatchOptions) error {
+	debounce := opts.Debounce
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
@@ -101,7 +117,7 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 		for d := range want {
 			if !dirs[d] {
 				if err := w.Add(d); err != nil {
-					e.log.Warn(fmt.Sprintf("watch: %s: %v", d, err))
+					e.log.Warn("watch: {dir}: {error}", logx.Args("dir", d, "error", err))
 					continue
 				}
 				dirs[d] = true
@@ -122,6 +138,9 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 	if v := e.current(); versionID(hashFiles(v.watched())) != v.id {
 		deb.Trigger()
 	}
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -140,14 +159,14 @@ func (e *Engine) Watch(ctx context.Context, debounce time.Duration, reloaded fun
 			if !ok {
 				return nil
 			}
-			e.log.Warn("watch: " + err.Error())
+			e.log.Warn("watch: {error}", logx.Args("error", err))
 		case <-deb.C:
 			err := e.reload(ctx, false)
 			if errors.Is(err, ErrClosed) {
 				return nil
 			}
-			if reloaded != nil {
-				reloaded(err)
+			if opts.Reloaded != nil {
+				opts.Reloaded(err)
 			}
 			update()
 		}

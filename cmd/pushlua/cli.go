@@ -191,10 +191,32 @@ func (c *common) parseConfig() (*dconfig.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.override(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// override applies the -o overrides to cfg.
+func (c *common) override(cfg *dconfig.Config) error {
 	for _, o := range c.overrides {
 		if err := cfg.Override(o); err != nil {
-			return nil, fmt.Errorf("-o %s: %w", o, err)
+			return fmt.Errorf("-o %s: %w", o, err)
 		}
+	}
+	return nil
+}
+
+// loadDriverConfig is loadConfig for the commands that run transactions:
+// a configuration without a push notification driver is refused too
+// (noDriver).
+func (c *common) loadDriverConfig() (*dconfig.Config, error) {
+	cfg, err := c.loadConfig()
+	if err == nil {
+		err = noDriver(cfg)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

@@ -47,10 +47,7 @@ func cmdRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	// Exit 2: usage and configuration (an unknown setting, no driver);
 	// exit 1: a transaction was rejected or failed (a handler error, a
 	// driver that did not load), or the store could not be opened.
-	cfg, err := c.loadConfig()
-	if err == nil {
-		err = noDriver(cfg)
-	}
+	cfg, err := c.loadDriverConfig()
 	if err != nil {
 		printLines(stderr, "pushlua run: ", err.Error())
 		return 2

@@ -151,20 +151,20 @@ func sampleTxn(event, user string) ([]byte, error) {
 	if info.Kind == txn.MessageEvent {
 		ev["uid"], ev["uid_validity"] = 1, 1795978712
 	}
-	switch info.Name {
-	case "MessageNew", "MessageAppend":
+	switch info.Type {
+	case txn.MessageNew, txn.MessageAppend:
 		ev["date"], ev["tz"] = now, 0
 		ev["from"], ev["from_address"], ev["from_display_name"] = "Sender <sender@example.org>", "sender@example.org", "Sender"
 		ev["to"], ev["to_address"], ev["to_display_name"] = user, user, ""
 		ev["subject"], ev["snippet"], ev["message_id"] = "Hello from pushlua send", "This is a sample message.", "<sample@pushlua>"
 		ev["flags"], ev["keywords"] = []string{}, []string{}
-	case "FlagsSet":
+	case txn.FlagsSet:
 		ev["flags"], ev["keywords"] = []string{`\Seen`}, []string{}
-	case "FlagsClear":
+	case txn.FlagsClear:
 		ev["flags"], ev["flags_old"], ev["keywords"], ev["keywords_old"] = []string{`\Seen`}, []string{`\Seen`}, []string{}, []string{}
-	case "MailboxRename":
+	case txn.MailboxRename:
 		ev["mailbox"], ev["mailbox_old"] = "Archive", "Old"
-	case "MailboxCreate", "MailboxDelete", "MailboxSubscribe", "MailboxUnsubscribe":
+	case txn.MailboxCreate, txn.MailboxDelete, txn.MailboxSubscribe, txn.MailboxUnsubscribe:
 		ev["mailbox"] = "Projects"
 	}
 	t := map[string]any{"user": map[string]any{"username": user, "service": "lmtp"}, "events": []any{ev}}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pushlua/pushlua/internal/dconfig"
 	"github.com/pushlua/pushlua/internal/ingest"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/redact"
 	"github.com/pushlua/pushlua/internal/txn"
@@ -143,23 +144,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if c.config != "" {
 			// A reload to a configuration with a typo or without any
 			// driver fails, and the running version keeps serving.
-			cfg, err := c.loadConfig()
-			if err == nil {
-				err = noDriver(cfg)
-			}
-			if err != nil {
-				return nil, err
-			}
-			return cfg, nil
+			return c.loadDriverConfig()
 		}
 		cfg, err := dconfig.ParseReader("(embedded default)", strings.NewReader(defaultConfig), "")
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range c.overrides {
-			if err := cfg.Override(o); err != nil {
-				return nil, fmt.Errorf("-o %s: %w", o, err)
-			}
+		if err := c.override(cfg); err != nil {
+			return nil, err
 		}
 		return cfg, nil
 	}
@@ -232,7 +224,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	m.SetReady(eng.Ready())
 	v := eng.Version()
-	log.Info(fmt.Sprintf("serving %s with drivers %s", v.Name, strings.Join(v.Drivers, ", ")))
+	log.Info("serving {version} with drivers {drivers}", logx.Args("version", v.Name, "drivers", strings.Join(v.Drivers, ", ")))
 
 	ln, err := ingest.Listen(set.listen)
 	if err != nil {
@@ -284,7 +276,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening on " + listenName(ln))
+	log.Info("listening on {addr}", logx.Args("addr", listenName(ln)))
 
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
@@ -294,7 +286,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if c.config != "" {
 		go func() {
-			if err := eng.Watch(watchCtx, set.debounce, afterReload); err != nil {
+			if err := eng.Watch(watchCtx, pushrt.WatchOptions{Debounce: set.debounce, Reloaded: afterReload}); err != nil {
 				log.Error(err.Error())
 			}
 		}()
@@ -315,14 +307,14 @@ loop:
 			}
 			afterReload(err)
 		case err := <-serveErr:
-			log.Error("serve: " + err.Error())
+			log.Error("serve: {error}", logx.Args("error", err))
 			code = 1
 			break loop
 		case <-ctx.Done():
 			break loop
 		}
 	}
-	log.Info(fmt.Sprintf("shutting down: draining %d transactions (at most %s)", eng.QueueLen(), set.drainTimeout))
+	log.Info("shutting down: draining {queued} transactions (at most {timeout})", logx.Args("queued", eng.QueueLen(), "timeout", set.drainTimeout))
 	stopWatch()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), set.drainTimeout)
 	defer cancel()
@@ -338,7 +330,7 @@ loop:
 			if durable.queue.URL != "" {
 				where = "the JetStream stream (given back for another worker)"
 			}
-			log.Warn(err.Error() + " now; they stay in " + where)
+			log.Warn("{error} now; they stay in {where}", logx.Args("error", err, "where", where))
 		} else {
 			log.Error(err.Error())
 			code = 1

@@ -271,7 +271,7 @@ func TestHostileStore(t *testing.T) {
 				wantUsers++ // u000 is new
 			}
 			waitMetric(t, s, "pushlua_store_users", wantUsers)
-			if b := storeMetric(t, s, "pushlua_store_bytes"); b <= 0 {
+			if b := s.metric(t, "pushlua_store_bytes"); b <= 0 {
 				t.Errorf("pushlua_store_bytes = %v; want the file's size", b)
 			}
 			if code := s.stop(t, syscall.SIGTERM); code != 0 {
@@ -314,7 +314,7 @@ func TestStoreCommand(t *testing.T) {
 	if r := runBinary(t, dir, "store", "check", "--data-dir", "data"); r.code != 1 || !strings.Contains(r.stderr, "another pushlua process holds the database") {
 		t.Errorf("store check while serve runs: exit %d %q", r.code, r.stderr)
 	}
-	if v := storeMetric(t, s, "pushlua_store_users"); v != 1 {
+	if v := s.metric(t, "pushlua_store_users"); v != 1 {
 		t.Errorf("pushlua_store_users = %v; want 1", v)
 	}
 	s.stop(t, syscall.SIGTERM)
@@ -333,30 +333,13 @@ func TestStoreCommand(t *testing.T) {
 	}
 }
 
-// storeMetric reads one sample of serve's /metrics.
-func storeMetric(t *testing.T, s *server, name string) float64 {
-	t.Helper()
-	_, text := s.get(t, "/metrics")
-	for _, line := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric %s: %q", name, line)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no metric %s in /metrics", name)
-	return 0
-}
-
 // waitMetric polls /metrics until name has the value want; the deadline
 // catches a hang, it does not measure speed.
 func waitMetric(t *testing.T, s *server, name string, want float64) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got := storeMetric(t, s, name)
+		got := s.metric(t, name)
 		if got == want {
 			return
 		}

@@ -33,13 +33,7 @@ func pushluaTimeout(t *testing.T, dir, stdin string, args ...string) result {
 	if ctx.Err() != nil {
 		t.Fatalf("pushlua %s did not exit within 20 s:\n%s%s", strings.Join(args, " "), out.String(), errb.String())
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return result{exitCode(t, err), out.String(), errb.String()}
 }
 
 const issue13Script = `function dovecot_lua_notify_begin_txn(user) return {} end
@@ -290,17 +284,7 @@ func TestReloadTypoKeepsServing(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := s.get(t, "/readyz")
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("readyz after restoring the file: %d %q; want 200\n%s", code, body, s.log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitReady(t, "after restoring the file")
 }
 
 // send reads what run reads: two files of one pretty-printed transaction

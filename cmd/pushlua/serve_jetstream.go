@@ -17,6 +17,7 @@ import (
 	"github.com/pushlua/pushlua/internal/dlq"
 	"github.com/pushlua/pushlua/internal/ingest"
 	"github.com/pushlua/pushlua/internal/jetstream"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/spool"
 	"github.com/pushlua/pushlua/internal/txn"
@@ -270,7 +271,8 @@ func (in *intake) giveUpQueued(t *txn.Txn, reason string, deliveries int) error 
 		return err
 	}
 	in.m.TxnDead()
-	in.log.Warn(fmt.Sprintf("transaction %s of %s put into the dead-letter area %s (pushlua dlq show %s): %s", t.ID, t.User.Username, in.dead.Dir(), t.ID, reason))
+	in.log.Warn("transaction {txn} of {user} put into the dead-letter area {dir} (pushlua dlq show {txn}): {reason}",
+		logx.Args("txn", t.ID, "user", t.User.Username, "dir", in.dead.Dir(), "reason", reason))
 	return nil
 }
 
@@ -322,7 +324,7 @@ func (j *jsQueue) close() {
 	}
 	j.cons.Close()
 	if n := j.cons.Stats().Naked; n > 0 {
-		j.in.log.Info(fmt.Sprintf("%d transactions given back to the stream for another worker", n))
+		j.in.log.Info("{count} transactions given back to the stream for another worker", logx.Args("count", n))
 	}
 	j.q.Close()
 }

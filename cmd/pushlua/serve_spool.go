@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushlua/pushlua/internal/dconfig"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/spool"
 )
@@ -84,7 +85,7 @@ func startSpool(ctx context.Context, set spoolSettings, c *common, cfg *dconfig.
 		_ = r.Close()
 		return nil, err
 	}
-	log.Info("reading the spool " + set.dir)
+	log.Info("reading the spool {dir}", logx.Args("dir", set.dir))
 	return &serveSpool{r: r, log: log}, nil
 }
 

@@ -87,6 +87,23 @@ func (s *server) waitLog(t *testing.T, re *regexp.Regexp) []string {
 	return nil
 }
 
+// waitReady polls /readyz until it answers 200; what says what the
+// readiness waits for, in the failure.
+func (s *server) waitReady(t *testing.T, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, body := s.get(t, "/readyz")
+		if code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz %s: %d %q; want 200\n%s", what, code, body, s.log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (s *server) get(t *testing.T, path string) (int, string) {
 	t.Helper()
 	resp, err := http.Get("http://" + s.addr + path)

@@ -18,6 +18,7 @@ import (
 	"github.com/pushlua/pushlua/internal/dlq"
 	"github.com/pushlua/pushlua/internal/ingest"
 	"github.com/pushlua/pushlua/internal/jetstream"
+	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/metrics"
 	"github.com/pushlua/pushlua/internal/spool"
 	"github.com/pushlua/pushlua/internal/txn"
@@ -177,7 +178,7 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 	in.appended.Store(int64(backlog))
 	m.Accepted(backlog)
 	if backlog > 0 {
-		log.Info(fmt.Sprintf("write-ahead log %s: replaying %d accepted transactions not processed before", in.walDir, backlog))
+		log.Info("write-ahead log {dir}: replaying {count} accepted transactions not processed before", logx.Args("dir", in.walDir, "count", backlog))
 	}
 	r, err := spool.Start(ctx, spool.Options{
 		Dir:         in.walDir,
@@ -262,7 +263,7 @@ func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
 		if err := in.wal.Append(ctx, lines...); err != nil {
 			in.decoded.drop(lines)
 			if !errors.Is(err, wal.ErrFull) && !errors.Is(err, context.Canceled) {
-				in.log.Error("write-ahead log: " + err.Error())
+				in.log.Error("write-ahead log: {error}", logx.Args("error", err))
 			}
 			return err
 		}
@@ -373,11 +374,12 @@ func (in *intake) finished(t *txn.Txn, res pushrt.Result) {
 			l.Source = fmt.Sprintf("%s:%d", t.Input, t.Line)
 		}
 		if err := in.dead.Put(l); err != nil {
-			in.log.Error(fmt.Sprintf("dead-letter area: %v; the transaction is lost", err), "user", t.User.Username, "txn", t.ID)
+			in.log.Error("dead-letter area: {error}; the transaction is lost", logx.Args("error", err), logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)
 			in.m.Dropped(1)
 			return
 		}
-		in.log.Warn(fmt.Sprintf("transaction %s of %s put into the dead-letter area %s (pushlua dlq show %s)", t.ID, t.User.Username, in.dead.Dir(), t.ID))
+		in.log.Warn("transaction {txn} of {user} put into the dead-letter area {dir} (pushlua dlq show {txn})",
+			logx.Args("txn", t.ID, "user", t.User.Username, "dir", in.dead.Dir()))
 	}
 }
 
@@ -409,7 +411,7 @@ func (in *intake) Close() {
 	}
 	kept := max(in.appended.Load()-in.submitted.Load(), 0) + in.dropped.Load()
 	if kept > 0 {
-		in.log.Info(fmt.Sprintf("%d accepted transactions kept in the write-ahead log %s for the next start", kept, in.walDir))
+		in.log.Info("{count} accepted transactions kept in the write-ahead log {dir} for the next start", logx.Args("count", kept, "dir", in.walDir))
 	}
 }
 

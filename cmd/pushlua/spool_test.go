@@ -86,20 +86,44 @@ func lineOf(t *testing.T, id string) (string, int) {
 	return "pl-" + id[:i], n
 }
 
-func TestServeSpoolCrashAndCatchUp(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
+// slowSpoolServe writes a configuration that reads the spool directory it
+// makes, with a handler that takes a little time (so that a stop or a kill
+// lands with transactions in flight); it returns both directories.
+func slowSpoolServe(t *testing.T) (dir, spool string) {
+	t.Helper()
+	dir = writeFiles(t, map[string]string{
 		"p.conf": "pushlua_spool = spool\nplugin {\n  push_notification_driver = lua:file=s.lua\n}\n",
-		// A handler that takes a little time, so that a kill lands with
-		// transactions in flight.
 		"s.lua": `function dovecot_lua_notify_begin_txn(user) return {} end
 function dovecot_lua_notify_event_mailbox_create(ctx, e) local x = 0 for i = 1, 20000 do x = x + i end end
 function dovecot_lua_notify_end_txn(ctx, success) dovecot.i_info("done") end
 `,
 	})
-	spool := filepath.Join(dir, "spool")
+	spool = filepath.Join(dir, "spool")
 	if err := os.Mkdir(spool, 0o770); err != nil {
 		t.Fatal(err)
 	}
+	return dir, spool
+}
+
+// waitSpoolEmpty waits until s has processed and removed every file of the
+// spool directory.
+func waitSpoolEmpty(t *testing.T, s *server, spool string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		left, _ := filepath.Glob(filepath.Join(spool, "pl-*"))
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spool files left: %v\n%s", left, s.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestServeSpoolCrashAndCatchUp(t *testing.T) {
+	dir, spool := slowSpoolServe(t)
 	// Three writers (three Dovecot processes), users spread over them.
 	var ws []*forwarder
 	for i := range 3 {
@@ -147,17 +171,7 @@ function dovecot_lua_notify_end_txn(ctx, success) dovecot.i_info("done") end
 		w.close()
 	}
 	total := 1500
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		left, _ := filepath.Glob(filepath.Join(spool, "pl-*"))
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("spool files left: %v\n%s", left, s2.log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSpoolEmpty(t, s2, spool)
 	run2 := ran(s2)
 
 	// Every transaction ran at least once; the ones that ran twice were
@@ -276,17 +290,7 @@ func TestServeSpoolReadyz(t *testing.T) {
 		}
 		f.WriteString(`name":"u1"}}` + "\n")
 		s.waitLog(t, regexp.MustCompile(`pushlua\(u1\)<a-2>`))
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			code, body := s.get(t, "/readyz")
-			if code == 200 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz after catching up: %d %s", code, body)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		s.waitReady(t, "after catching up")
 	})
 	t.Run("unreadable spool directory", func(t *testing.T) {
 		dir := writeFiles(t, map[string]string{
@@ -345,17 +349,7 @@ func TestServeDuplicateID(t *testing.T) {
 // A clean stop stops reading, lets the engine drain what it took, and only
 // then writes the watermarks: the next start runs nothing again.
 func TestServeSpoolCleanStopRerunsNothing(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
-		"p.conf": "pushlua_spool = spool\nplugin {\n  push_notification_driver = lua:file=s.lua\n}\n",
-		"s.lua": `function dovecot_lua_notify_begin_txn(user) return {} end
-function dovecot_lua_notify_event_mailbox_create(ctx, e) local x = 0 for i = 1, 20000 do x = x + i end end
-function dovecot_lua_notify_end_txn(ctx, success) dovecot.i_info("done") end
-`,
-	})
-	spool := filepath.Join(dir, "spool")
-	if err := os.Mkdir(spool, 0o770); err != nil {
-		t.Fatal(err)
-	}
+	dir, spool := slowSpoolServe(t)
 	w := &forwarder{t: t, dir: spool, rotate: 1000, lines: map[string][]string{}}
 	for i := range 800 {
 		w.write(fmt.Sprintf("u%d", i%4))
@@ -375,17 +369,7 @@ function dovecot_lua_notify_end_txn(ctx, success) dovecot.i_info("done") end
 
 	w.close()
 	s2 := startServe(t, dir, "-c", "p.conf", "--listen", "127.0.0.1:0")
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		left, _ := filepath.Glob(filepath.Join(spool, "pl-*"))
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("spool files left: %v\n%s", left, s2.log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitSpoolEmpty(t, s2, spool)
 	seen := map[string]int{}
 	for _, id := range append(run1, ran(s2)...) {
 		seen[id]++

@@ -25,7 +25,7 @@ var _ slog.Handler = (*redactHandler)(nil)
 func (r *redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return r.h.Enabled(ctx, l) }
 
 func (r *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
-	out := slog.NewRecord(rec.Time, rec.Level, redact.String(rec.Message), rec.PC)
+	out := slog.NewRecord(rec.Time, rec.Level, redact.String(Message(rec)), rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(redactAttr(a))
 		return true

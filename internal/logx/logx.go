@@ -16,6 +16,11 @@
 // escaped, so Dovecot's lines stay byte for byte the same for normal input.
 // The JSON handler needs no escaping: encoding/json escapes controls and
 // replaces invalid UTF-8.
+//
+// Values that belong in a message are passed as attributes, not formatted
+// into it: a KeyArgs group (Args) fills the message's {name} placeholders,
+// so that the text handler prints Dovecot's sentence and the JSON handler
+// the same sentence with the values as fields.
 package logx
 
 import (
@@ -139,9 +144,14 @@ func (h *textHandler) WithGroup(name string) slog.Handler {
 func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 	user, txn, prefix := h.user, h.txn, h.prefix
 	extra := h.extra
+	msg := r.Message
 	if r.NumAttrs() > 0 {
 		extra = append([]slog.Attr(nil), extra...)
 		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == KeyArgs && a.Value.Kind() == slog.KindGroup {
+				msg = Render(msg, a.Value.Group())
+				return true
+			}
 			h.apply(a, &user, &txn, &prefix, &extra)
 			return true
 		})
@@ -170,7 +180,7 @@ func (h *textHandler) Handle(_ context.Context, r slog.Record) error {
 		tail = b.String()
 	}
 	var out strings.Builder
-	lines := strings.Split(redact.String(r.Message), "\n")
+	lines := strings.Split(redact.String(msg), "\n")
 	for i, line := range lines {
 		out.WriteString(head.String())
 		out.WriteString(escape(line, true))

@@ -2,8 +2,10 @@ package logx
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"testing"
+	"time"
 )
 
 func TestText(t *testing.T) {
@@ -26,6 +28,26 @@ func TestText(t *testing.T) {
 		{"replaced prefix", func(l *slog.Logger) {
 			l.With(KeyUser, "bob").Error("x", KeyPrefix, "REPL: ")
 		}, "REPL: Error: x\n"},
+		// Message templates (Args).
+		{"args filled", func(l *slog.Logger) {
+			l.Info("reloaded {files} (v{from} → v{to}, {id}) in {ms} ms",
+				Args("files", "a.lua, b.lua", "from", 1, "to", 2, "id", "1a2b", "ms", int64(7)))
+		}, "pushlua: Info: reloaded a.lua, b.lua (v1 → v2, 1a2b) in 7 ms\n"},
+		{"error, duration and user", func(l *slog.Logger) {
+			l.Warn("{error}; draining (at most {timeout})", Args("error", errors.New("reload: x"), "timeout", 30*time.Second), KeyUser, "bob")
+		}, "pushlua(bob): Warning: reload: x; draining (at most 30s)\n"},
+		{"unknown placeholder and braces kept", func(l *slog.Logger) {
+			l.Info("{a} {b} {", Args("a", "{b}"))
+		}, "pushlua: Info: {b} {b} {\n"},
+		{"no args, no template", func(l *slog.Logger) {
+			l.Info("{x}", "x", 1)
+		}, "pushlua: Info: {x}\n"},
+		{"a value's newline splits the line", func(l *slog.Logger) {
+			l.Error("failed: {error}", Args("error", "a\nb"))
+		}, "pushlua: Error: failed: a\npushlua: Error: b\n"},
+		{"a value's password is hidden", func(l *slog.Logger) {
+			l.Error("url {url}", Args("url", "http://u:secret@h/"))
+		}, "pushlua: Error: url http://u:xxxxx@h/\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +65,8 @@ func TestTextAttrs(t *testing.T) {
 	l := slog.New(NewText(&buf, &Options{Attrs: true, Level: slog.LevelInfo}))
 	l.Debug("hidden")
 	l.WithGroup("g").Info("m", "k", 1)
-	if got, want := buf.String(), "pushlua: Info: m g.k=1\n"; got != want {
+	l.Info("{n} m", Args("n", 2), "k", 3) // the args fill the message, they are not printed again
+	if got, want := buf.String(), "pushlua: Info: m g.k=1\npushlua: Info: 2 m k=3\n"; got != want {
 		t.Errorf("got %q; want %q", got, want)
 	}
 }

@@ -433,12 +433,12 @@ func (p *parser) events(v json.RawMessage, t *Txn) {
 
 // eventFields lists, per event, the fields of spec §4.5 it carries besides
 // name and mailbox (and uid/uid_validity for message events).
-var eventFields = map[string]map[string]bool{
-	"MessageNew":    newAppendFields,
-	"MessageAppend": newAppendFields,
-	"FlagsSet":      {"flags": true, "keywords": true},
-	"FlagsClear":    {"flags": true, "flags_old": true, "keywords": true, "keywords_old": true},
-	"MailboxRename": {"mailbox_old": true},
+var eventFields = map[EventType]map[string]bool{
+	MessageNew:    newAppendFields,
+	MessageAppend: newAppendFields,
+	FlagsSet:      {"flags": true, "keywords": true},
+	FlagsClear:    {"flags": true, "flags_old": true, "keywords": true, "keywords_old": true},
+	MailboxRename: {"mailbox_old": true},
 }
 
 var newAppendFields = map[string]bool{
@@ -484,13 +484,13 @@ func (p *parser) event(path string, v json.RawMessage, e *Event) {
 			p.u32(path+".uid_validity", uv, &e.UIDValidity)
 		}
 	}
-	if info.Name == "MailboxRename" {
+	if info.Type == MailboxRename {
 		if _, ok := m["mailbox_old"]; !ok {
 			p.fail(path+".mailbox_old", errors.New("missing (required for MailboxRename)"))
 			return
 		}
 	}
-	known := eventFields[info.Name]
+	known := eventFields[info.Type]
 	for _, k := range sortedKeys(m) {
 		fv := m[k]
 		f := path + "." + k

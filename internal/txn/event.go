@@ -1,6 +1,9 @@
 package txn
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Kind says whether an event is about a message or a mailbox.
 type Kind uint8
@@ -12,15 +15,55 @@ const (
 	MailboxEvent
 )
 
+// String returns "message" or "mailbox".
+func (k Kind) String() string {
+	switch k {
+	case MessageEvent:
+		return "message"
+	case MailboxEvent:
+		return "mailbox"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// EventType is one of the twelve events; its value is the event's index
+// in Events (Dovecot's registration order).
+type EventType uint8
+
+// The events, in Dovecot's registration order.
+const (
+	FlagsClear EventType = iota
+	FlagsSet
+	MailboxCreate
+	MailboxDelete
+	MailboxRename
+	MailboxSubscribe
+	MailboxUnsubscribe
+	MessageAppend
+	MessageExpunge
+	MessageNew
+	MessageRead
+	MessageTrash
+)
+
+// String returns the event's CamelCase name, as in event.name.
+func (t EventType) String() string {
+	if int(t) < len(Events) {
+		return Events[t].Name
+	}
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
+}
+
 // EventInfo describes one of the twelve RFC 5423 events Dovecot 2.3
 // implements.
 type EventInfo struct {
+	Type EventType
 	Name string // CamelCase, as in event.name
 	Kind Kind
 	// Handler is the Lua global that handles the event:
 	// dovecot_lua_notify_event_ + snake_case(Name).
 	Handler string
-	// Index is the event's position in Events.
+	// Index is the event's position in Events: int(Type).
 	Index int
 }
 
@@ -28,18 +71,18 @@ type EventInfo struct {
 // (push-notification-events-rfc5423.c), the order in which the Lua driver
 // looks for handlers.
 var Events = []EventInfo{
-	{Name: "FlagsClear", Kind: MessageEvent},
-	{Name: "FlagsSet", Kind: MessageEvent},
-	{Name: "MailboxCreate", Kind: MailboxEvent},
-	{Name: "MailboxDelete", Kind: MailboxEvent},
-	{Name: "MailboxRename", Kind: MailboxEvent},
-	{Name: "MailboxSubscribe", Kind: MailboxEvent},
-	{Name: "MailboxUnsubscribe", Kind: MailboxEvent},
-	{Name: "MessageAppend", Kind: MessageEvent},
-	{Name: "MessageExpunge", Kind: MessageEvent},
-	{Name: "MessageNew", Kind: MessageEvent},
-	{Name: "MessageRead", Kind: MessageEvent},
-	{Name: "MessageTrash", Kind: MessageEvent},
+	{Type: FlagsClear, Name: "FlagsClear", Kind: MessageEvent},
+	{Type: FlagsSet, Name: "FlagsSet", Kind: MessageEvent},
+	{Type: MailboxCreate, Name: "MailboxCreate", Kind: MailboxEvent},
+	{Type: MailboxDelete, Name: "MailboxDelete", Kind: MailboxEvent},
+	{Type: MailboxRename, Name: "MailboxRename", Kind: MailboxEvent},
+	{Type: MailboxSubscribe, Name: "MailboxSubscribe", Kind: MailboxEvent},
+	{Type: MailboxUnsubscribe, Name: "MailboxUnsubscribe", Kind: MailboxEvent},
+	{Type: MessageAppend, Name: "MessageAppend", Kind: MessageEvent},
+	{Type: MessageExpunge, Name: "MessageExpunge", Kind: MessageEvent},
+	{Type: MessageNew, Name: "MessageNew", Kind: MessageEvent},
+	{Type: MessageRead, Name: "MessageRead", Kind: MessageEvent},
+	{Type: MessageTrash, Name: "MessageTrash", Kind: MessageEvent},
 }
 
 // HandlerPrefix starts the name of every event handler function.
@@ -49,6 +92,9 @@ var eventIndex = map[string]int{}
 
 func init() {
 	for i := range Events {
+		if int(Events[i].Type) != i {
+			panic("txn: Events[" + strconv.Itoa(i) + "] is " + Events[i].Name + ", out of EventType's order")
+		}
 		Events[i].Handler = HandlerName(Events[i].Name)
 		Events[i].Index = i
 		eventIndex[strings.ToLower(Events[i].Name)] = i

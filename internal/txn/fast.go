@@ -490,7 +490,7 @@ func (s *scanner) event(e *Event) bool {
 		return false
 	}
 	e.Info = info
-	known := eventFields[info.Name]
+	known := eventFields[info.Type]
 	for _, m := range list {
 		sub := &scanner{d: m.val}
 		var ok bool
@@ -529,7 +529,7 @@ func (s *scanner) event(e *Event) bool {
 		}
 	}
 	if has&hasMailbox == 0 || (info.Kind == MessageEvent && has&hasUID == 0) ||
-		(info.Name == "MailboxRename" && has&hasMailboxOld == 0) {
+		(info.Type == MailboxRename && has&hasMailboxOld == 0) {
 		return false
 	}
 	return true

@@ -88,7 +88,7 @@ func (e *Event) IsMessage() bool { return e.Info.Kind == MessageEvent }
 
 // IsNewOrAppend reports whether e carries message header data.
 func (e *Event) IsNewOrAppend() bool {
-	return e.Info.Name == "MessageNew" || e.Info.Name == "MessageAppend"
+	return e.Info.Type == MessageNew || e.Info.Type == MessageAppend
 }
 
 // Snapshot returns what the transaction tells the store before its handlers
@@ -101,15 +101,15 @@ func (t *Txn) Snapshot() *store.Snapshot {
 	}
 	for i := range t.Events {
 		e := &t.Events[i]
-		switch e.Info.Name {
-		case "MailboxDelete":
+		switch e.Info.Type {
+		case MailboxDelete:
 			s.Deletes = append(s.Deletes, e.Mailbox)
-		case "MailboxRename":
+		case MailboxRename:
 			if s.Renames == nil {
 				s.Renames = map[string]string{}
 			}
 			s.Renames[e.MailboxOld] = e.Mailbox
-		case "MailboxSubscribe", "MailboxUnsubscribe":
+		case MailboxSubscribe, MailboxUnsubscribe:
 			// The mailbox need not exist.
 		default:
 			s.Ensure = append(s.Ensure, e.Mailbox)
