@@ -257,29 +257,49 @@ func (p *parser) fail(field string, err error) {
 	}
 }
 
-func jsonType(v json.RawMessage) string {
+// jsonType is the kind of the JSON value v.
+func jsonType(v json.RawMessage) jsonKind {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
-		return "nothing"
+		return jsonNothing
 	}
 	switch v[0] {
 	case '"':
-		return "a string"
+		return jsonString
 	case '{':
-		return "an object"
+		return jsonObject
 	case '[':
-		return "an array"
+		return jsonArray
 	case 't', 'f':
-		return "a boolean"
+		return jsonBool
 	case 'n':
-		return "null"
+		return jsonNull
 	default:
-		return "a number"
+		return jsonNumber
 	}
 }
 
+// jsonKind is the kind of a JSON value, by its first byte; String is how
+// an error message names it ("expected a number, got a string").
+type jsonKind uint8
+
+const (
+	jsonNothing jsonKind = iota
+	jsonString
+	jsonObject
+	jsonArray
+	jsonBool
+	jsonNull
+	jsonNumber
+)
+
+var jsonKindNames = [...]string{jsonNothing: "nothing", jsonString: "a string", jsonObject: "an object",
+	jsonArray: "an array", jsonBool: "a boolean", jsonNull: "null", jsonNumber: "a number"}
+
+func (k jsonKind) String() string { return jsonKindNames[k] }
+
 func (p *parser) str(field string, v json.RawMessage, dst *string) bool {
-	if err := json.Unmarshal(v, dst); err != nil || jsonType(v) != "a string" {
+	if err := json.Unmarshal(v, dst); err != nil || jsonType(v) != jsonString {
 		p.fail(field, fmt.Errorf("expected a string, got %s", jsonType(v)))
 		return false
 	}
@@ -287,7 +307,7 @@ func (p *parser) str(field string, v json.RawMessage, dst *string) bool {
 }
 
 func (p *parser) optStr(field string, v json.RawMessage, dst **string) {
-	if jsonType(v) == "null" {
+	if jsonType(v) == jsonNull {
 		*dst = nil
 		return
 	}
@@ -298,7 +318,7 @@ func (p *parser) optStr(field string, v json.RawMessage, dst **string) {
 }
 
 func (p *parser) boolean(field string, v json.RawMessage, dst *bool) {
-	if jsonType(v) != "a boolean" {
+	if jsonType(v) != jsonBool {
 		p.fail(field, fmt.Errorf("expected true or false, got %s", jsonType(v)))
 		return
 	}
@@ -307,7 +327,7 @@ func (p *parser) boolean(field string, v json.RawMessage, dst *bool) {
 
 func (p *parser) integer(field string, v json.RawMessage, lo, hi float64) (int64, bool) {
 	var f float64
-	if jsonType(v) != "a number" || json.Unmarshal(v, &f) != nil {
+	if jsonType(v) != jsonNumber || json.Unmarshal(v, &f) != nil {
 		p.fail(field, fmt.Errorf("expected a number, got %s", jsonType(v)))
 		return 0, false
 	}
@@ -332,7 +352,7 @@ func (p *parser) u64(field string, v json.RawMessage, dst *uint64) {
 
 func (p *parser) object(field string, v json.RawMessage) map[string]json.RawMessage {
 	var m map[string]json.RawMessage
-	if jsonType(v) != "an object" || json.Unmarshal(v, &m) != nil {
+	if jsonType(v) != jsonObject || json.Unmarshal(v, &m) != nil {
 		p.fail(field, fmt.Errorf("expected an object, got %s", jsonType(v)))
 		return nil
 	}
@@ -341,7 +361,7 @@ func (p *parser) object(field string, v json.RawMessage) map[string]json.RawMess
 
 func (p *parser) strings(field string, v json.RawMessage) []string {
 	var raw []json.RawMessage
-	if jsonType(v) != "an array" || json.Unmarshal(v, &raw) != nil {
+	if jsonType(v) != jsonArray || json.Unmarshal(v, &raw) != nil {
 		p.fail(field, fmt.Errorf("expected an array of strings, got %s", jsonType(v)))
 		return nil
 	}
@@ -368,7 +388,7 @@ func (p *parser) flags(field string, v json.RawMessage) uint8 {
 }
 
 func (p *parser) user(v json.RawMessage, u *User) {
-	if jsonType(v) == "a string" {
+	if jsonType(v) == jsonString {
 		p.str("user", v, &u.Username)
 	} else {
 		m := p.object("user", v)
@@ -383,7 +403,7 @@ func (p *parser) user(v json.RawMessage, u *User) {
 			case "session_id":
 				p.str(f, fv, &u.SessionID)
 			case "home":
-				if jsonType(fv) != "null" {
+				if jsonType(fv) != jsonNull {
 					u.HasHome = p.str(f, fv, &u.Home)
 				}
 			case "uid":
@@ -418,7 +438,7 @@ func (p *parser) user(v json.RawMessage, u *User) {
 
 func (p *parser) events(v json.RawMessage, t *Txn) {
 	var raw []json.RawMessage
-	if jsonType(v) != "an array" || json.Unmarshal(v, &raw) != nil {
+	if jsonType(v) != jsonArray || json.Unmarshal(v, &raw) != nil {
 		p.fail("events", fmt.Errorf("expected an array, got %s", jsonType(v)))
 		return
 	}
