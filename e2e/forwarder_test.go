@@ -223,17 +223,7 @@ func TestForwarderFailures(t *testing.T) {
 // that pushes every number as a float: whole numbers must still be printed
 // as integers, control characters escaped, other bytes passed through.
 func TestForwarderLua54(t *testing.T) {
-	lua, err := exec.LookPath("lua5.4")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("lua5.4 is not installed (.ci/run installs it)")
-		}
-		t.Skip("lua5.4 is not installed; apt-get install lua5.4 to run this test")
-	}
-	script := filepath.Join(t.TempDir(), "forward.lua")
-	if err := os.WriteFile(script, scripts.Forwarder(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	lua, script := lua54Forwarder(t)
 	for _, tc := range []struct {
 		mode, url, auth, settings string
 	}{
@@ -515,17 +505,7 @@ func readSpool(t *testing.T, dir string) (lines []spoolLine, open, closed, marke
 // rotation closes full files; a failed write closes the file and falls back
 // to HTTP; a missing directory is logged once per process.
 func TestForwarderSpoolLua54(t *testing.T) {
-	lua, err := exec.LookPath("lua5.4")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("lua5.4 is not installed (.ci/run installs it)")
-		}
-		t.Skip("lua5.4 is not installed; apt-get install lua5.4 to run this test")
-	}
-	script := filepath.Join(t.TempDir(), "forward.lua")
-	if err := os.WriteFile(script, scripts.Forwarder(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	lua, script := lua54Forwarder(t)
 	idOf := regexp.MustCompile(`^pl-(\d+-\d+-[0-9a-f]{8})\.(open|jsonl)$`)
 	for _, tc := range []struct {
 		scenario   string
@@ -711,13 +691,11 @@ func TestForwarderStatusModes(t *testing.T) {
 	}
 }
 
-// TestForwarderCompilesOnlyWhatAStateRuns: Dovecot compiles the forwarder
-// for every Lua state, two per LMTP delivery (the recipient and the raw
-// user, which never has a transaction). A state without a transaction
-// never reads the transaction code from the file; one with three POSTs
-// reads the main and the cold part once each; an error in a part names
-// the line of this file.
-func TestForwarderCompilesOnlyWhatAStateRuns(t *testing.T) {
+// lua54Forwarder returns the lua5.4 interpreter and the forwarder written
+// to a file; without lua5.4 the test is skipped (failed in CI, which
+// installs it).
+func lua54Forwarder(t *testing.T) (lua, script string) {
+	t.Helper()
 	lua, err := exec.LookPath("lua5.4")
 	if err != nil {
 		if os.Getenv("CI") != "" {
@@ -725,10 +703,21 @@ func TestForwarderCompilesOnlyWhatAStateRuns(t *testing.T) {
 		}
 		t.Skip("lua5.4 is not installed; apt-get install lua5.4 to run this test")
 	}
-	script := filepath.Join(t.TempDir(), "forward.lua")
+	script = filepath.Join(t.TempDir(), "forward.lua")
 	if err := os.WriteFile(script, scripts.Forwarder(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return lua, script
+}
+
+// TestForwarderCompilesOnlyWhatAStateRuns: Dovecot compiles the forwarder
+// for every Lua state, two per LMTP delivery (the recipient and the raw
+// user, which never has a transaction). A state without a transaction
+// never reads the transaction code from the file; one with three POSTs
+// reads the main and the cold part once each; an error in a part names
+// the line of this file.
+func TestForwarderCompilesOnlyWhatAStateRuns(t *testing.T) {
+	lua, script := lua54Forwarder(t)
 	const harness = `
 local script, txns = arg[1], tonumber(arg[2])
 local reads, errors = 0, {}
