@@ -346,14 +346,7 @@ func messageHandler(l *lua.State) int {
 			l.Replace(1)
 		}
 	}
-	msg, ok := l.ToString(1)
-	if !ok || l.TypeOf(1) != lua.TypeString && l.TypeOf(1) != lua.TypeNumber {
-		if lua.CallMeta(l, 1, "__tostring") {
-			msg, _ = l.ToString(-1)
-		} else {
-			msg = fmt.Sprintf("(error object is a %s value)", lua.TypeNameOf(l, 1))
-		}
-	}
+	msg := errlib.ErrorText(l)
 	top := l.Top()
 	if !traceback(l, msg) {
 		// go-lua cannot describe a frame that stopped on its first

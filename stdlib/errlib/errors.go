@@ -358,6 +358,21 @@ func TranslateError(l *lua.State, index int) bool {
 	return translateErrorValue(l, index, true)
 }
 
+// ErrorText is the error value at index 1 as lua.c's msghandler prints it:
+// a string or number as it is, else its __tostring, else "(error object is
+// a T value)". Call TranslateError first.
+func ErrorText(l *lua.State) string {
+	msg, ok := l.ToString(1)
+	if !ok || l.TypeOf(1) != lua.TypeString && l.TypeOf(1) != lua.TypeNumber {
+		if lua.CallMeta(l, 1, "__tostring") {
+			msg, _ = l.ToString(-1)
+		} else {
+			msg = fmt.Sprintf("(error object is a %s value)", lua.TypeNameOf(l, 1))
+		}
+	}
+	return msg
+}
+
 // DescribeError returns msg with each placeholder in it (the error value
 // itself, or the first line of a traceback) replaced by a description of the
 // value it stands for, as lua.c's message handler describes an error value:

@@ -4,7 +4,6 @@
 package stdtest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -123,14 +122,7 @@ func Call(l *lua.State, nargs int) (msg string, ok bool) {
 // to make first: TranslateError.
 func MessageHandler(l *lua.State) int {
 	errlib.TranslateError(l, 1)
-	msg, ok := l.ToString(1)
-	if !ok || l.TypeOf(1) != lua.TypeString && l.TypeOf(1) != lua.TypeNumber {
-		if lua.CallMeta(l, 1, "__tostring") {
-			msg, _ = l.ToString(-1)
-		} else {
-			msg = fmt.Sprintf("(error object is a %s value)", lua.TypeNameOf(l, 1))
-		}
-	}
+	msg := errlib.ErrorText(l)
 	l.PushString(msg)
 	return 1
 }
