@@ -269,11 +269,8 @@ func (s *Bolt) open(f *os.File, opts BoltOptions) (err error) {
 				return fmt.Errorf("converting the store from its earlier layout: %w", err)
 			}
 		}
-		st, err := tx.CreateBucketIfNotExists(bucketState)
+		st, _, err := flatBuckets(tx)
 		if err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucketIfNotExists(bucketExpiry); err != nil {
 			return err
 		}
 		return st.ForEach(func(_, _ []byte) error {
@@ -738,4 +735,16 @@ func indexKey(when int64, user string) []byte {
 	k := make([]byte, 8, 8+len(user))
 	binary.BigEndian.PutUint64(k, uint64(when))
 	return append(k, user...)
+}
+
+// flatBuckets returns the two buckets of the flat layout, the per-user
+// records and the expiry index, creating them when missing.
+func flatBuckets(tx *bolt.Tx) (state, expiry *bolt.Bucket, err error) {
+	if state, err = tx.CreateBucketIfNotExists(bucketState); err != nil {
+		return nil, nil, err
+	}
+	if expiry, err = tx.CreateBucketIfNotExists(bucketExpiry); err != nil {
+		return nil, nil, err
+	}
+	return state, expiry, nil
 }

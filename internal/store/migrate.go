@@ -74,11 +74,7 @@ func oldUser(ub *bolt.Bucket) *userState {
 func (s *Bolt) migrate(tx *bolt.Tx) error {
 	users := tx.Bucket(bucketUsers)
 	startExpiry := tx.Bucket(bucketExpiry) == nil
-	state, err := tx.CreateBucketIfNotExists(bucketState)
-	if err != nil {
-		return err
-	}
-	idx, err := tx.CreateBucketIfNotExists(bucketExpiry)
+	state, idx, err := flatBuckets(tx)
 	if err != nil {
 		return err
 	}

@@ -218,11 +218,7 @@ func salvage(db *bolt.DB, f io.ReaderAt, size int64, m *boltMeta, now int64) (*w
 	for start := 0; ; start += salvageBatch {
 		end := min(start+salvageBatch, len(names))
 		err := db.Update(func(tx *bolt.Tx) error {
-			state, err := tx.CreateBucketIfNotExists(bucketState)
-			if err != nil {
-				return err
-			}
-			idx, err := tx.CreateBucketIfNotExists(bucketExpiry)
+			state, idx, err := flatBuckets(tx)
 			if err != nil {
 				return err
 			}
