@@ -125,7 +125,7 @@ type intake struct {
 	submitted atomic.Int64    // log lines handed to the engine
 	dropped   atomic.Int64    // transactions the engine did not run (drain timeout)
 	counted   map[string]bool // segments whose lines count as accepted already (the backlog at start)
-	decoded   decodedLines    // transactions ingest decoded, by their log line
+	handed    []spool.Handed  // OnAppended's, reused (the log's commit goroutine only)
 	ours      string          // this process's segment names start so
 
 	// With pushlua_queue: the JetStream stream instead of the log.
@@ -157,7 +157,11 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 	in.ours = fmt.Sprintf("pl-%d-", os.Getpid())
 	offsets := filepath.Join(dataDir, "wal-offsets.json")
 	// The log's own bound is the disk's: intake.full bounds the backlog.
-	wl, err := wal.Open(wal.Options{Dir: in.walDir, MaxBytes: 1 << 62, Preallocate: true, Logger: log, OnCommit: in.notify})
+	// The log hands what it committed to its reader directly (OnSegment,
+	// OnAppended); the reader reads back only what an earlier run left
+	// and the segments other processes put there (pushlua dlq replay).
+	wl, err := wal.Open(wal.Options{Dir: in.walDir, MaxBytes: 1 << 62, Preallocate: true, Logger: log,
+		OnSegment: in.expect, OnAppended: in.handoff})
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +188,6 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 		Dir:         in.walDir,
 		OffsetsFile: offsets,
 		Submit:      in.submitLogged,
-		Parse:       in.decoded.parse,
 		Logger:      log,
 		OnDelete:    func(string) { _ = wl.Recount() },
 		// The log's segments are this process's: one left open by a
@@ -209,10 +212,34 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 	return in, nil
 }
 
-func (in *intake) notify() {
+// expect announces a segment the log is about to create to the log's
+// reader: its lines come by handoff.
+func (in *intake) expect(name string) {
 	if in.walReader != nil {
-		in.walReader.Notify()
+		in.walReader.Expect(name)
 	}
+}
+
+// handoff hands a committed batch, with the transactions ingest decoded,
+// to the log's reader (called by the log's commit goroutine, in log
+// order).
+func (in *intake) handoff(segment string, lines []wal.Appended) {
+	if in.walReader == nil {
+		return
+	}
+	hs := in.handed[:0]
+	for _, a := range lines {
+		t, _ := a.Tag.(*txn.Txn)
+		if t == nil {
+			// Not from ingest: the reader reads the segment instead.
+			hs = hs[:0]
+			break
+		}
+		hs = append(hs, spool.Handed{Start: a.Start, End: a.End, Line: a.Line, Txn: t})
+	}
+	in.walReader.Handoff(segment, hs)
+	clear(hs)
+	in.handed = hs[:0]
 }
 
 // stats is the accounting WatchQueue exports.
@@ -254,14 +281,13 @@ func (in *intake) ingestOptions(o *ingest.Options, ids *txn.IDs) {
 	}
 	o.Durable = func(ctx context.Context, ts []*txn.Txn) error {
 		lines := make([][]byte, len(ts))
+		tags := make([]any, len(ts))
 		for i, t := range ts {
-			lines[i] = walLine(t, ids)
+			lines[i], tags[i] = walLine(t, ids), t
 		}
-		// The log's reader gets these transactions as decoded here (it
-		// may read the lines before Append returns).
-		in.decoded.put(lines, ts)
-		if err := in.wal.Append(ctx, lines...); err != nil {
-			in.decoded.drop(lines)
+		// The log hands these transactions, as decoded here, to its
+		// reader once they are on disk (handoff).
+		if err := in.wal.AppendTagged(ctx, tags, lines); err != nil {
 			if !errors.Is(err, wal.ErrFull) && !errors.Is(err, context.Canceled) {
 				in.log.Error("write-ahead log: {error}", logx.Args("error", err))
 			}
@@ -430,50 +456,4 @@ func (in *intake) ready(ok bool, reason string) (bool, string) {
 		return false, reason + "; " + why
 	}
 	return ok, reason
-}
-
-// decodedLines hands the transactions ingest decoded to the log's reader,
-// keyed by their line, so that a line written and read by this process is
-// decoded once. A line not found (written by an earlier run, or more than
-// maxDecoded waiting) is decoded again.
-type decodedLines struct {
-	mu sync.Mutex
-	m  map[string]*txn.Txn
-}
-
-const maxDecoded = 4096
-
-func (d *decodedLines) put(lines [][]byte, ts []*txn.Txn) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.m == nil {
-		d.m = map[string]*txn.Txn{}
-	}
-	for i, line := range lines {
-		if len(d.m) >= maxDecoded {
-			return
-		}
-		d.m[string(line)] = ts[i]
-	}
-}
-
-func (d *decodedLines) drop(lines [][]byte) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, line := range lines {
-		delete(d.m, string(line))
-	}
-}
-
-func (d *decodedLines) parse(line []byte, ids *txn.IDs) (*txn.Txn, error) {
-	d.mu.Lock()
-	t, ok := d.m[string(line)]
-	if ok {
-		delete(d.m, string(line))
-	}
-	d.mu.Unlock()
-	if ok {
-		return t, nil
-	}
-	return txn.Parse(line, ids)
 }

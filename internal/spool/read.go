@@ -26,11 +26,16 @@ func (r *Reader) readLoop(ctx context.Context) {
 	var failing error // the last Submit error logged
 	for {
 		r.closeDeleted()
-		for _, f := range r.dirtyFiles() {
+		ws := r.workFiles()
+		for i, w := range ws {
 			if ctx.Err() != nil {
 				return
 			}
-			err := r.readFile(ctx, f)
+			f := w.f
+			err := r.submitHanded(ctx, f)
+			if err == nil && w.read {
+				err = r.readFile(ctx, f)
+			}
 			if ctx.Err() != nil {
 				return
 			}
@@ -41,6 +46,7 @@ func (r *Reader) readLoop(ctx context.Context) {
 					r.log.Error(fmt.Sprintf("spool: handing over %s: %v (retrying)", f.stem, err))
 				}
 				failing = err
+				r.redirty(ws[i:])
 				break
 			}
 			failing = nil
@@ -49,6 +55,18 @@ func (r *Reader) readLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.readWake:
+		}
+	}
+}
+
+// redirty marks the files of ws that were to be read as dirty again,
+// for the next try.
+func (r *Reader) redirty(ws []work) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range ws {
+		if w.read {
+			w.f.dirty = true
 		}
 	}
 }

@@ -129,6 +129,7 @@ type Reader struct {
 	dirErr   error
 	scans    uint64
 	counts   struct{ submitted, skipped uint64 }
+	handed   int    // lines handed over (Handoff) and not submitted yet
 	saveErr  string // the last save error logged
 	lastSave time.Time
 
@@ -325,6 +326,8 @@ type file struct {
 	at       time.Time
 	marks    []mark // when the bytes after durable arrived
 	logged   map[string]bool
+	direct   bool     // announced by Expect: its lines come by Handoff while it is open
+	handed   []Handed // lines handed over, not submitted yet
 
 	// Reader goroutine only.
 	fd       *os.File
@@ -393,25 +396,37 @@ func (r *Reader) logOnce(f *file, key string, level slog.Level, msg string) {
 	r.log.Log(context.Background(), level, msg)
 }
 
-// sortedFiles returns the files to read, oldest <start> first, clearing
-// their dirty flags.
-func (r *Reader) dirtyFiles() []*file {
+// work is a file the reader has something to do with: lines handed over
+// to submit, and whether to read it.
+type work struct {
+	f    *file
+	read bool
+}
+
+// workFiles returns the files with lines handed over or to read, oldest
+// <start> first, clearing their dirty flags. A file whose lines are handed
+// over is read only once it is closed (what was not handed over).
+func (r *Reader) workFiles() []work {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var fs []*file
+	var ws []work
 	for _, f := range r.files {
-		if f.dirty && !f.deleted {
-			f.dirty = false
-			fs = append(fs, f)
+		if f.deleted {
+			continue
+		}
+		read := f.dirty && (!f.direct || f.closed)
+		f.dirty = false
+		if read || len(f.handed) > 0 {
+			ws = append(ws, work{f: f, read: read})
 		}
 	}
-	slices.SortFunc(fs, func(a, b *file) int {
-		if c := a.start.Compare(b.start); c != 0 {
+	slices.SortFunc(ws, func(a, b work) int {
+		if c := a.f.start.Compare(b.f.start); c != 0 {
 			return c
 		}
-		return strings.Compare(a.stem, b.stem)
+		return strings.Compare(a.f.stem, b.f.stem)
 	})
-	return fs
+	return ws
 }
 
 // addMark records that f holds size bytes at time at. Called with r.mu

@@ -81,6 +81,16 @@ type Options struct {
 	// OnCommit, when set, is called after every durable batch (the reader
 	// is told there is more to read without waiting for fsnotify).
 	OnCommit func()
+	// OnSegment, when set, is called with a segment's file name (its
+	// .open name) before the file is created: its reader can expect it.
+	OnSegment func(name string)
+	// OnAppended, when set, is called by the commit goroutine after every
+	// durable batch, before any Append of it returns, with the segment's
+	// .open file name and the batch's lines in log order: a reader can take
+	// them from here instead of reading them back. Batches come in log
+	// order; the slice and its Appended values are reused after the call
+	// returns (the lines themselves are the caller's).
+	OnAppended func(segment string, lines []Appended)
 	// Logger receives what the log does on its own (segments closed at
 	// start). Default: discard.
 	Logger *slog.Logger
@@ -103,7 +113,8 @@ type Log struct {
 	written   int64  // bytes of lines in the current segment
 	allocated int64  // the current segment's size with its zero padding
 	buf       []byte
-	zeros     []byte // PreallocateChunk of them, with Preallocate
+	appended  []Appended // the batch's lines, for OnAppended
+	zeros     []byte     // PreallocateChunk of them, with Preallocate
 
 	current  atomic.Int64 // written, for Recount; -1 with no segment open
 	openName atomic.Value // the current segment's file name, for Recount
@@ -114,7 +125,21 @@ type Log struct {
 
 type request struct {
 	lines [][]byte
+	tags  []any
 	err   chan error
+}
+
+// Appended is one line of a committed batch, as Options.OnAppended sees
+// it.
+type Appended struct {
+	// Start and End are the line's offsets in the segment; End is after
+	// its "\n".
+	Start, End int64
+	// Line is the line without its "\n", as handed to Append.
+	Line []byte
+	// Tag is the value AppendTagged was given with the line (nil with
+	// Append).
+	Tag any
 }
 
 // Open opens the log in opts.Dir. Segments left open by an earlier process
@@ -234,13 +259,23 @@ func (l *Log) Dir() string { return l.opts.Dir }
 // from being so; then none of them may be acknowledged. Lines of one call
 // stay together and in order.
 func (l *Log) Append(ctx context.Context, lines ...[]byte) error {
+	return l.AppendTagged(ctx, nil, lines)
+}
+
+// AppendTagged is Append with a value per line (tags[i] goes with
+// lines[i]; nil tags: none) that Options.OnAppended receives with the line:
+// pushlua serve tags each line with its decoded transaction.
+func (l *Log) AppendTagged(ctx context.Context, tags []any, lines [][]byte) error {
 	if len(lines) == 0 {
 		return nil
+	}
+	if tags != nil && len(tags) != len(lines) {
+		return fmt.Errorf("wal: %d tags for %d lines", len(tags), len(lines))
 	}
 	if l.Full() {
 		return ErrFull
 	}
-	r := &request{lines: lines, err: make(chan error, 1)}
+	r := &request{lines: lines, tags: tags, err: make(chan error, 1)}
 	l.mu.Lock()
 	if l.closed.Load() {
 		l.mu.Unlock()
@@ -311,10 +346,20 @@ func (l *Log) commit(batch []*request) error {
 		}
 	}
 	l.buf = l.buf[:0]
+	l.appended = l.appended[:0]
+	base := l.written
 	for _, r := range batch {
-		for _, line := range r.lines {
+		for i, line := range r.lines {
+			start := base + int64(len(l.buf))
 			l.buf = append(l.buf, line...)
 			l.buf = append(l.buf, '\n')
+			if l.opts.OnAppended != nil {
+				a := Appended{Start: start, End: base + int64(len(l.buf)), Line: line}
+				if r.tags != nil {
+					a.Tag = r.tags[i]
+				}
+				l.appended = append(l.appended, a)
+			}
 		}
 	}
 	var n int
@@ -343,6 +388,10 @@ func (l *Log) commit(batch []*request) error {
 		// a new one for the next batch.
 		_ = l.closeSegment()
 		return fmt.Errorf("wal: writing %s: %w", l.name, err)
+	}
+	if l.opts.OnAppended != nil {
+		l.opts.OnAppended(l.name+".open", l.appended)
+		clear(l.appended)
 	}
 	if l.written >= l.opts.SegmentBytes {
 		if err := l.closeSegment(); err != nil {
@@ -400,6 +449,9 @@ func (l *Log) openSegment() error {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	l.name = "pl-" + strconv.Itoa(l.pid) + "-" + strconv.FormatInt(time.Now().Unix(), 10) + "-" + hex.EncodeToString(b[:])
+	if l.opts.OnSegment != nil {
+		l.opts.OnSegment(l.name + ".open")
+	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | os.O_APPEND
 	if l.opts.Preallocate {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL // WriteAt: no O_APPEND
