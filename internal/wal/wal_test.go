@@ -258,3 +258,58 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// TestOnAppended: OnSegment names a segment before it exists; OnAppended
+// gets every committed line with its offsets in the segment and its tag,
+// in log order, before Append returns.
+func TestOnAppended(t *testing.T) {
+	dir := t.TempDir()
+	var segs, seen []string
+	var got []Appended
+	l, err := Open(Options{Dir: dir, Preallocate: true,
+		OnSegment: func(name string) {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				t.Errorf("OnSegment(%s) after the file was created", name)
+			}
+			segs = append(segs, name)
+		},
+		OnAppended: func(seg string, as []Appended) {
+			seen = append(seen, seg)
+			got = append(got, as...) // copies: as is reused
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.AppendTagged(context.Background(), []any{1, 2}, [][]byte{[]byte(`{"a":1}`), []byte(`{"bb":2}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(context.Background(), []byte(`{"c":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 1 || len(seen) != 2 || seen[0] != segs[0] || seen[1] != segs[0] {
+		t.Fatalf("segments %v, OnAppended for %v; want one segment, two batches in it", segs, seen)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, segs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		line string
+		tag  any
+	}{{`{"a":1}`, 1}, {`{"bb":2}`, 2}, {`{"c":3}`, nil}}
+	if len(got) != len(want) {
+		t.Fatalf("OnAppended lines: got %d; want %d", len(got), len(want))
+	}
+	var off int64
+	for i, w := range want {
+		a := got[i]
+		if string(a.Line) != w.line || a.Tag != w.tag || a.Start != off || string(data[a.Start:a.End]) != w.line+"\n" {
+			t.Errorf("line %d: got %q tag %v at %d..%d; want %q tag %v at %d", i, a.Line, a.Tag, a.Start, a.End, w.line, w.tag, off)
+		}
+		off = a.End
+	}
+	if err := l.AppendTagged(context.Background(), []any{1}, [][]byte{[]byte("x"), []byte("y")}); err == nil {
+		t.Error("AppendTagged with fewer tags than lines: no error")
+	}
+}
