@@ -84,14 +84,19 @@ func (r *Reader) event(ev fsnotify.Event) bool {
 	}
 	r.mu.Lock()
 	f := r.files[stem]
-	if f != nil {
+	// A file whose lines are handed over (Handoff) is not read while it
+	// is open: its writes wake no one.
+	wake := f != nil && (!f.direct || f.closed)
+	if wake {
 		f.dirty = true
 	}
 	r.mu.Unlock()
 	if f == nil {
 		return true
 	}
-	poke(r.readWake)
+	if wake {
+		poke(r.readWake)
+	}
 	return false
 }
 
