@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +128,7 @@ type intake struct {
 	counted   map[string]bool // segments whose lines count as accepted already (the backlog at start)
 	handed    []spool.Handed  // OnAppended's, reused (the log's commit goroutine only)
 	ours      string          // this process's segment names start so
+	procs     bool            // GOMAXPROCS raised for the commit goroutine (commitProc)
 
 	// With pushlua_queue: the JetStream stream instead of the log.
 	js *jsQueue
@@ -209,7 +211,23 @@ func openIntake(ctx context.Context, dataDir string, set durableSettings, userLi
 		_ = wl.Close()
 		return nil, err
 	}
+	in.commitProc()
 	return in, nil
+}
+
+// commitProc gives the Go scheduler one P more than its default while the
+// log is open. The log's commit goroutine spends most of its time in
+// fdatasync, a system call that keeps its P (the right to run Go code)
+// until the runtime's monitor takes it back, tens of microseconds or more
+// later: with as many Ps as CPUs, one CPU then runs no Go code for much of
+// every commit (docs/performance.md, the durable queue). An explicit
+// GOMAXPROCS is left alone; Close restores the default.
+func (in *intake) commitProc() {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(0) + 1)
+	in.procs = true
 }
 
 // expect announces a segment the log is about to create to the log's
@@ -434,6 +452,9 @@ func (in *intake) Close() {
 	}
 	if err := in.wal.Close(); err != nil {
 		in.log.Error(err.Error())
+	}
+	if in.procs {
+		goruntime.SetDefaultGOMAXPROCS()
 	}
 	kept := max(in.appended.Load()-in.submitted.Load(), 0) + in.dropped.Load()
 	if kept > 0 {
