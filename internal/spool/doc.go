@@ -28,6 +28,14 @@
 // gets "<file-stem>-<line>"). A closed file is deleted once every line of
 // it is done, and its offset entry dropped.
 //
+// pushlua's own write-ahead log does not make the Reader read back what
+// this process just wrote: it announces a segment (Expect) and hands every
+// committed batch over with its decoded transactions (Handoff). Those lines
+// go through the same Submit, watermark and offsets as read ones; the
+// segment is read only once closed, or when the Reader cannot keep up with
+// what is handed over (past maxHanded lines waiting), so the file, not
+// memory, still holds a backlog.
+//
 // Shutting down takes two steps: Stop (read no more lines), then, after
 // the engine drained and called the remaining dones, Close (persist the
 // final watermarks).

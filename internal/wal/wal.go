@@ -8,6 +8,10 @@
 // and this log, so there is one record format and one code path from disk
 // to the scripts.
 //
+// Options.OnAppended hands every committed batch, in log order and with a
+// tag per line (pushlua serve: the decoded transaction), to the log's
+// reader, which therefore does not read back what this process wrote.
+//
 // Append is a group commit: every line handed to Append while an fsync is
 // in progress goes into the next batch, which is written with one write and
 // made durable with one fsync.
