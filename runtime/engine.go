@@ -150,6 +150,10 @@ type Engine struct {
 	workerWG sync.WaitGroup
 	closed   bool
 	dropped  int // transactions not run because Close's context ended
+	// free holds userQueues of users whose queue emptied, for reuse: a
+	// user whose transactions come one at a time would otherwise cost a
+	// userQueue and its jobs slice per transaction.
+	free []*userQueue
 
 	// life is the context every transaction runs with; Close cancels it
 	// when its own context ends before the queue is drained.
@@ -165,8 +169,9 @@ type job struct {
 
 type userQueue struct {
 	name string
-	jobs []job // waiting
-	n    int   // waiting or running: what UserQueueSize bounds
+	jobs []job // waiting: jobs[head:]
+	head int
+	n    int // waiting or running: what UserQueueSize bounds
 }
 
 // New builds the driver list from the configuration, as Dovecot does for a
@@ -278,8 +283,21 @@ func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) erro
 	e.queued++
 	uq, busy := e.users[name]
 	if !busy {
-		uq = &userQueue{name: name}
+		if n := len(e.free); n > 0 {
+			uq = e.free[n-1]
+			e.free[n-1] = nil
+			e.free = e.free[:n-1]
+			uq.name = name
+		} else {
+			uq = &userQueue{name: name}
+		}
 		e.users[name] = uq
+	}
+	if uq.head > 0 && len(uq.jobs) == cap(uq.jobs) {
+		// Move the waiting ones to the front rather than grow.
+		n := copy(uq.jobs, uq.jobs[uq.head:])
+		clear(uq.jobs[n:])
+		uq.jobs, uq.head = uq.jobs[:n], 0
 	}
 	uq.jobs = append(uq.jobs, job{ctx: e.life, t: t, done: done})
 	uq.n++
@@ -348,21 +366,24 @@ func (e *Engine) work(i int) {
 	defer e.workerWG.Done()
 	for uq := range e.ready {
 		e.mu.Lock()
-		j := uq.jobs[0]
-		uq.jobs[0] = job{}
-		uq.jobs = uq.jobs[1:]
+		j := uq.jobs[uq.head]
+		uq.jobs[uq.head] = job{}
+		uq.head++
+		if uq.head == len(uq.jobs) {
+			uq.jobs, uq.head = uq.jobs[:0], 0
+		}
+		live := j.ctx.Err() == nil
+		if live {
+			e.running++
+		} else {
+			e.dropped++
+		}
 		e.mu.Unlock()
 
 		var res Result
-		if j.ctx.Err() != nil {
+		if !live {
 			res = Result{Txn: j.t, Dropped: true}
-			e.mu.Lock()
-			e.dropped++
-			e.mu.Unlock()
 		} else {
-			e.mu.Lock()
-			e.running++
-			e.mu.Unlock()
 			res = e.runPoisoned(j, i)
 			e.mu.Lock()
 			e.running--
@@ -376,15 +397,27 @@ func (e *Engine) work(i int) {
 		e.mu.Lock()
 		e.queued--
 		uq.n--
-		if len(uq.jobs) > 0 {
+		if len(uq.jobs) > uq.head {
 			e.ready <- uq
 		} else {
 			delete(e.users, uq.name)
+			e.recycle(uq)
 		}
 		e.opts.Observer.QueueDepth(e.queued)
 		e.mu.Unlock()
 		e.jobs.Done()
 	}
+}
+
+// recycle keeps uq, whose user has no transactions left, for another
+// user's queue (at most Jobs of them: one per worker is what a steady
+// stream needs). e.mu is held.
+func (e *Engine) recycle(uq *userQueue) {
+	if len(e.free) >= e.opts.Jobs || cap(uq.jobs) > 16 {
+		return // a long queue's backing array is not kept
+	}
+	*uq = userQueue{jobs: uq.jobs[:0]}
+	e.free = append(e.free, uq)
 }
 
 // runPoisoned runs j, again while its runs are poisoned (a budget
