@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushlua/pushlua/internal/txn"
 )
 
 // durableScript takes a few milliseconds per transaction (a CPU wait, so
@@ -376,4 +378,24 @@ func TestDurableLogFull(t *testing.T) {
 	poll(t, "room again", func() bool { return p.post([]string{durableLine(2, 1)}) == http.StatusAccepted })
 	waitRan(t, p.accepted, s)
 	checkRuns(t, p.accepted, s)
+}
+
+// decodedLines hands back the transaction put for a line, once, and
+// decodes any other line itself.
+func TestDecodedLines(t *testing.T) {
+	var d decodedLines
+	a := []byte(`{"id":"a","user":"u"}`)
+	b := []byte(`{"id":"b","user":"u"}`)
+	ta, tb := &txn.Txn{ID: "a-put"}, &txn.Txn{ID: "b-put"}
+	d.put([][]byte{a, b}, []*txn.Txn{ta, tb})
+	d.drop([][]byte{b})
+	for _, tc := range []struct {
+		line []byte
+		want string
+	}{{a, "a-put"}, {a, "a"}, {b, "b"}, {[]byte(`{"id":"c","user":"u"}`), "c"}} {
+		got, err := d.parse(append([]byte(nil), tc.line...), nil)
+		if err != nil || got.ID != tc.want {
+			t.Errorf("parse(%s) = %v, %v; want id %s", tc.line, got, err, tc.want)
+		}
+	}
 }

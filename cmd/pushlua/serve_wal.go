@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -435,25 +436,38 @@ func (in *intake) ready(ok bool, reason string) (bool, string) {
 // decodedLines hands the transactions ingest decoded to the log's reader,
 // keyed by their line, so that a line written and read by this process is
 // decoded once. A line not found (written by an earlier run, or more than
-// maxDecoded waiting) is decoded again.
+// maxDecoded waiting) is decoded again. The map is keyed by the line's
+// hash and holds the line itself, compared on lookup: keying it by the
+// line's text copied every line once more.
 type decodedLines struct {
-	mu sync.Mutex
-	m  map[string]*txn.Txn
+	mu   sync.Mutex
+	seed maphash.Seed
+	m    map[uint64]decodedLine
+}
+
+type decodedLine struct {
+	line []byte
+	t    *txn.Txn
 }
 
 const maxDecoded = 4096
+
+func (d *decodedLines) hash(line []byte) uint64 { return maphash.Bytes(d.seed, line) }
 
 func (d *decodedLines) put(lines [][]byte, ts []*txn.Txn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.m == nil {
-		d.m = map[string]*txn.Txn{}
+		d.seed = maphash.MakeSeed()
+		d.m = map[uint64]decodedLine{}
 	}
 	for i, line := range lines {
 		if len(d.m) >= maxDecoded {
 			return
 		}
-		d.m[string(line)] = ts[i]
+		// A line with the hash of another (the same line twice, or a
+		// collision) replaces it: the other is decoded again.
+		d.m[d.hash(line)] = decodedLine{line: line, t: ts[i]}
 	}
 }
 
@@ -461,18 +475,25 @@ func (d *decodedLines) drop(lines [][]byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, line := range lines {
-		delete(d.m, string(line))
+		h := d.hash(line)
+		if e, ok := d.m[h]; ok && bytes.Equal(e.line, line) {
+			delete(d.m, h)
+		}
 	}
 }
 
 func (d *decodedLines) parse(line []byte, ids *txn.IDs) (*txn.Txn, error) {
 	d.mu.Lock()
-	t, ok := d.m[string(line)]
-	if ok {
-		delete(d.m, string(line))
+	var t *txn.Txn
+	if d.m != nil {
+		h := d.hash(line)
+		if e, ok := d.m[h]; ok && bytes.Equal(e.line, line) {
+			t = e.t
+			delete(d.m, h)
+		}
 	}
 	d.mu.Unlock()
-	if ok {
+	if t != nil {
 		return t, nil
 	}
 	return txn.Parse(line, ids)
