@@ -494,7 +494,7 @@ func (e *Engine) callDone(j job, res Result) {
 func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, obs Observer) (res Result) {
 	res = Result{Txn: t, Version: v.name()}
 	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
-		log: v.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+		log: slog.New(newTxnHandler(v.log.Handler(), t))}
 	defer func() {
 		if p := recover(); p != nil {
 			res.Errors++
@@ -538,6 +538,37 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	}
 	return res
 }
+
+// txnHandler is the handler of a transaction's logger: the engine's, with
+// the user and the transaction id. Most transactions log nothing, so the
+// handler with those attributes (logger.With's work: a copy of the
+// handler) is made at the first record, not for every transaction.
+type txnHandler struct {
+	base  slog.Handler
+	attrs [2]slog.Attr
+	once  sync.Once
+	h     slog.Handler
+}
+
+func newTxnHandler(base slog.Handler, t *txn.Txn) *txnHandler {
+	return &txnHandler{base: base, attrs: [2]slog.Attr{slog.String(logx.KeyUser, t.User.Username), slog.String(logx.KeyTxn, t.ID)}}
+}
+
+func (h *txnHandler) with() slog.Handler {
+	h.once.Do(func() { h.h = h.base.WithAttrs(h.attrs[:]) })
+	return h.h
+}
+
+// Enabled does not depend on attributes: the base handler answers.
+func (h *txnHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.base.Enabled(ctx, level)
+}
+
+func (h *txnHandler) Handle(ctx context.Context, r slog.Record) error { return h.with().Handle(ctx, r) }
+
+func (h *txnHandler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.with().WithAttrs(attrs) }
+
+func (h *txnHandler) WithGroup(name string) slog.Handler { return h.with().WithGroup(name) }
 
 // forEachRecord splits events into Dovecot's records: consecutive events
 // of one message (mailbox and uid) or of one mailbox.
