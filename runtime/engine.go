@@ -257,12 +257,15 @@ var ErrUserQueueFull = errors.New("the user's queue is full")
 func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) error {
 	name := t.User.Username
 	// A full lane fails before waiting for room in the shared queue; the
-	// check is repeated below, where it counts.
-	e.mu.Lock()
-	err := e.laneFull(name)
-	e.mu.Unlock()
-	if err != nil {
-		return err
+	// check is repeated below, where it counts. Without lanes there is
+	// nothing to check.
+	if e.opts.UserQueueSize > 0 {
+		e.mu.Lock()
+		err := e.laneFull(name)
+		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	select {
 	case e.capacity <- struct{}{}:
