@@ -150,6 +150,10 @@ type Engine struct {
 	workerWG sync.WaitGroup
 	closed   bool
 	dropped  int // transactions not run because Close's context ended
+	// free holds userQueues of users whose queue emptied, for reuse: a
+	// user whose transactions come one at a time would otherwise cost a
+	// userQueue and its jobs slice per transaction.
+	free []*userQueue
 
 	// life is the context every transaction runs with; Close cancels it
 	// when its own context ends before the queue is drained.
@@ -165,8 +169,9 @@ type job struct {
 
 type userQueue struct {
 	name string
-	jobs []job // waiting
-	n    int   // waiting or running: what UserQueueSize bounds
+	jobs []job // waiting: jobs[head:]
+	head int
+	n    int // waiting or running: what UserQueueSize bounds
 }
 
 // New builds the driver list from the configuration, as Dovecot does for a
@@ -252,12 +257,15 @@ var ErrUserQueueFull = errors.New("the user's queue is full")
 func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) error {
 	name := t.User.Username
 	// A full lane fails before waiting for room in the shared queue; the
-	// check is repeated below, where it counts.
-	e.mu.Lock()
-	err := e.laneFull(name)
-	e.mu.Unlock()
-	if err != nil {
-		return err
+	// check is repeated below, where it counts. Without lanes there is
+	// nothing to check.
+	if e.opts.UserQueueSize > 0 {
+		e.mu.Lock()
+		err := e.laneFull(name)
+		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	select {
 	case e.capacity <- struct{}{}:
@@ -278,8 +286,21 @@ func (e *Engine) Submit(ctx context.Context, t *txn.Txn, done func(Result)) erro
 	e.queued++
 	uq, busy := e.users[name]
 	if !busy {
-		uq = &userQueue{name: name}
+		if n := len(e.free); n > 0 {
+			uq = e.free[n-1]
+			e.free[n-1] = nil
+			e.free = e.free[:n-1]
+			uq.name = name
+		} else {
+			uq = &userQueue{name: name}
+		}
 		e.users[name] = uq
+	}
+	if uq.head > 0 && len(uq.jobs) == cap(uq.jobs) {
+		// Move the waiting ones to the front rather than grow.
+		n := copy(uq.jobs, uq.jobs[uq.head:])
+		clear(uq.jobs[n:])
+		uq.jobs, uq.head = uq.jobs[:n], 0
 	}
 	uq.jobs = append(uq.jobs, job{ctx: e.life, t: t, done: done})
 	uq.n++
@@ -348,21 +369,24 @@ func (e *Engine) work(i int) {
 	defer e.workerWG.Done()
 	for uq := range e.ready {
 		e.mu.Lock()
-		j := uq.jobs[0]
-		uq.jobs[0] = job{}
-		uq.jobs = uq.jobs[1:]
+		j := uq.jobs[uq.head]
+		uq.jobs[uq.head] = job{}
+		uq.head++
+		if uq.head == len(uq.jobs) {
+			uq.jobs, uq.head = uq.jobs[:0], 0
+		}
+		live := j.ctx.Err() == nil
+		if live {
+			e.running++
+		} else {
+			e.dropped++
+		}
 		e.mu.Unlock()
 
 		var res Result
-		if j.ctx.Err() != nil {
+		if !live {
 			res = Result{Txn: j.t, Dropped: true}
-			e.mu.Lock()
-			e.dropped++
-			e.mu.Unlock()
 		} else {
-			e.mu.Lock()
-			e.running++
-			e.mu.Unlock()
 			res = e.runPoisoned(j, i)
 			e.mu.Lock()
 			e.running--
@@ -376,15 +400,27 @@ func (e *Engine) work(i int) {
 		e.mu.Lock()
 		e.queued--
 		uq.n--
-		if len(uq.jobs) > 0 {
+		if len(uq.jobs) > uq.head {
 			e.ready <- uq
 		} else {
 			delete(e.users, uq.name)
+			e.recycle(uq)
 		}
 		e.opts.Observer.QueueDepth(e.queued)
 		e.mu.Unlock()
 		e.jobs.Done()
 	}
+}
+
+// recycle keeps uq, whose user has no transactions left, for another
+// user's queue (at most Jobs of them: one per worker is what a steady
+// stream needs). e.mu is held.
+func (e *Engine) recycle(uq *userQueue) {
+	if len(e.free) >= e.opts.Jobs || cap(uq.jobs) > 16 {
+		return // a long queue's backing array is not kept
+	}
+	*uq = userQueue{jobs: uq.jobs[:0]}
+	e.free = append(e.free, uq)
 }
 
 // runPoisoned runs j, again while its runs are poisoned (a budget
@@ -461,7 +497,7 @@ func (e *Engine) callDone(j job, res Result) {
 func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, obs Observer) (res Result) {
 	res = Result{Txn: t, Version: v.name()}
 	r := &txnRun{ctx: ctx, t: t, debug: v.cfg.MailDebug, res: &res, obs: obs,
-		log: v.log.With(logx.KeyUser, t.User.Username, logx.KeyTxn, t.ID)}
+		log: slog.New(newTxnHandler(v.log.Handler(), t))}
 	defer func() {
 		if p := recover(); p != nil {
 			res.Errors++
@@ -505,6 +541,37 @@ func (v *version) run(ctx context.Context, i int, t *txn.Txn, st store.Store, ob
 	}
 	return res
 }
+
+// txnHandler is the handler of a transaction's logger: the engine's, with
+// the user and the transaction id. Most transactions log nothing, so the
+// handler with those attributes (logger.With's work: a copy of the
+// handler) is made at the first record, not for every transaction.
+type txnHandler struct {
+	base  slog.Handler
+	attrs [2]slog.Attr
+	once  sync.Once
+	h     slog.Handler
+}
+
+func newTxnHandler(base slog.Handler, t *txn.Txn) *txnHandler {
+	return &txnHandler{base: base, attrs: [2]slog.Attr{slog.String(logx.KeyUser, t.User.Username), slog.String(logx.KeyTxn, t.ID)}}
+}
+
+func (h *txnHandler) with() slog.Handler {
+	h.once.Do(func() { h.h = h.base.WithAttrs(h.attrs[:]) })
+	return h.h
+}
+
+// Enabled does not depend on attributes: the base handler answers.
+func (h *txnHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.base.Enabled(ctx, level)
+}
+
+func (h *txnHandler) Handle(ctx context.Context, r slog.Record) error { return h.with().Handle(ctx, r) }
+
+func (h *txnHandler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.with().WithAttrs(attrs) }
+
+func (h *txnHandler) WithGroup(name string) slog.Handler { return h.with().WithGroup(name) }
 
 // forEachRecord splits events into Dovecot's records: consecutive events
 // of one message (mailbox and uid) or of one mailbox.

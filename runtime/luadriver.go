@@ -208,6 +208,9 @@ func (in *luaInstance) debugOn(r *txnRun) bool { return r.debug && !in.d.spec.Bu
 // call calls into the instance's state (push pushes the function and its
 // arguments, in protected mode) and tells the observer.
 func (in *luaInstance) call(r *txnRun, fn string, push func(l *lua.State), nresults int) error {
+	if _, nop := r.obs.(nopObserver); nop {
+		return in.st.invoke(r.ctx, push, nresults) // nobody takes the time
+	}
 	start := time.Now()
 	err := in.st.invoke(r.ctx, push, nresults)
 	r.obs.HandlerCalled(in.d.spec.Path, fn, time.Since(start), err != nil)

@@ -111,6 +111,53 @@ type State struct {
 	// broken is set when the state must not be used again (budget
 	// exceeded, Go panic inside a binding).
 	broken bool
+
+	// hookFn is s.hook as a value, made once: a method value allocates
+	// each time it is taken, and every call sets the hook twice.
+	hookFn lua.Hook
+	// pending is the push function of the prepare in progress, which
+	// runPush runs.
+	pending func(l *lua.State)
+}
+
+// callFuncsKey is the registry key of a state's table of the Go functions
+// every call pushes ([callMessageHandler], [callRunPush]): made once per
+// state, pushed from there without allocating a Go closure per call.
+var callFuncsKey byte
+
+const (
+	callMessageHandler = 1
+	callRunPush        = 2
+)
+
+// setCallFuncs makes the state's table of callFuncsKey.
+func (s *State) setCallFuncs() {
+	l := s.L
+	l.PushLightUserData(&callFuncsKey)
+	l.CreateTable(2, 0)
+	l.PushGoFunction(messageHandler)
+	l.RawSetInt(-2, callMessageHandler)
+	l.PushGoFunction(s.runPush)
+	l.RawSetInt(-2, callRunPush)
+	l.RawSet(lua.RegistryIndex)
+}
+
+// pushCallFunc pushes the function i of the callFuncsKey table.
+func (s *State) pushCallFunc(i int) {
+	l := s.L
+	l.PushLightUserData(&callFuncsKey)
+	l.RawGet(lua.RegistryIndex)
+	l.RawGetInt(-1, i)
+	l.Remove(-2)
+}
+
+// runPush runs the pending push of prepare, in protected mode.
+func (s *State) runPush(l *lua.State) int {
+	lua.CheckStackWithMessage(l, 4, "pushing a call's arguments")
+	push := s.pending
+	s.pending = nil
+	push(l)
+	return l.Top()
 }
 
 var _ luax.Host = (*State)(nil)
@@ -199,6 +246,8 @@ func newState(ctx context.Context, spec *scriptSpec, logger *slog.Logger) (*Stat
 	env.Script = spec.Path
 	env.LogPrefix = spec.LogPrefix
 	s := &State{L: lua.NewState(), Env: &env, spec: spec, budget: spec.Budget.withDefaults()}
+	s.hookFn = s.hook
+	s.setCallFuncs()
 	env.Host = s
 	s.bind(ctx, logger)
 	l := s.L
@@ -391,12 +440,10 @@ func (s *State) prepare(push func(l *lua.State)) (nargs int, err error) {
 			nargs, err = 0, &callError{msg: fmt.Sprintf("internal error: %v", r)}
 		}
 	}()
-	l.PushGoFunction(func(l *lua.State) int {
-		lua.CheckStackWithMessage(l, 4, "pushing a call's arguments")
-		push(l)
-		return l.Top()
-	})
+	s.pending = push
+	s.pushCallFunc(callRunPush)
 	if e := l.ProtectedCall(0, lua.MultipleReturns, 0); e != nil {
+		s.pending = nil
 		msg, _ := l.ToString(-1)
 		l.SetTop(base)
 		if re, ok := e.(goruntime.Error); ok {
@@ -414,7 +461,7 @@ func (s *State) prepare(push func(l *lua.State)) (nargs int, err error) {
 func (s *State) call(ctx context.Context, nargs, nresults int) (err error) {
 	l := s.L
 	fn := l.Top() - nargs
-	l.PushGoFunction(messageHandler)
+	s.pushCallFunc(callMessageHandler)
 	l.Insert(fn)
 	s.arm(ctx)
 	defer func() {
@@ -459,7 +506,7 @@ func (s *State) arm(ctx context.Context) {
 		s.mem = &luax.MemBudget{Limit: s.budget.Memory, OnExceed: s.memoryExceeded}
 	}
 	s.mem.Reset()
-	lua.SetDebugHook(s.L, s.hook, lua.MaskCount, hookEvery)
+	lua.SetDebugHook(s.L, s.hookFn, lua.MaskCount, hookEvery)
 }
 
 // blockingReserve is how long before the end of a call's time budget its
@@ -482,7 +529,7 @@ func (s *State) Check() error {
 		if s.tripped = s.overTime(); s.tripped == "" {
 			return nil
 		}
-		lua.SetDebugHook(s.L, s.hook, lua.MaskCount, 1)
+		lua.SetDebugHook(s.L, s.hookFn, lua.MaskCount, 1)
 	}
 	return errors.New(s.tripped)
 }
@@ -505,7 +552,7 @@ func (s *State) overTime() string {
 func (s *State) memoryExceeded(msg string) {
 	if s.tripped == "" {
 		s.tripped = msg
-		lua.SetDebugHook(s.L, s.hook, lua.MaskCount, 1)
+		lua.SetDebugHook(s.L, s.hookFn, lua.MaskCount, 1)
 	}
 }
 
@@ -525,7 +572,7 @@ func (s *State) hook(l *lua.State, _ lua.Debug) {
 		} else if s.tripped = s.overTime(); s.tripped == "" {
 			return
 		}
-		lua.SetDebugHook(l, s.hook, lua.MaskCount, 1)
+		lua.SetDebugHook(l, s.hookFn, lua.MaskCount, 1)
 	}
 	// Level 0 is the Lua function running when the hook fired: the error
 	// points at the line the script was executing.

@@ -37,7 +37,11 @@ type Metrics struct {
 	calls    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	handlers sync.Map // handlerKey → *handlerMetrics
+	// handlers are the children of each script and function; a map
+	// under a read lock rather than a sync.Map, whose Load boxes the key
+	// (an allocation per call into Lua).
+	handlersMu sync.RWMutex
+	handlers   map[handlerKey]*handlerMetrics
 
 	queueDepth prometheus.Gauge
 
@@ -203,18 +207,27 @@ func (m *Metrics) HandlerCalled(script, function string, d time.Duration, failed
 
 func (m *Metrics) handler(script, function string) *handlerMetrics {
 	key := handlerKey{script, function}
-	if h, ok := m.handlers.Load(key); ok {
-		return h.(*handlerMetrics)
+	m.handlersMu.RLock()
+	h, ok := m.handlers[key]
+	m.handlersMu.RUnlock()
+	if ok {
+		return h
 	}
-	h := &handlerMetrics{
+	m.handlersMu.Lock()
+	defer m.handlersMu.Unlock()
+	if h, ok := m.handlers[key]; ok {
+		return h
+	}
+	h = &handlerMetrics{
 		calls:    m.calls.WithLabelValues(script, function),
 		errors:   m.errors.WithLabelValues(script, function),
 		duration: m.duration.WithLabelValues(script, function),
 	}
-	// Another goroutine may have stored the pair meanwhile; the children
-	// are the same either way.
-	actual, _ := m.handlers.LoadOrStore(key, h)
-	return actual.(*handlerMetrics)
+	if m.handlers == nil {
+		m.handlers = map[handlerKey]*handlerMetrics{}
+	}
+	m.handlers[key] = h
+	return h
 }
 
 // QueueDepth sets pushlua_queue_depth.

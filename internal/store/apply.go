@@ -83,8 +83,10 @@ func prepare(user string, snap *Snapshot) (*plan, error) {
 	if p.ensure, err = names(snap.Ensure); err != nil {
 		return nil, err
 	}
-	if p.status, err = names(slices.Sorted(maps.Keys(snap.Status))); err != nil {
-		return nil, err
+	if len(snap.Status) > 0 {
+		if p.status, err = names(slices.Sorted(maps.Keys(snap.Status))); err != nil {
+			return nil, err
+		}
 	}
 	for from, to := range snap.Renames {
 		if from == "" || to == "" || from == to {
@@ -100,6 +102,9 @@ func prepare(user string, snap *Snapshot) (*plan, error) {
 			p.renames = make(map[string]string, len(snap.Renames))
 		}
 		p.renames[from] = to
+	}
+	if len(snap.Metadata) == 0 {
+		return p, nil
 	}
 	for _, k := range slices.Sorted(maps.Keys(snap.Metadata)) {
 		sk, err := ServerKey(k)

@@ -121,6 +121,13 @@ func HandlerName(event string) string {
 // LookupEvent finds an event by name, case-insensitively like
 // push_notification_event_init.
 func LookupEvent(name string) (EventInfo, bool) {
+	// The names as written (CamelCase, what senders write) need no
+	// lower-case copy.
+	for i := range Events {
+		if Events[i].Name == name {
+			return Events[i], true
+		}
+	}
 	i, ok := eventIndex[strings.ToLower(name)]
 	if !ok {
 		return EventInfo{}, false

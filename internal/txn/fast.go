@@ -51,46 +51,122 @@ func (s *scanner) eat(c byte) bool {
 	return false
 }
 
-// str reads a JSON string. Strings without escapes and with valid UTF-8
-// are sliced; others are decoded by encoding/json, as parseSlow does.
+// str reads a JSON string.
 func (s *scanner) str() (string, bool) {
+	b, ok := s.strBytes()
+	return string(b), ok
+}
+
+// strBytes reads a JSON string and returns its content: a slice of the
+// input when it has no escapes, else a new slice with them decoded. Escapes
+// are decoded as encoding/json decodes them, but for surrogates (\ud800 to
+// \udfff), which are left to encoding/json itself, as parseSlow does. A
+// string with invalid UTF-8 is not taken (parseSlow would replace it).
+func (s *scanner) strBytes() ([]byte, bool) {
 	if s.peek() != '"' {
-		return "", false
+		return nil, false
 	}
 	start := s.i
 	s.i++
 	escaped := false
+	var high byte // the OR of every byte: >= 0x80 when there is non-ASCII
 	for s.i < len(s.d) {
 		c := s.d[s.i]
 		switch {
 		case c == '"':
 			s.i++
 			raw := s.d[start+1 : s.i-1]
-			if !escaped && utf8.Valid(raw) {
-				return string(raw), true
+			if high >= utf8.RuneSelf && !utf8.Valid(raw) {
+				return nil, false
+			}
+			if !escaped {
+				return raw, true
+			}
+			if out, ok := unescape(raw); ok {
+				return out, true
 			}
 			var out string
 			if json.Unmarshal(s.d[start:s.i], &out) != nil {
-				return "", false
+				return nil, false
 			}
-			return out, true
+			return []byte(out), true
 		case c == '\\':
 			escaped = true
 			s.i += 2
 		case c < 0x20:
-			return "", false
+			return nil, false
 		default:
+			high |= c
 			s.i++
 		}
 	}
-	return "", false
+	return nil, false
 }
 
-// key reads an object key and its colon.
-func (s *scanner) key() (string, bool) {
-	k, ok := s.str()
+// unescape decodes the escapes of a JSON string's content (valid UTF-8).
+// It gives up (ok false) on a surrogate and on anything invalid: the
+// caller lets encoding/json decide those.
+func unescape(raw []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i >= len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case '"', '\\', '/':
+			out = append(out, raw[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+4 >= len(raw) {
+				return nil, false
+			}
+			var r rune
+			for _, h := range raw[i+1 : i+5] {
+				switch {
+				case h >= '0' && h <= '9':
+					r = r<<4 | rune(h-'0')
+				case h >= 'a' && h <= 'f':
+					r = r<<4 | rune(h-'a'+10)
+				case h >= 'A' && h <= 'F':
+					r = r<<4 | rune(h-'A'+10)
+				default:
+					return nil, false
+				}
+			}
+			if r >= 0xd800 && r <= 0xdfff {
+				return nil, false
+			}
+			out = utf8.AppendRune(out, r)
+			i += 4
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// key reads an object key and its colon. The key is a slice of the input
+// (or of a decoded copy): callers compare it, and convert it to a string
+// only where they keep it.
+func (s *scanner) key() ([]byte, bool) {
+	k, ok := s.strBytes()
 	if !ok || !s.eat(':') {
-		return "", false
+		return nil, false
 	}
 	return k, true
 }
@@ -129,8 +205,37 @@ func (s *scanner) num() (float64, bool) {
 			return 0, false
 		}
 	}
+	if n, ok := smallInt(s.d[start:s.i]); ok {
+		return n, true
+	}
 	f, err := strconv.ParseFloat(string(s.d[start:s.i]), 64)
 	return f, err == nil
+}
+
+// smallInt converts a JSON integer of at most 15 digits (exact in a
+// float64, as ParseFloat would give it) without ParseFloat.
+func smallInt(b []byte) (float64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		if n == 0 {
+			return math.Copysign(0, -1), true // -0, as ParseFloat gives it
+		}
+		n = -n
+	}
+	return float64(n), true
 }
 
 func (s *scanner) integer(lo, hi float64) (int64, bool) {
@@ -276,7 +381,7 @@ func (s *scanner) end() bool {
 }
 
 // object calls field for every member of an object; field reads the value.
-func (s *scanner) object(field func(k string) bool) bool {
+func (s *scanner) object(field func(k []byte) bool) bool {
 	if !s.eat('{') {
 		return false
 	}
@@ -299,22 +404,22 @@ func (s *scanner) object(field func(k string) bool) bool {
 
 // members is object for an object whose members must have distinct keys:
 // a duplicate gives up (its meaning is parseSlow's to decide).
-func (s *scanner) members(field func(k string) bool) bool {
+func (s *scanner) members(field func(k []byte) bool) bool {
 	var keys seen
-	return s.object(func(k string) bool { return keys.first(k) && field(k) })
+	return s.object(func(k []byte) bool { return keys.first(k) && field(k) })
 }
 
 // seen records the fields an object had, to refuse duplicates (their
 // meaning is parseSlow's to decide). Objects of this format have few
 // fields: a linear search over an array costs no allocation.
 type seen struct {
-	keys [24]string
+	keys [24][]byte
 	n    int
 }
 
-func (m *seen) first(k string) bool {
+func (m *seen) first(k []byte) bool {
 	for _, x := range m.keys[:m.n] {
-		if x == k {
+		if string(x) == string(k) {
 			return false
 		}
 	}
@@ -332,10 +437,10 @@ func parseFast(data []byte, ids *IDs) (*Txn, bool) {
 	s := &scanner{d: data}
 	t := &Txn{Success: true}
 	var top uint8 // bits: id, user, success, events, status, metadata
-	ok := s.object(func(k string) bool {
+	ok := s.object(func(k []byte) bool {
 		var bit uint8
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "id":
 			bit = 1
 			t.ID, ok = s.str()
@@ -389,9 +494,9 @@ func (s *scanner) user(u *User) bool {
 		u.Username, ok = s.str()
 		return ok && u.Username != ""
 	}
-	ok := s.members(func(k string) bool {
+	ok := s.members(func(k []byte) bool {
 		var ok bool
-		switch k {
+		switch string(k) {
 		case "username":
 			u.Username, ok = s.str()
 		case "service":
@@ -464,15 +569,15 @@ func (s *scanner) event(e *Event) bool {
 	// name decides what the other fields mean, and it may come last: read
 	// the fields first, then interpret them.
 	type member struct {
-		k   string
+		k   []byte
 		val []byte
 	}
 	var members [24]member
 	list := members[:0]
 	var name string
 	has := 0
-	ok := s.members(func(k string) bool {
-		if k == "name" {
+	ok := s.members(func(k []byte) bool {
+		if string(k) == "name" {
 			var ok bool
 			name, ok = s.str()
 			has |= hasName
@@ -494,18 +599,18 @@ func (s *scanner) event(e *Event) bool {
 	for _, m := range list {
 		sub := &scanner{d: m.val}
 		var ok bool
-		switch {
-		case m.k == "mailbox":
+		switch k := string(m.k); {
+		case k == "mailbox":
 			e.Mailbox, ok = sub.str()
 			has |= hasMailbox
-		case info.Kind == MessageEvent && m.k == "uid":
+		case info.Kind == MessageEvent && k == "uid":
 			e.UID, ok = sub.u32()
 			has |= hasUID
-		case info.Kind == MessageEvent && m.k == "uid_validity":
+		case info.Kind == MessageEvent && k == "uid_validity":
 			e.UIDValidity, ok = sub.u32()
-		case known[m.k]:
-			ok = sub.eventField(m.k, e)
-			if m.k == "mailbox_old" {
+		case known[k]:
+			ok = sub.eventField(k, e)
+			if k == "mailbox_old" {
 				has |= hasMailboxOld
 			}
 		default:
@@ -520,7 +625,7 @@ func (s *scanner) event(e *Event) bool {
 				if e.Extra == nil {
 					e.Extra = map[string]any{}
 				}
-				e.Extra[m.k] = x
+				e.Extra[string(m.k)] = x
 			}
 			continue
 		}
@@ -578,11 +683,11 @@ func (s *scanner) eventField(k string, e *Event) bool {
 
 func (s *scanner) status(t *Txn) bool {
 	t.Status = map[string]store.Status{}
-	return s.members(func(box string) bool {
+	return s.members(func(box []byte) bool {
 		var st store.Status
-		ok := s.members(func(k string) bool {
+		ok := s.members(func(k []byte) bool {
 			var ok bool
-			switch k {
+			switch string(k) {
 			case "messages":
 				st.Messages, ok = s.u32()
 			case "recent":
@@ -628,14 +733,15 @@ func (s *scanner) status(t *Txn) bool {
 			}
 			return ok
 		})
-		t.Status[box] = st
+		t.Status[string(box)] = st
 		return ok
 	})
 }
 
 func (s *scanner) metadata(t *Txn) bool {
 	t.Metadata = map[string]*string{}
-	return s.members(func(k string) bool {
+	return s.members(func(kb []byte) bool {
+		k := string(kb)
 		if _, err := store.ServerKey(k); err != nil {
 			return false
 		}

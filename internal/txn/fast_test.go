@@ -29,6 +29,8 @@ var fastSeeds = []string{
 	`null`,
 	` {"user" : "u" , "events" : [ ] } `,
 	`{"user": "u", "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 1, "e": "a\\"b", "f": {"\"": "}"}}]}`,
+	`{"user": "u\u0040x", "events": [{"name": "MessageNew", "mailbox": "IN\u0042OX", "uid": -0, "from": "S \u003cs@x\u003e \ud83d\ude00 \ud83d \u00e9\t\/\b\f\r\n\\", "subject": "\uDFFF\u12aB", "x\u0079": "\u0000"}], "metadata": {"/private/k\u00e9y": "v"}}`,
+	`{"user": {"username": "a\"b", "service": "l\u006dtp"}, "events": [{"name": "MessageNew", "mailbox": "INBOX", "uid": 123456789012345, "from": "S \u003cs@x\u003e \u00e9\t\/\b\f\r\n\\", "subject": "\u12aB\u0000", "snippet": "\uzzzz"}]}`,
 }
 
 // parseFast accepts a line only when the validating decoder accepts it
