@@ -76,12 +76,7 @@ local function log_error(msg)
 end
 
 function script_init(settings)
-  if type(settings) == "table" then
-    S.set24 = {}
-    for k, v in pairs(settings) do
-      S.set24[k] = v
-    end
-  end
+  S.set24 = type(settings) == "table" and settings or nil
   return 0
 end
 
@@ -94,17 +89,17 @@ function script_deinit()
   end
 end
 
+-- The user object stays in ctx only: Dovecot releases ctx after end_txn
+-- (a user kept in a global crashes the process at session end). Every
+-- event handler keeps the event's table (Dovecot builds a new one for each
+-- call); end_txn encodes them all.
 function dovecot_lua_notify_begin_txn(user)
-  -- The user object stays in ctx only: Dovecot releases ctx after end_txn
-  -- (a user kept in a global crashes the process at session end).
   return { user = user, ev = {} }
 end
 
--- Every event handler keeps the event's table (Dovecot builds a new one
--- for each call); end_txn encodes them all.
 local function handler(ctx, e)
   local ev = type(ctx) == "table" and ctx.ev
-  if ev and type(e) == "table" then
+  if ev then
     ev[#ev + 1] = e
   end
 end
@@ -116,37 +111,48 @@ for _, name in ipairs({ "message_new", "message_append", "message_expunge", "mes
 end
 
 -- part compiles the code of this file's long comment --[===[NAME ... ]===]
--- (MAIN or COLD below), with this file's name and line numbers: a comment
--- costs the states that never run it next to nothing to compile.
+-- (MAIN or COLD below) with this file's name and line numbers. The numbers
+-- are where the part starts in this file as shipped (byte offset, length
+-- up to its "]===]", line; TestForwarderParts checks them, -update writes
+-- them); in an edited file part looks for it. The opening line becomes a
+-- line comment ("--" in front), so only the part's own text is copied.
 local function part(name)
-  local info = debug and debug.getinfo and debug.getinfo(1, "S")
-  local path = info and string.match(info.source or "", "^@(.+)$")
-  if path == nil then
-    error("cannot find this script's own file (debug.getinfo gives no path)")
+  local at, len, line = 19463, 5373, 508 -- COLD
+  if name == "MAIN" then
+    at, len, line = 9409, 9975, 198
   end
-  local f, err = io.open(path, "r")
-  if f == nil then
-    error(err)
+  local path = string.sub(debug.getinfo(1, "S").source, 2)
+  local f = assert(io.open(path, "r"))
+  f:seek("set", at)
+  local code, close = f:read(len, 5)
+  local open = "--[===[" .. name .. "\n"
+  if close ~= "]===]" or string.sub(code, 1, #open) ~= open then
+    f:seek("set")
+    local text = f:read("a")
+    at = string.find(text, "\n" .. open, 1, true)
+    local j = at and string.find(text, "\n]===]", at, true)
+    if j == nil then
+      f:close()
+      error(path .. ": the " .. name .. " part is missing")
+    end
+    code, line = string.sub(text, at + 1, j), select(2, string.gsub(string.sub(text, 1, at), "\n", "")) + 1
   end
-  local text = f:read("*a") or ""
   f:close()
-  local open = "\n--[===[" .. name .. "\n"
-  local i = string.find(text, open, 1, true)
-  local j = i and string.find(text, "\n]===]", i, true)
-  if j == nil then
-    error(path .. ": the " .. name .. " part is missing")
-  end
-  local _, lines = string.gsub(string.sub(text, 1, i), "\n", "")
-  return assert((loadstring or load)(string.rep("\n", lines + 1) .. string.sub(text, i + #open, j), "@" .. path))
+  local pre = string.rep("\n", line - 1) .. "--"
+  return assert(load(function()
+    local p = pre
+    pre, code = code, nil
+    return p
+  end, "@" .. path))
+end
+
+local function run(ctx, success)
+  S.main = S.main or part("MAIN")(S, log_error, part)
+  S.main(ctx, success)
 end
 
 function dovecot_lua_notify_end_txn(ctx, success)
-  local ok, err = pcall(function()
-    if S.main == nil then
-      S.main = part("MAIN")(S, log_error, part)
-    end
-    S.main(ctx, success)
-  end)
+  local ok, err = pcall(run, ctx, success)
   if not ok then
     log_error(err)
   end
@@ -192,9 +198,8 @@ end
 --[===[MAIN
 local S, log_error, part = ...
 local KEY = "/private/vendor/vendor.dovecot/http-notify"
-local INBOX_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify"
-local format, find, gsub, sub, concat = string.format, string.find, string.gsub, string.sub, table.concat
-local toint = math.tointeger or function(n) if n == math.floor(n) then return n end end
+local format, find, gsub, sub, concat, type = string.format, string.find, string.gsub, string.sub, table.concat, type
+local toint = math.tointeger or function(n) return n == math.floor(n) and n or nil end
 
 local function log_once(key, msg)
   if not S.logged[key] then
@@ -206,43 +211,35 @@ end
 local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
               ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
 local function esc(c)
-  local b = string.byte(c)
-  return ESC[c] or (b < 32 or b == 127) and format("\\u%04x", b) or c
-end
-local function str(s)
-  if find(s, '[%c"\\]') then
-    s = gsub(s, '[%c"\\]', esc)
-  end
-  return '"' .. s .. '"'
-end
-local function num(n)
-  local i = toint(n)
-  if i then
-    return format("%d", i)
-  elseif n == n and n ~= math.huge and n ~= -math.huge then
-    return format("%.17g", n)
-  end
-  return "null"
+  return ESC[c] or format("\\u%04x", string.byte(c))
 end
 local keys = {} -- '"k":' of the few distinct keys
-local val
-local function tbl(t)
-  if getmetatable(t) ~= nil then
+-- val: the JSON of v, nil for what is not data
+local function val(v)
+  local t = type(v)
+  if t == "string" then
+    return '"' .. (find(v, '[%c"\\]') and gsub(v, '[%c"\\]', esc) or v) .. '"'
+  elseif t == "number" then
+    local i = toint(v)
+    return i and format("%d", i) or v == v and v ~= math.huge and v ~= -math.huge and format("%.17g", v) or "null"
+  elseif t == "boolean" then
+    return tostring(v)
+  elseif t ~= "table" or getmetatable(v) ~= nil then
     return nil
   end
   local p, n = {}, 0
-  if t[1] ~= nil or next(t) == nil then
-    for i = 1, #t do
-      p[i] = val(t[i]) or "null"
+  if v[1] ~= nil or next(v) == nil then
+    for i = 1, #v do
+      p[i] = val(v[i]) or "null"
     end
     return "[" .. concat(p, ",") .. "]"
   end
-  for k, v in pairs(t) do
-    local e = type(k) == "string" and val(v)
+  for k, x in pairs(v) do
+    local e = type(k) == "string" and val(x)
     if e then
       local kj = keys[k]
       if kj == nil then
-        kj = str(k) .. ":"
+        kj = val(k) .. ":"
         keys[k] = kj
       end
       n = n + 1
@@ -251,95 +248,56 @@ local function tbl(t)
   end
   return "{" .. concat(p, ",") .. "}"
 end
-val = function(v)
-  local t = type(v)
-  if t == "string" then
-    return str(v)
-  elseif t == "number" then
-    return num(v)
-  elseif t == "boolean" then
-    return v and "true" or "false"
-  elseif t == "table" then
-    return tbl(v)
-  end
-end
--- the fields of t named in list that hold data
+-- fields: the fields of t named in the list (a string) that hold data
 local function fields(t, list)
-  local p, n = {}, 0
-  for _, k in ipairs(list) do
+  local p = {}
+  for k in string.gmatch(list, "%S+") do
     local v = t[k]
-    local vt = type(v)
-    if vt == "string" or vt == "boolean" or (vt == "number" and v >= 0) or
-        (vt == "table" and getmetatable(v) == nil) then
-      n = n + 1
-      p[n] = '"' .. k .. '":' .. val(v)
+    local e = (type(v) ~= "number" or v >= 0) and val(v)
+    if e then
+      p[#p + 1] = '"' .. k .. '":' .. e
     end
   end
   return "{" .. concat(p, ",") .. "}"
 end
 
-local function setting(user, name)
-  local v
-  if S.set24 ~= nil then
-    v = S.set24[name]
-    if v == nil then
-      v = S.set24["pushlua_" .. name]
-    end
-  end
-  if v == nil then
-    local ok, r = pcall(user.plugin_getenv, user, "pushlua_" .. name)
-    if ok then
-      v = r
-    end
-  end
-  if v ~= nil and v ~= "" then
-    return tostring(v)
-  end
-end
-local function number(user, name, default, min)
-  local s = setting(user, name)
-  local n = tonumber(s)
-  if s ~= nil and (n == nil or n ~= math.floor(n) or n < min) then
-    log_once(name, "invalid pushlua_" .. name .. " '" .. s .. "', using " .. default)
-    n = nil
-  end
-  return n and math.floor(n) or default
-end
+-- read_conf: the settings, checked
 local function read_conf(user)
-  local c = {
-    url = setting(user, "url"),
-    token = setting(user, "token"),
-    timeout = number(user, "timeout_msecs", 2000, 1),
-    attempts = number(user, "max_attempts", 1, 1),
-    spool = setting(user, "spool"),
-    max_bytes = number(user, "spool_max_bytes", 16777216, 1),
-    status = setting(user, "status") or "yes",
-    md_secs = number(user, "metadata_cache_secs", 60, 0),
-  }
+  local c = {}
+  for name in string.gmatch("url token timeout_msecs max_attempts spool spool_max_bytes status metadata_cache_secs", "%S+") do
+    local v = S.set24 and (S.set24[name] or S.set24["pushlua_" .. name])
+    if v == nil then
+      local ok, r = pcall(user.plugin_getenv, user, "pushlua_" .. name)
+      v = ok and r or nil
+    end
+    c[name] = v ~= nil and v ~= "" and tostring(v) or nil
+  end
+  for name, d in pairs({ timeout_msecs = 2000, max_attempts = 1, spool_max_bytes = 16777216, metadata_cache_secs = 60 }) do
+    local s = c[name]
+    local n = tonumber(s)
+    if s ~= nil and (n == nil or n ~= math.floor(n) or n < (d == 60 and 0 or 1)) then
+      log_once(name, "invalid pushlua_" .. name .. " '" .. s .. "', using " .. d)
+      n = nil
+    end
+    c[name] = n and math.floor(n) or d
+  end
   if c.token ~= nil and find(c.token, "[%z\r\n]") then
     -- Dovecot's http client panics on CR/LF in a header value.
     log_once("token", "pushlua_token contains a line break or NUL; not sent")
     c.token = nil
   end
-  if c.status ~= "yes" and c.status ~= "all" and c.status ~= "no" then
-    log_once("status", "invalid pushlua_status '" .. c.status .. "' (yes, all or no), using yes")
-    c.status = "yes"
+  local st = c.status or "yes"
+  if st ~= "yes" and st ~= "all" and st ~= "no" then
+    log_once("status", "invalid pushlua_status '" .. st .. "' (yes, all or no), using yes")
+    st = "yes"
   end
-  if c.spool ~= nil then
-    c.spool = gsub(c.spool, "/+$", "")
-  end
+  c.status, c.timeout, c.attempts, c.max_bytes, c.md_secs =
+    st, c.timeout_msecs, c.max_attempts, c.spool_max_bytes, c.metadata_cache_secs
+  c.spool = c.spool and gsub(c.spool, "/+$", "")
   return c
 end
 
-local USER_FIELDS = { "username", "service", "session_id", "home", "uid", "gid",
-  "session_create_time", "admin", "anonymous", "autocreated", "nonexistent",
-  "fuzzy_search", "dsyncing", "session_restored" }
-local STATUS_FIELDS = { "messages", "recent", "unseen", "uidvalidity", "uidnext",
-  "first_unseen_seq", "first_recent_uid", "highest_modseq", "highest_pvt_modseq",
-  "permanent_flags", "flags", "keywords", "permanent_keywords", "allow_new_keywords",
-  "nonpermanent_modseqs", "no_modseq_tracking", "have_guids", "have_save_guids",
-  "have_only_guid128" }
-
+-- status_json: see above
 local function status_json(user, name, with_md)
   local D = dovecot.storage
   local ok, box = pcall(user.mailbox, user, name)
@@ -354,14 +312,14 @@ local function status_json(user, name, with_md)
       D.STATUS_HIGHESTMODSEQ, D.STATUS_PERMANENT_FLAGS, D.STATUS_FIRST_RECENT_UID,
       D.STATUS_HIGHESTPVTMODSEQ)
     if with_md and name == "INBOX" then
-      md_ok, value = pcall(box.metadata_get, box, INBOX_KEY)
+      md_ok, value = pcall(box.metadata_get, box, "/private/vendor/vendor.dovecot/pvt/server" .. sub(KEY, 9))
     end
   end
   pcall(box.free, box)
-  if not ok or type(st) ~= "table" then
-    return nil, md_ok, value
-  end
-  return fields(st, STATUS_FIELDS), md_ok, value
+  return ok and type(st) == "table" and fields(st, "messages recent unseen uidvalidity uidnext " ..
+    "first_unseen_seq first_recent_uid highest_modseq highest_pvt_modseq permanent_flags flags keywords " ..
+    "permanent_keywords allow_new_keywords nonpermanent_modseqs no_modseq_tracking have_guids " ..
+    "have_save_guids have_only_guid128") or nil, md_ok, value
 end
 
 -- body: the transaction (without its id) as pushlua ingests it
@@ -369,7 +327,7 @@ local function body(c, ctx)
   local user = ctx.user
   local ev, boxes, seen, deleted, new = {}, {}, {}, {}, {}
   for _, e in ipairs(ctx.ev) do
-    local j = tbl(e)
+    local j = val(e)
     if j then
       ev[#ev + 1] = j
       local box = e.mailbox
@@ -390,7 +348,8 @@ local function body(c, ctx)
   -- same every time (the key is for pushlua's own tests, which run many).
   local ukey = tostring(user.username) .. "\n" .. tostring(sid)
   if S.user_key ~= ukey then
-    S.user_key, S.user_json = ukey, fields(user, USER_FIELDS)
+    S.user_key, S.user_json = ukey, fields(user, "username service session_id home uid gid " ..
+      "session_create_time admin anonymous autocreated nonexistent fuzzy_search dsyncing session_restored")
   end
   local out = { '{"user":', S.user_json, ',"success":true,"events":[', concat(ev, ","), "]" }
   local now = os.time()
@@ -407,7 +366,7 @@ local function body(c, ctx)
         end
         if j then
           n = n + 1
-          st[n] = str(box) .. ":" .. j
+          st[n] = val(box) .. ":" .. j
         end
       end
     end
@@ -426,7 +385,7 @@ local function body(c, ctx)
     end
   end
   if md_ok and (value == nil or type(value) == "string") then
-    out[#out + 1] = ',"metadata":{"' .. KEY .. '":' .. (value == nil and "null" or str(value)) .. "}"
+    out[#out + 1] = ',"metadata":{"' .. KEY .. '":' .. (value == nil and "null" or val(value)) .. "}"
   end
   out[#out + 1] = "}"
   return concat(out)
