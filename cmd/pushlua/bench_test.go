@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -39,5 +42,53 @@ func TestBenchCommand(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "ref") && seen["dlog/ref"] {
 		t.Error("the reference loop ran a workload other than collect")
+	}
+}
+
+// The paced modes hand serve one transaction at a time, over HTTP (post1)
+// and through a spool file (spool): every transaction ran and reached the
+// sink, no faster than --rate, and the spool file was read to its end and
+// deleted.
+func TestBenchPacedModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts pushlua serve four times; skipped with -short")
+	}
+	dir := t.TempDir()
+	r := pushlua(t, dir, "", "bench", "-n", "100", "--users", "10", "--workloads", "fwd,collect",
+		"--modes", "post1,spool", "--rate", "200", "--json", "--keep")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var res benchResult
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		// 100 transactions at 200/s: the last is handed over 0.495 s after
+		// the first, so the rate cannot be above 100/0.495.
+		if res.Err != "" || res.Txns != 100 || res.TxnPerS <= 0 || res.TxnPerS > 203 || res.CPUus <= 0 {
+			t.Errorf("result %+v", res)
+		}
+		seen[res.Workload+"/"+res.Mode] = true
+	}
+	for _, want := range []string{"fwd/post1", "fwd/spool", "collect/post1", "collect/spool"} {
+		if !seen[want] {
+			t.Errorf("no result for %s; got %v", want, seen)
+		}
+	}
+	m := regexp.MustCompile(`work directory (\S+)`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("--keep printed no work directory: %q", r.stderr)
+	}
+	t.Cleanup(func() { os.RemoveAll(m[1]) })
+	for _, w := range []string{"fwd", "collect"} {
+		left, err := filepath.Glob(filepath.Join(m[1], w+"-spool", "spool", "pl-*"))
+		if err != nil || len(left) != 0 {
+			t.Errorf("%s: spool files left after the run: %v %v", w, left, err)
+		}
+		if _, err := os.Stat(filepath.Join(m[1], w+"-spool", "spool")); err != nil {
+			t.Errorf("%s: the spool mode made no spool directory: %v", w, err)
+		}
 	}
 }

@@ -48,7 +48,7 @@ type benchResult struct {
 	Err      string  `json:"error,omitempty"`
 }
 
-const benchUsage = `usage: pushlua bench [-n N] [--users N] [--workloads collect,dlog,ox,fwd] [--modes ref,run1,run2,serve] [--json]
+const benchUsage = `usage: pushlua bench [-n N] [--users N] [--workloads collect,dlog,ox,fwd] [--modes ref,run1,run2,serve,post1,spool] [--rate R] [--json]
 
 Generates the standard workloads (N transactions of begin / one 17-field
 MessageNew / end over --users users) and runs each through pushlua run -j 1,
@@ -57,6 +57,13 @@ binary), and the collect workload through the reference loop (encoding/json +
 one go-lua state, in this process). Prints transactions per second, CPU µs
 per transaction and allocations per transaction of the process that did the
 work, and each result's CPU against the reference loop's.
+
+serve posts 50 transactions per request, as fast as serve takes them. Two
+more modes hand them over the way Dovecot's forwarder does, one at a time at
+--rate transactions per second (default 150, what ../shared/dovecot-bench
+delivers): post1 POSTs each alone (pushlua_url), spool appends each as one
+line to a spool file (pushlua_spool). Their CPU per transaction includes
+what serve spends waiting between them.
 `
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -66,14 +73,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	n := fs.Int("n", 20000, "transactions per workload")
 	users := fs.Int("users", 1000, "distinct users")
 	workloads := fs.String("workloads", "collect,dlog,ox,fwd", "workloads, comma-separated")
-	modes := fs.String("modes", "ref,run1,run2,serve", "modes, comma-separated: ref (collect only), run1, run2, serve")
+	modes := fs.String("modes", "ref,run1,run2,serve", "modes, comma-separated: ref (collect only), run1, run2, serve, post1, spool")
+	rate := fs.Float64("rate", 150, "transactions per second that post1 and spool hand to serve (0: as fast as it takes them)")
 	asJSON := fs.Bool("json", false, "print JSON Lines instead of a table")
 	keep := fs.Bool("keep", false, "keep the work directory and print its path")
 	if code, done := parseArgs(ctx, fs, args, stdout); done {
 		return code
 	}
-	if *n <= 0 || *users <= 0 {
-		fmt.Fprintln(stderr, "pushlua bench: -n and --users must be positive")
+	if *n <= 0 || *users <= 0 || *rate < 0 {
+		fmt.Fprintln(stderr, "pushlua bench: -n and --users must be positive, --rate not negative")
 		return 2
 	}
 	self, err := os.Executable()
@@ -98,7 +106,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer stopSink()
 
-	b := &bencher{self: self, work: work, n: *n, users: *users, sink: sink, sinkCount: sinkCount, progress: stderr}
+	b := &bencher{self: self, work: work, n: *n, users: *users, sink: sink, sinkCount: sinkCount, progress: stderr, rate: *rate}
 	var results []benchResult
 	var refCPU float64
 	for _, wname := range strings.Split(*workloads, ",") {
@@ -166,6 +174,7 @@ type bencher struct {
 	sink      string
 	sinkCount func() int64
 	progress  io.Writer
+	rate      float64 // post1 and spool: transactions per second, 0 unpaced
 	mu        sync.Mutex
 }
 
@@ -227,6 +236,10 @@ func (b *bencher) run(ctx context.Context, w benchwork.Workload, mode string) (b
 		err = b.runRun(ctx, dir, conf, input, mode[3:], &r)
 	case "serve":
 		err = b.runServe(ctx, dir, conf, input, &r)
+	case "post1":
+		err = b.runPost1(ctx, dir, conf, input, &r)
+	case "spool":
+		err = b.runSpool(ctx, dir, conf, input, &r)
 	default:
 		return r, fmt.Errorf("unknown mode %q", mode)
 	}
@@ -342,26 +355,28 @@ func lastN(s []string, n int) []string {
 	return s
 }
 
-func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benchResult) error {
-	lines, err := readLines(input)
-	if err != nil {
-		return err
-	}
+// served is a `pushlua serve` process started by the bench.
+type served struct {
+	cmd    *exec.Cmd
+	base   string
+	client *http.Client
+	mu     sync.Mutex
+	errs   []string
+}
+
+// startServe starts `pushlua serve` on a loopback port and waits until it
+// listens.
+func (b *bencher) startServe(ctx context.Context, dir, conf string) (*served, error) {
 	cmd := exec.CommandContext(ctx, b.self, "serve", "-c", conf, "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
+	s := &served{cmd: cmd, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 30 * time.Second}}
 	addrc := make(chan string, 1)
-	var errLines []string
-	var errMu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(nil, 1<<20)
@@ -370,71 +385,71 @@ func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benc
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
 			}
-			if strings.Contains(sc.Text(), "Error") {
-				errMu.Lock()
-				errLines = append(errLines, sc.Text())
-				errMu.Unlock()
+			if strings.Contains(sc.Text(), "Error") || strings.Contains(sc.Text(), "Warning") {
+				s.mu.Lock()
+				s.errs = append(s.errs, sc.Text())
+				s.mu.Unlock()
 			}
 		}
 	}()
-	var addr string
 	select {
-	case addr = <-addrc:
+	case addr := <-addrc:
+		s.base = "http://" + addr
+		return s, nil
 	case <-time.After(20 * time.Second):
-		return errors.New("pushlua serve did not start listening within 20 s")
+		s.stop()
+		return nil, errors.New("pushlua serve did not start listening within 20 s")
 	}
-	base := "http://" + addr
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 30 * time.Second}
-	m0, err := scrape(client, base)
+}
+
+func (s *served) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+}
+
+// err is the first Error or Warning line serve logged.
+func (s *served) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) > 0 {
+		return fmt.Errorf("pushlua serve logged: %s", s.errs[0])
+	}
+	return nil
+}
+
+// measure runs feed, which hands n transactions to serve, waits until
+// serve has processed them and fills r with serve's CPU and allocations
+// per transaction over the whole time.
+func (b *bencher) measure(ctx context.Context, s *served, label string, n int, feed func() error, r *benchResult) error {
+	m0, err := scrape(s.client, s.base)
 	if err != nil {
 		return err
 	}
-	cpu0, err := procCPU(cmd.Process.Pid)
+	pid := s.cmd.Process.Pid
+	cpu0, err := procCPU(pid)
 	if err != nil {
 		return err
 	}
-	b.status("%s: pushlua serve, posting %d transactions", filepath.Base(dir), len(lines))
+	b.status("%s: pushlua serve, handing over %d transactions", label, n)
 	start := time.Now()
-	// Each poster sends the transactions of its own users, in order, as
-	// Dovecot's processes would: one user's order is kept.
-	const perPost, posters = 50, 4
-	var parts [posters][][]byte
-	for _, line := range lines {
-		k := userHash(line) % posters
-		parts[k] = append(parts[k], line)
+	if err := feed(); err != nil {
+		return err
 	}
-	var wg sync.WaitGroup
-	var postErr error
-	var postMu sync.Mutex
-	for _, part := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < len(part); i += perPost {
-				if err := post(ctx, client, base, part[i:min(i+perPost, len(part))]); err != nil {
-					postMu.Lock()
-					postErr = err
-					postMu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if postErr != nil {
-		return postErr
-	}
-	want := m0["pushlua_transactions_processed_total"] + float64(len(lines))
+	const processed = "pushlua_transactions_processed_total"
+	want := m0[processed] + float64(n)
 	var m1 map[string]float64
 	for {
-		if m1, err = scrape(client, base); err != nil {
+		if m1, err = scrape(s.client, s.base); err != nil {
 			return err
 		}
-		done := m1["pushlua_transactions_processed_total"]
+		done := m1[processed]
 		if done >= want {
 			break
 		}
-		b.status("%s: pushlua serve, %d/%d processed", filepath.Base(dir), int(done-m0["pushlua_transactions_processed_total"]), len(lines))
+		if err := s.err(); err != nil {
+			return err
+		}
+		b.status("%s: pushlua serve, %d/%d processed", label, int(done-m0[processed]), n)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -442,19 +457,62 @@ func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benc
 		}
 	}
 	r.Seconds = time.Since(start).Seconds()
-	cpu1, err := procCPU(cmd.Process.Pid)
+	cpu1, err := procCPU(pid)
 	if err != nil {
 		return err
 	}
-	r.CPUus = float64((cpu1 - cpu0).Microseconds()) / float64(len(lines))
-	r.Allocs = (m1["go_memstats_mallocs_total"] - m0["go_memstats_mallocs_total"]) / float64(len(lines))
-	r.Bytes = (m1["go_memstats_alloc_bytes_total"] - m0["go_memstats_alloc_bytes_total"]) / float64(len(lines))
-	errMu.Lock()
-	defer errMu.Unlock()
-	if len(errLines) > 0 {
-		return fmt.Errorf("pushlua serve logged an error: %s", errLines[0])
+	r.CPUus = float64((cpu1 - cpu0).Microseconds()) / float64(n)
+	r.Allocs = (m1["go_memstats_mallocs_total"] - m0["go_memstats_mallocs_total"]) / float64(n)
+	r.Bytes = (m1["go_memstats_alloc_bytes_total"] - m0["go_memstats_alloc_bytes_total"]) / float64(n)
+	return s.err()
+}
+
+// byUser splits lines among k senders by user, keeping each user's order.
+func byUser(lines [][]byte, k int) [][][]byte {
+	parts := make([][][]byte, k)
+	for _, line := range lines {
+		i := userHash(line) % uint32(k)
+		parts[i] = append(parts[i], line)
 	}
-	return nil
+	return parts
+}
+
+// runServe posts the transactions 50 to a request from 4 clients, as fast
+// as serve takes them.
+func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benchResult) error {
+	lines, err := readLines(input)
+	if err != nil {
+		return err
+	}
+	s, err := b.startServe(ctx, dir, conf)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	return b.measure(ctx, s, filepath.Base(dir), len(lines), func() error {
+		// Each poster sends the transactions of its own users, in order, as
+		// Dovecot's processes would: one user's order is kept.
+		const perPost = 50
+		var wg sync.WaitGroup
+		var postErr error
+		var postMu sync.Mutex
+		for _, part := range byUser(lines, 4) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < len(part); i += perPost {
+					if err := post(ctx, s.client, s.base, part[i:min(i+perPost, len(part))]); err != nil {
+						postMu.Lock()
+						postErr = err
+						postMu.Unlock()
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return postErr
+	}, r)
 }
 
 // userHash hashes the username of a generated transaction line.
