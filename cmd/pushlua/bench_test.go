@@ -21,16 +21,11 @@ func TestBenchCommand(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	seen := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		var res benchResult
-		if err := json.Unmarshal([]byte(line), &res); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
+	results, seen := benchResults(t, r.stdout)
+	for _, res := range results {
 		if res.Err != "" || res.Txns != 200 || res.TxnPerS <= 0 || res.CPUus <= 0 || res.Allocs <= 0 {
 			t.Errorf("result %+v", res)
 		}
-		seen[res.Workload+"/"+res.Mode] = true
 	}
 	for _, want := range []string{"collect/ref", "collect/run1", "collect/run2", "collect/serve", "dlog/run1", "ox/serve", "fwd/run2", "fwd/serve"} {
 		if !seen[want] {
@@ -59,18 +54,13 @@ func TestBenchPacedModes(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	seen := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		var res benchResult
-		if err := json.Unmarshal([]byte(line), &res); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
+	results, seen := benchResults(t, r.stdout)
+	for _, res := range results {
 		// 100 transactions at 200/s: the last is handed over 0.495 s after
 		// the first, so the rate cannot be above 100/0.495.
 		if res.Err != "" || res.Txns != 100 || res.TxnPerS <= 0 || res.TxnPerS > 203 || res.CPUus <= 0 {
 			t.Errorf("result %+v", res)
 		}
-		seen[res.Workload+"/"+res.Mode] = true
 	}
 	for _, want := range []string{"fwd/post1", "fwd/spool", "collect/post1", "collect/spool"} {
 		if !seen[want] {
@@ -91,4 +81,21 @@ func TestBenchPacedModes(t *testing.T) {
 			t.Errorf("%s: the spool mode made no spool directory: %v", w, err)
 		}
 	}
+}
+
+// benchResults decodes `pushlua bench --json` output and lists the
+// workload/mode pairs it has.
+func benchResults(t *testing.T, stdout string) ([]benchResult, map[string]bool) {
+	t.Helper()
+	var out []benchResult
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var res benchResult
+		if err := json.Unmarshal([]byte(line), &res); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		out = append(out, res)
+		seen[res.Workload+"/"+res.Mode] = true
+	}
+	return out, seen
 }

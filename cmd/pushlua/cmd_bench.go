@@ -477,9 +477,9 @@ func byUser(lines [][]byte, k int) [][][]byte {
 	return parts
 }
 
-// runServe posts the transactions 50 to a request from 4 clients, as fast
-// as serve takes them.
-func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benchResult) error {
+// serveFed starts serve with conf and measures it while feed hands it the
+// input's transactions.
+func (b *bencher) serveFed(ctx context.Context, dir, conf, input string, r *benchResult, feed func(s *served, lines [][]byte) error) error {
 	lines, err := readLines(input)
 	if err != nil {
 		return err
@@ -489,7 +489,13 @@ func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benc
 		return err
 	}
 	defer s.stop()
-	return b.measure(ctx, s, filepath.Base(dir), len(lines), func() error {
+	return b.measure(ctx, s, filepath.Base(dir), len(lines), func() error { return feed(s, lines) }, r)
+}
+
+// runServe posts the transactions 50 to a request from 4 clients, as fast
+// as serve takes them.
+func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benchResult) error {
+	return b.serveFed(ctx, dir, conf, input, r, func(s *served, lines [][]byte) error {
 		// Each poster sends the transactions of its own users, in order, as
 		// Dovecot's processes would: one user's order is kept.
 		const perPost = 50
@@ -512,7 +518,7 @@ func (b *bencher) runServe(ctx context.Context, dir, conf, input string, r *benc
 		}
 		wg.Wait()
 		return postErr
-	}, r)
+	})
 }
 
 // userHash hashes the username of a generated transaction line.

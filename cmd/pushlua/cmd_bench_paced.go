@@ -51,16 +51,7 @@ func (p pacer) wait(ctx context.Context, i int) error {
 // runPost1 POSTs every transaction alone. Four clients, each with its own
 // users (so one user's order is kept), take turns at the pace.
 func (b *bencher) runPost1(ctx context.Context, dir, conf, input string, r *benchResult) error {
-	lines, err := readLines(input)
-	if err != nil {
-		return err
-	}
-	s, err := b.startServe(ctx, dir, conf)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
-	return b.measure(ctx, s, filepath.Base(dir), len(lines), func() error {
+	return b.serveFed(ctx, dir, conf, input, r, func(s *served, lines [][]byte) error {
 		const clients = 4
 		ch := make([]chan []byte, clients)
 		errc := make(chan error, clients)
@@ -97,7 +88,7 @@ func (b *bencher) runPost1(ctx context.Context, dir, conf, input string, r *benc
 			}
 		}
 		return err
-	}, r)
+	})
 }
 
 // benchID is the id the generated lines carry; the spool mode gives each
@@ -108,10 +99,6 @@ var benchID = regexp.MustCompile(`"id":"bench-\d+"`)
 // (pushlua_spool), one write per line as the forwarder makes, and closes
 // the file (renamed to .jsonl) at the end.
 func (b *bencher) runSpool(ctx context.Context, dir, conf, input string, r *benchResult) error {
-	lines, err := readLines(input)
-	if err != nil {
-		return err
-	}
 	spool := filepath.Join(dir, "spool")
 	if err := os.MkdirAll(spool, 0o755); err != nil {
 		return err
@@ -124,14 +111,9 @@ func (b *bencher) runSpool(ctx context.Context, dir, conf, input string, r *benc
 	if err := os.WriteFile(spoolConf, append([]byte("pushlua_spool = "+spool+"\n"), text...), 0o644); err != nil {
 		return err
 	}
-	s, err := b.startServe(ctx, dir, spoolConf)
-	if err != nil {
-		return err
-	}
-	defer s.stop()
 	base := fmt.Sprintf("pl-%d-%d-%08x", os.Getpid(), time.Now().Unix(), uint32(time.Now().UnixNano()))
 	path := filepath.Join(spool, base+".open")
-	err = b.measure(ctx, s, filepath.Base(dir), len(lines), func() error {
+	err = b.serveFed(ctx, dir, spoolConf, input, r, func(s *served, lines [][]byte) error {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			return err
@@ -156,7 +138,7 @@ func (b *bencher) runSpool(ctx context.Context, dir, conf, input string, r *benc
 			return err
 		}
 		return os.Rename(path, filepath.Join(spool, base+".jsonl"))
-	}, r)
+	})
 	if err != nil {
 		return err
 	}
