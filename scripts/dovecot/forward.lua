@@ -117,9 +117,9 @@ end
 -- them); in an edited file part looks for it. The opening line becomes a
 -- line comment ("--" in front), so only the part's own text is copied.
 local function part(name)
-  local at, len, line = 19463, 5373, 508 -- COLD
+  local at, len, line = 19633, 5373, 511 -- COLD
   if name == "MAIN" then
-    at, len, line = 9409, 9975, 198
+    at, len, line = 9410, 10144, 198
   end
   local path = string.sub(debug.getinfo(1, "S").source, 2)
   local f = assert(io.open(path, "r"))
@@ -325,20 +325,26 @@ end
 -- body: the transaction (without its id) as pushlua ingests it
 local function body(c, ctx)
   local user = ctx.user
-  local ev, boxes, seen, deleted, new = {}, {}, {}, {}, {}
+  -- boxes: the mailboxes whose status is read, in the order they first
+  -- appear, and by name whether to read it: yes, those with a MessageNew;
+  -- all, those the transaction did not end by deleting.
+  local ev, n, boxes = {}, 0, nil
   for _, e in ipairs(ctx.ev) do
     local j = val(e)
     if j then
-      ev[#ev + 1] = j
+      n = n + 1
+      ev[n] = j
       local box = e.mailbox
-      if type(box) == "string" then
-        deleted[box] = e.name == "MailboxDelete" or nil
-        if not seen[box] then
-          seen[box] = true
+      if c.status ~= "no" and type(box) == "string" then
+        boxes = boxes or {}
+        local read = boxes[box]
+        if read == nil then
           boxes[#boxes + 1] = box
         end
-        if e.name == "MessageNew" then
-          new[box] = true
+        if c.status == "all" then
+          boxes[box] = e.name ~= "MailboxDelete"
+        else
+          boxes[box] = read == true or e.name == "MessageNew"
         end
       end
     end
@@ -356,22 +362,19 @@ local function body(c, ctx)
   local want_md = c.status == "all" or
     (c.status == "yes" and not (S.md_sid == sid and S.md_at and S.md_at + c.md_secs > now))
   local md_ok, value
-  local st, n = {}, 0
-  if c.status ~= "no" then
-    for _, box in ipairs(boxes) do
-      if new[box] or (c.status == "all" and not deleted[box]) then
-        local j, ok, v = status_json(user, box, want_md and md_ok == nil)
-        if ok ~= nil then
-          md_ok, value = ok, v
-        end
-        if j then
-          n = n + 1
-          st[n] = val(box) .. ":" .. j
-        end
+  local st = {}
+  for _, box in ipairs(boxes or st) do
+    if boxes[box] then
+      local j, ok, v = status_json(user, box, want_md and md_ok == nil)
+      if ok ~= nil then
+        md_ok, value = ok, v
+      end
+      if j then
+        st[#st + 1] = val(box) .. ":" .. j
       end
     end
   end
-  if n > 0 then
+  if #st > 0 then
     out[#out + 1] = ',"status":{' .. concat(st, ",") .. "}"
   end
   if want_md and md_ok == nil then
