@@ -265,24 +265,12 @@ func pushHTTPObjectTemplate(l *lua.State, methods []lua.RegistryFunction) {
 	l.RawSet(lua.RegistryIndex)
 }
 
-// httpItemKey keys the string "item" in a state's registry: checkHTTPObject
-// runs for every method call, and a pushed Go string is boxed anew.
-var httpItemKey byte
-
 // checkHTTPObject returns the item of the object at arg, raising Dovecot's
 // `Bad argument #<arg>, expected <name> got <type>` when arg is not a table
 // (Dovecot crashes on a table without such an item; pushlua raises too).
 func checkHTTPObject[T any](l *lua.State, arg int, name string) T {
 	if l.IsTable(arg) {
-		l.PushLightUserData(&httpItemKey)
-		l.RawGet(lua.RegistryIndex)
-		if l.IsNil(-1) { // the first call in this state: intern "item"
-			l.Pop(1)
-			l.PushString("item")
-			l.PushLightUserData(&httpItemKey)
-			l.PushValue(-2)
-			l.RawSet(lua.RegistryIndex)
-		}
+		luax.PushString(l, "item")
 		l.RawGet(arg)
 		item, ok := l.ToUserData(-1).(T)
 		l.Pop(1)
@@ -317,14 +305,14 @@ func httpRequestNew(l *lua.State) int {
 	}
 	// Dovecot reads both fields at index -1 (the table) and checks them
 	// there, so a bad type is reported as argument #-2.
-	l.Field(2, "url")
+	luax.Field(l, 2, "url")
 	if l.IsNil(-1) {
 		luax.Raise(l, "cannot create request: url not specified")
 	}
 	rawURL := luax.CString(luaCheckString(l, -1, "request", true))
 	l.Pop(1)
 	method := "GET"
-	l.Field(2, "method")
+	luax.Field(l, 2, "method")
 	if !l.IsNil(-1) {
 		method = luax.CString(luaCheckString(l, -1, "request", true))
 	}

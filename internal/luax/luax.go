@@ -76,13 +76,13 @@ func (o *Object) Test(l *lua.State, index int) (any, bool) {
 	if !l.IsTable(index) || !l.MetaTable(index) {
 		return nil, false
 	}
-	lua.MetaTableNamed(l, o.Name)
+	MetaTableNamed(l, o.Name)
 	same := l.RawEqual(-1, -2)
 	l.Pop(2)
 	if !same {
 		return nil, false
 	}
-	l.Field(index, "item")
+	Field(l, index, "item")
 	item := l.ToUserData(-1)
 	l.Pop(1)
 	return item, item != nil
