@@ -557,3 +557,43 @@ func TestRequestRetryPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestKeepAliveReuse checks that requests of as many concurrent callers as
+// MaxIdleConnsPerHost reuse their connections: after the first round, no
+// request dials again, and a 204's empty body is read as one.
+func TestKeepAliveReuse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	const callers, rounds = 8, 20
+	var dials atomic.Int32
+	var d net.Dialer
+	c := newTestClient(t, Options{MaxIdleConnsPerHost: callers, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}})
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Go(func() {
+				resp, err := c.Do(context.Background(), &Request{Method: "PUT", URL: srv.URL, Body: []byte(`{}`), Timeout: 5 * time.Second})
+				switch {
+				case err != nil:
+					errs <- err
+				case resp.Status != http.StatusNoContent || resp.Body == nil || len(resp.Body) != 0:
+					errs <- fmt.Errorf("got status %d, body %q (nil: %v); want 204 and an empty body", resp.Status, resp.Body, resp.Body == nil)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if n := dials.Load(); n > callers {
+		t.Errorf("got %d dials for %d requests of %d callers; want at most %d", n, callers*rounds, callers, callers)
+	}
+}
