@@ -597,3 +597,41 @@ func TestKeepAliveReuse(t *testing.T) {
 		t.Errorf("got %d dials for %d requests of %d callers; want at most %d", n, callers*rounds, callers, callers)
 	}
 }
+
+// TestReadAll checks the body reader against io.ReadAll(io.LimitReader):
+// the Content-Length only sizes the buffer.
+func TestReadAll(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		size, limit int64
+	}{
+		{"empty, length known", "", 0, 17},
+		{"empty, length unknown", "", -1, 17},
+		{"length known", "hello", 5, 17},
+		{"length unknown", "hello", -1, 17},
+		{"longer than claimed", "hello world", 5, 17},
+		{"shorter than claimed", "hi", 100000, 17},
+		{"at the limit", strings.Repeat("x", 17), 17, 17},
+		{"over the limit", strings.Repeat("x", 40), -1, 17},
+		{"over the limit, length known", strings.Repeat("x", 40), 40, 17},
+		{"beyond the first buffer", strings.Repeat("y", 3000), -1, 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, _ := io.ReadAll(io.LimitReader(strings.NewReader(tt.body), tt.limit))
+			if tt.size == 0 {
+				want = []byte{} // a Content-Length of 0: net/http's body is http.NoBody
+			}
+			got, err := readAll(smallReads{strings.NewReader(tt.body)}, tt.size, tt.limit)
+			if err != nil || string(got) != string(want) || got == nil {
+				t.Errorf("got %q, %v (nil: %v); want %q", got, err, got == nil, want)
+			}
+		})
+	}
+}
+
+// smallReads reads at most 3 bytes at a time, as a slow connection does.
+type smallReads struct{ r io.Reader }
+
+func (r smallReads) Read(p []byte) (int, error) { return r.r.Read(p[:min(len(p), 3)]) }

@@ -167,7 +167,9 @@ func readAll(r io.Reader, size, limit int64) ([]byte, error) {
 	}
 	n := int64(512)
 	if size > 0 {
-		n = size + 1 // room to see the end without growing
+		// Room to see the end without growing, for bodies up to 64 KiB: a
+		// larger one grows as it arrives, whatever its header claims.
+		n = min(size+1, 64<<10)
 	}
 	b := make([]byte, 0, max(min(n, limit), 1))
 	for int64(len(b)) < limit {
