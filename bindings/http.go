@@ -270,7 +270,7 @@ func pushHTTPObjectTemplate(l *lua.State, methods []lua.RegistryFunction) {
 // (Dovecot crashes on a table without such an item; pushlua raises too).
 func checkHTTPObject[T any](l *lua.State, arg int, name string) T {
 	if l.IsTable(arg) {
-		luax.PushString(l, "item")
+		luax.PushName(l, "item")
 		l.RawGet(arg)
 		item, ok := l.ToUserData(-1).(T)
 		l.Pop(1)

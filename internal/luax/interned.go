@@ -35,7 +35,7 @@ func (in *Interned) Push(l *lua.State) {
 	l.RawSet(lua.RegistryIndex)
 }
 
-// The strings of PushString: each string gets an index for the life of
+// The strings of PushName: each string gets an index for the life of
 // the process, the same in every state; a state keeps the Lua strings in
 // a table in its registry (under &stringsKey) at those indexes.
 var (
@@ -44,11 +44,11 @@ var (
 	stringsKey byte
 )
 
-// PushString pushes s as l.PushString does, without boxing it anew after
+// PushName pushes s as l.PushString does, without boxing it anew after
 // the first time in this state: for the names the bindings look up on
 // every call (an object's metatable name, "item", a field of an argument
 // table). s should be one of a few fixed strings: they are kept for good.
-func PushString(l *lua.State, s string) {
+func PushName(l *lua.State, s string) {
 	stringsMu.RLock()
 	i, ok := stringsIdx[s]
 	stringsMu.RUnlock()
@@ -79,17 +79,17 @@ func PushString(l *lua.State, s string) {
 	l.Remove(-2)
 }
 
-// Field is l.Field(index, k) with k pushed by PushString.
+// Field is l.Field(index, k) with k pushed by PushName.
 func Field(l *lua.State, index int, k string) {
 	index = l.AbsIndex(index)
-	PushString(l, k)
+	PushName(l, k)
 	l.Table(index)
 }
 
 // MetaTableNamed pushes the metatable registered under name (nil if
 // none), as lua.MetaTableNamed does.
 func MetaTableNamed(l *lua.State, name string) {
-	PushString(l, name)
+	PushName(l, name)
 	l.RawGet(lua.RegistryIndex)
 }
 
