@@ -55,9 +55,10 @@ func (o *Object) Register(l *lua.State) {
 // registered metatable. The caller may set more fields on it.
 func (o *Object) Push(l *lua.State, item any) {
 	l.CreateTable(0, 4)
+	PushName(l, "item")
 	l.PushUserData(item)
-	l.SetField(-2, "item")
-	lua.SetMetaTableNamed(l, o.Name)
+	l.RawSet(-3)
+	SetMetaTableNamed(l, o.Name)
 }
 
 // Check returns the item of the object at index, raising Dovecot's
