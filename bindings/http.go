@@ -220,7 +220,7 @@ type httpResponse struct {
 }
 
 // pushHTTPObject pushes {item=<item>, <methods>...}. The method
-// functions and their names are made once per state (httpObjectTemplate)
+// functions and their names are made once per state (pushHTTPObjectTemplate)
 // and copied into each object: a request and a response are made for
 // every notification a driver sends. The objects of one kind share their
 // functions, as Dovecot's do (lua_pushcfunction of the same C function).
