@@ -165,6 +165,9 @@ func luaTypeError(l *lua.State, arg int, fname string, method bool, want string)
 // luaCheckString is luaL_checkstring: a string, or a number converted to
 // one.
 func luaCheckString(l *lua.State, arg int, fname string, method bool) string {
+	if s, ok := l.ToValue(arg).(string); ok {
+		return s // l.ToString would box s again to store it back
+	}
 	s, ok := l.ToString(arg)
 	if !ok {
 		luaTypeError(l, arg, fname, method, "string")

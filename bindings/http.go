@@ -82,6 +82,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"time"
 
 	lua "github.com/Shopify/go-lua"
 
@@ -138,6 +139,49 @@ func openHTTP(l *lua.State, env *Env) {
 type httpClient struct {
 	env *Env
 	set httpSettings
+
+	// The last URL a request of this client was made with (a driver sends
+	// all its requests to one), parsed, with its authority and its
+	// absolute form as sent; and the Date value of the current second.
+	// A client is used by its state's goroutine only.
+	url                   *dovecoturl.URL
+	urlRaw                string
+	urlAuthority, urlFull string
+	dateSec               int64
+	date                  string
+}
+
+// parseURL parses the URL of a new request, or returns the last one's
+// parse (dovecoturl.URL values are never changed).
+func (c *httpClient) parseURL(raw string) (*dovecoturl.URL, error) {
+	if c.url != nil && raw == c.urlRaw {
+		return c.url, nil
+	}
+	u, err := dovecoturl.Parse(raw, dovecoturl.AllowUserinfo)
+	if err != nil {
+		return nil, err
+	}
+	c.url, c.urlRaw = u, raw
+	c.urlAuthority = u.Authority()
+	c.urlFull = u.Scheme() + "://" + c.urlAuthority + u.Target()
+	return u, nil
+}
+
+// urlParts returns the authority of u and its absolute form as sent.
+func (c *httpClient) urlParts(u *dovecoturl.URL) (authority, full string) {
+	if u == c.url {
+		return c.urlAuthority, c.urlFull
+	}
+	authority = u.Authority()
+	return authority, u.Scheme() + "://" + authority + u.Target()
+}
+
+// dateValue is the Date header of a request made at now (IMF-fixdate).
+func (c *httpClient) dateValue(now time.Time) string {
+	if sec := now.Unix(); sec != c.dateSec || c.date == "" {
+		c.dateSec, c.date = sec, now.UTC().Format(http.TimeFormat)
+	}
+	return c.date
 }
 
 // httpRequest is the item of a request object.
@@ -152,11 +196,10 @@ type httpRequest struct {
 
 	// headers are the script's headers in insertion order.
 	headers [][2]string
-	// have records the special header names ever added ("host", "date",
-	// "authorization", "user-agent", "expect", "connection" and "body" for
-	// Content-Length or Transfer-Encoding), which suppress the implicit
-	// ones.
-	have map[string]bool
+	// have records the special header names ever added (Host, Date,
+	// Authorization, User-Agent, Expect, Connection, and Content-Length or
+	// Transfer-Encoding), which suppress the implicit ones.
+	have httpHeaderFlag
 
 	payload    []byte
 	hasPayload bool
@@ -176,12 +219,50 @@ type httpResponse struct {
 	header  http.Header
 }
 
-// pushHTTPObject pushes {item=<item>, <methods>...}.
+// pushHTTPObject pushes {item=<item>, <methods>...}. The method
+// functions and their names are made once per state (pushHTTPObjectTemplate)
+// and copied into each object: a request and a response are made for
+// every notification a driver sends. The objects of one kind share their
+// functions, as Dovecot's do (lua_pushcfunction of the same C function).
 func pushHTTPObject(l *lua.State, item any, methods []lua.RegistryFunction) {
+	lua.CheckStackWithMessage(l, 4, "pushing an http object")
+	pushHTTPObjectTemplate(l, methods)
+	ti := l.Top()
 	l.CreateTable(0, len(methods)+1)
+	l.RawGetInt(ti, 1)
 	l.PushUserData(item)
-	l.SetField(-2, "item")
-	lua.SetFunctions(l, methods, 0)
+	l.RawSet(-3)
+	for i := range methods {
+		l.RawGetInt(ti, 2+2*i)
+		l.RawGetInt(ti, 3+2*i)
+		l.RawSet(-3)
+	}
+	l.Remove(ti)
+}
+
+// pushHTTPObjectTemplate pushes the state's template of the objects with
+// methods: {"item", name1, function1, name2, function2, ...}, kept in the
+// registry under the address of methods' first element.
+func pushHTTPObjectTemplate(l *lua.State, methods []lua.RegistryFunction) {
+	key := &methods[0]
+	l.PushLightUserData(key)
+	l.RawGet(lua.RegistryIndex)
+	if l.IsTable(-1) {
+		return
+	}
+	l.Pop(1)
+	l.CreateTable(1+2*len(methods), 0)
+	l.PushString("item")
+	l.RawSetInt(-2, 1)
+	for i, m := range methods {
+		l.PushString(m.Name)
+		l.RawSetInt(-2, 2+2*i)
+		l.PushGoFunction(m.Function)
+		l.RawSetInt(-2, 3+2*i)
+	}
+	l.PushLightUserData(key)
+	l.PushValue(-2)
+	l.RawSet(lua.RegistryIndex)
 }
 
 // checkHTTPObject returns the item of the object at arg, raising Dovecot's
@@ -189,7 +270,7 @@ func pushHTTPObject(l *lua.State, item any, methods []lua.RegistryFunction) {
 // (Dovecot crashes on a table without such an item; pushlua raises too).
 func checkHTTPObject[T any](l *lua.State, arg int, name string) T {
 	if l.IsTable(arg) {
-		l.PushString("item")
+		luax.PushName(l, "item")
 		l.RawGet(arg)
 		item, ok := l.ToUserData(-1).(T)
 		l.Pop(1)
@@ -224,25 +305,25 @@ func httpRequestNew(l *lua.State) int {
 	}
 	// Dovecot reads both fields at index -1 (the table) and checks them
 	// there, so a bad type is reported as argument #-2.
-	l.Field(2, "url")
+	luax.Field(l, 2, "url")
 	if l.IsNil(-1) {
 		luax.Raise(l, "cannot create request: url not specified")
 	}
 	rawURL := luax.CString(luaCheckString(l, -1, "request", true))
 	l.Pop(1)
 	method := "GET"
-	l.Field(2, "method")
+	luax.Field(l, 2, "method")
 	if !l.IsNil(-1) {
 		method = luax.CString(luaCheckString(l, -1, "request", true))
 	}
 	l.Pop(1)
 
-	u, err := dovecoturl.Parse(rawURL, dovecoturl.AllowUserinfo)
+	u, err := c.parseURL(rawURL)
 	if err != nil {
 		// Dovecot prints the URL as given; its password is masked here.
 		luax.Raise(l, "Failed to parse url %s: %s", RedactURL(rawURL), err.Error())
 	}
-	r := &httpRequest{client: c, method: method, url: u, have: map[string]bool{}}
+	r := &httpRequest{client: c, method: method, url: u}
 	if u.User != nil && *u.User != "" && u.Password != nil {
 		r.user, r.password, r.hasAuth = *u.User, *u.Password, true
 	}
@@ -260,26 +341,40 @@ func checkHTTPRequest(l *lua.State, fname string) *httpRequest {
 	return r
 }
 
-// httpSpecialHeader returns the key under which httpRequest.have records
-// name, or "".
-func httpSpecialHeader(name string) string {
-	switch strings.ToLower(name) {
-	case "host":
-		return "host"
-	case "date":
-		return "date"
-	case "authorization":
-		return "authorization"
-	case "user-agent":
-		return "user-agent"
-	case "expect":
-		return "expect"
-	case "connection":
-		return "connection"
-	case "content-length", "transfer-encoding":
-		return "body"
+// httpHeaderFlag records in httpRequest.have that a header of a name with
+// an implicit one was added.
+type httpHeaderFlag uint8
+
+const (
+	haveHost httpHeaderFlag = 1 << iota
+	haveDate
+	haveAuthorization
+	haveUserAgent
+	haveExpect
+	haveConnection
+	haveBody // Content-Length or Transfer-Encoding
+)
+
+// httpSpecialHeaders are the names with an implicit header, and their
+// flags.
+var httpSpecialHeaders = [...]struct {
+	name string
+	flag httpHeaderFlag
+}{
+	{"host", haveHost}, {"date", haveDate}, {"authorization", haveAuthorization},
+	{"user-agent", haveUserAgent}, {"expect", haveExpect}, {"connection", haveConnection},
+	{"content-length", haveBody}, {"transfer-encoding", haveBody},
+}
+
+// httpSpecialHeader returns the flag under which httpRequest.have records
+// name (compared without case), or 0.
+func httpSpecialHeader(name string) httpHeaderFlag {
+	for _, h := range httpSpecialHeaders {
+		if strings.EqualFold(name, h.name) {
+			return h.flag
+		}
 	}
-	return ""
+	return 0
 }
 
 // httpRequestAddHeader is req:add_header(name, value): a header of the same
@@ -298,9 +393,7 @@ func httpRequestAddHeader(l *lua.State) int {
 	case strings.EqualFold(name, "Proxy-Authorization"):
 		luax.Raise(l, "add_header: Proxy-Authorization cannot be set")
 	}
-	if key := httpSpecialHeader(name); key != "" {
-		r.have[key] = true
-	}
+	r.have |= httpSpecialHeader(name)
 	for i := range r.headers {
 		if strings.EqualFold(r.headers[i][0], name) {
 			r.headers[i][1] = value

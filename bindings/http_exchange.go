@@ -110,7 +110,7 @@ func (r *httpRequest) send() *httpResponse {
 		payload: r.payload,
 		hasBody: r.hasPayload,
 		sync:    r.payloadSync,
-		date:    now.UTC().Format(http.TimeFormat),
+		date:    r.client.dateValue(now),
 		timeout: httpDefaultRequestTimeout,
 		queued:  now,
 		parent:  parent,
@@ -285,35 +285,36 @@ func (x *httpExchange) httpxRequest() *httpx.Request {
 	u := x.url
 	proxy := x.set.proxy
 	h := make([][2]string, 0, 7+len(r.headers))
-	if !r.have["host"] {
-		h = append(h, [2]string{"Host", u.Authority()})
+	authority, full := r.client.urlParts(u)
+	if r.have&haveHost == 0 {
+		h = append(h, [2]string{"Host", authority})
 	}
-	if !r.have["date"] {
+	if r.have&haveDate == 0 {
 		h = append(h, [2]string{"Date", x.date})
 	}
-	if !r.have["authorization"] && r.hasAuth {
+	if r.have&haveAuthorization == 0 && r.hasAuth {
 		h = append(h, [2]string{"Authorization", "Basic " +
 			base64.StdEncoding.EncodeToString([]byte(r.user+":"+r.password))})
 	}
-	if !r.have["user-agent"] && x.set.userAgent != "" {
+	if r.have&haveUserAgent == 0 && x.set.userAgent != "" {
 		h = append(h, [2]string{"User-Agent", x.set.userAgent})
 	}
-	if !r.have["expect"] && x.sync {
+	if r.have&haveExpect == 0 && x.sync {
 		h = append(h, [2]string{"Expect", "100-continue"})
 	}
 	if x.hasBody || strings.EqualFold(x.method, "POST") || strings.EqualFold(x.method, "PUT") {
-		if !r.have["body"] {
+		if r.have&haveBody == 0 {
 			h = append(h, [2]string{"Content-Length", strconv.Itoa(len(x.payload))})
 		}
 	}
-	if !r.have["connection"] && proxy == nil {
+	if r.have&haveConnection == 0 && proxy == nil {
 		h = append(h, [2]string{"Connection", "Keep-Alive"})
 	}
 	h = append(h, r.headers...)
 
 	req := &httpx.Request{
 		Method:         x.method,
-		URL:            u.Scheme() + "://" + u.Authority() + u.Target(),
+		URL:            full,
 		Header:         h,
 		Timeout:        x.timeout,
 		ConnectTimeout: time.Duration(x.set.connectTimeoutMsecs) * time.Millisecond,

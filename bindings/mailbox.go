@@ -91,7 +91,7 @@ func pushMailbox(l *lua.State, mb *mailboxItem) {
 	pushItemGC(l, si)
 	l.SetMetaTable(-2)
 	l.RawSet(t)
-	lua.SetMetaTableNamed(l, mailboxName)
+	luax.SetMetaTableNamed(l, mailboxName)
 	l.RawGetInt(si, uVname)
 	l.PushString(mb.vname)
 	l.PushValue(-1)

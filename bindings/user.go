@@ -85,7 +85,7 @@ func PushUser(l *lua.State, env *Env, u *txn.User) {
 	pushItemGC(l, si)
 	l.SetMetaTable(-2)
 	l.RawSet(t)
-	lua.SetMetaTableNamed(l, mailUserName)
+	luax.SetMetaTableNamed(l, mailUserName)
 	if u.HasHome {
 		key(uHome)
 		l.PushString(u.Home)

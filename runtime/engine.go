@@ -103,7 +103,8 @@ type Options struct {
 	// for embedders and test harnesses.
 	Preload []lua.RegistryFunction
 	// HTTP sends every request of the scripts (socket.http, dovecot.http);
-	// default httpx.New with its defaults.
+	// default httpx.New with its defaults, but at least Jobs idle
+	// connections per host.
 	HTTP *httpx.Client
 	// Now is the scripts' clock (os.time, os.date, socket.gettime);
 	// default time.Now.
@@ -199,7 +200,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.UserQueueSize = 0
 	}
 	if opts.HTTP == nil {
-		opts.HTTP = httpx.New(httpx.Options{})
+		// Each worker sends one request at a time: with as many idle
+		// connections per host as workers, none is closed and redialed.
+		opts.HTTP = httpx.New(httpx.Options{MaxIdleConnsPerHost: max(httpx.DefaultMaxIdleConnsPerHost, opts.Jobs)})
 	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}

@@ -283,16 +283,21 @@ func (in *luaInstance) Begin(r *txnRun) bool {
 // Dovecot's own ox driver read), which metadata_get cannot tell apart
 // from a stored one.
 func pushCarriedMetadata(l *lua.State, md map[string]*string) {
+	// Raw sets, as SetField does on these tables (no __newindex), with
+	// each key boxed once (SetField boxes it twice).
+	lua.CheckStackWithMessage(l, 3, "pushing a transaction's METADATA")
+	luax.PushName(l, "pushlua_txn_metadata")
 	l.CreateTable(0, len(md))
 	for k, v := range md {
+		l.PushString(k)
 		if v == nil {
 			l.PushBoolean(false)
 		} else {
 			l.PushString(*v)
 		}
-		l.SetField(-2, k)
+		l.RawSet(-3)
 	}
-	l.SetField(-2, "pushlua_txn_metadata")
+	l.RawSet(-3)
 }
 
 // Process calls the handlers of one message or mailbox record's events.

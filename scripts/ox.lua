@@ -80,6 +80,9 @@ end
 local UNESCAPE = { ["1"] = "\001", t = "\t", r = "\r", n = "\n", ["0"] = "\0" }
 
 local function unescape(s)
+  if string.find(s, "\001", 1, true) == nil then
+    return s
+  end
   local out, i = {}, 1
   while true do
     local j = string.find(s, "\001", i, true)
@@ -161,9 +164,16 @@ local function accept(ctx, event)
     ctx.active = false
     return false
   end
-  log:log_debug("User (" .. ctx.ox_user .. ")")
-  log:log_debug("Handling MessageNew event")
+  if ctx.user.mail_debug then
+    log:log_debug("User (" .. ctx.ox_user .. ")")
+    log:log_debug("Handling MessageNew event")
+  end
   return true
+end
+
+local function sync_status(box)
+  box:sync()
+  return box:status(dovecot.storage.STATUS_UNSEEN)
 end
 
 -- process_msg: the INBOX status is read for every message of an accepted
@@ -179,14 +189,13 @@ local function message(ctx, event)
   ctx.record = key
   ctx.unseen = nil
   local box = ctx.user:mailbox(event.mailbox, dovecot.storage.MAILBOX_FLAG_READONLY)
-  local ok, status = pcall(function()
-    box:sync()
-    return box:status(dovecot.storage.STATUS_UNSEEN)
-  end)
+  local ok, status = pcall(sync_status, box)
   box:free()
   if ok then
     ctx.unseen = status.unseen
-    log:log_debug(string.format("Got status of mailbox '%s': (unseen: %d)", event.mailbox, status.unseen))
+    if ctx.user.mail_debug then
+      log:log_debug(string.format("Got status of mailbox '%s': (unseen: %d)", event.mailbox, status.unseen))
+    end
   else
     log:log_error("mailbox_sync(" .. event.mailbox .. ") failed: " .. tostring(status))
   end
@@ -220,7 +229,12 @@ local function notify(ctx, event)
   body[#body + 1] = "}"
   local json = table.concat(body)
 
-  log:log_debug("Sending notification: " .. json)
+  -- The debug lines are built only with mail_debug (log_debug's own
+  -- condition): the JSON body is copied into one.
+  local debug = ctx.user.mail_debug
+  if debug then
+    log:log_debug("Sending notification: " .. json)
+  end
   local req = client:request({ url = config.url, method = "PUT" })
   req:add_header("Content-Type", "application/json; charset=utf-8")
   -- lib-http sends "Expect: 100-continue" with every payload of a Lua
@@ -231,11 +245,15 @@ local function notify(ctx, event)
   req:set_payload(json)
   local resp = req:submit()
   local status = resp:status()
+  local sent = math.floor(status / 100) == 2
+  if sent and not debug then
+    return
+  end
   local message = resp:reason()
   if status < 9000 then
     message = string.format("%d %s", status, message)
   end
-  if math.floor(status / 100) == 2 then
+  if sent then
     log:log_debug("Notification sent successfully: " .. message)
   else
     log:log_error("Error when sending notification: " .. message)

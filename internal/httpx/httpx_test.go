@@ -557,3 +557,81 @@ func TestRequestRetryPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestKeepAliveReuse checks that requests of as many concurrent callers as
+// MaxIdleConnsPerHost reuse their connections: after the first round, no
+// request dials again, and a 204's empty body is read as one.
+func TestKeepAliveReuse(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	const callers, rounds = 8, 20
+	var dials atomic.Int32
+	var d net.Dialer
+	c := newTestClient(t, Options{MaxIdleConnsPerHost: callers, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}})
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, callers)
+		for range callers {
+			wg.Go(func() {
+				resp, err := c.Do(context.Background(), &Request{Method: "PUT", URL: srv.URL, Body: []byte(`{}`), Timeout: 5 * time.Second})
+				switch {
+				case err != nil:
+					errs <- err
+				case resp.Status != http.StatusNoContent || resp.Body == nil || len(resp.Body) != 0:
+					errs <- fmt.Errorf("got status %d, body %q (nil: %v); want 204 and an empty body", resp.Status, resp.Body, resp.Body == nil)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if n := dials.Load(); n > callers {
+		t.Errorf("got %d dials for %d requests of %d callers; want at most %d", n, callers*rounds, callers, callers)
+	}
+}
+
+// TestReadAll checks the body reader against io.ReadAll(io.LimitReader):
+// the Content-Length only sizes the buffer.
+func TestReadAll(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		size, limit int64
+	}{
+		{"empty, length known", "", 0, 17},
+		{"empty, length unknown", "", -1, 17},
+		{"length known", "hello", 5, 17},
+		{"length unknown", "hello", -1, 17},
+		{"longer than claimed", "hello world", 5, 17},
+		{"shorter than claimed", "hi", 100000, 17},
+		{"at the limit", strings.Repeat("x", 17), 17, 17},
+		{"over the limit", strings.Repeat("x", 40), -1, 17},
+		{"over the limit, length known", strings.Repeat("x", 40), 40, 17},
+		{"beyond the first buffer", strings.Repeat("y", 3000), -1, 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, _ := io.ReadAll(io.LimitReader(strings.NewReader(tt.body), tt.limit))
+			if tt.size == 0 {
+				want = []byte{} // a Content-Length of 0: net/http's body is http.NoBody
+			}
+			got, err := readAll(smallReads{strings.NewReader(tt.body)}, tt.size, tt.limit)
+			if err != nil || string(got) != string(want) || got == nil {
+				t.Errorf("got %q, %v (nil: %v); want %q", got, err, got == nil, want)
+			}
+		})
+	}
+}
+
+// smallReads reads at most 3 bytes at a time, as a slow connection does.
+type smallReads struct{ r io.Reader }
+
+func (r smallReads) Read(p []byte) (int, error) { return r.r.Read(p[:min(len(p), 3)]) }

@@ -90,10 +90,13 @@ func (st *state) request(ctx context.Context, r *Request, first bool) (*retryabl
 	if err != nil {
 		return nil, err
 	}
-	h := http.Header{}
+	// One array holds the values of all fields (a name given twice
+	// appends beyond its one-element slice, which copies).
+	h := make(http.Header, len(r.Header)+1)
+	values := make([]string, len(r.Header)+1)
 	ua := false
 	chunked := r.Chunked
-	for _, f := range r.Header {
+	for i, f := range r.Header {
 		name, value := f[0], f[1]
 		if !validToken(name) {
 			return nil, fmt.Errorf("invalid header name %q", name)
@@ -111,13 +114,19 @@ func (st *state) request(ctx context.Context, r *Request, first bool) (*retryabl
 			}
 		case strings.EqualFold(name, "User-Agent"):
 			ua = true
-			h["User-Agent"] = []string{value}
+			values[i] = value
+			h["User-Agent"] = values[i : i+1 : i+1]
 		default:
-			h[name] = append(h[name], value)
+			if vs, ok := h[name]; ok {
+				h[name] = append(vs, value)
+			} else {
+				values[i] = value
+				h[name] = values[i : i+1 : i+1]
+			}
 		}
 	}
 	if !ua {
-		h["User-Agent"] = []string{""} // no Go-http-client
+		h["User-Agent"] = values[len(r.Header):] // "": no Go-http-client
 	}
 	req.Header = h
 	if chunked {
@@ -136,7 +145,7 @@ func (st *state) request(ctx context.Context, r *Request, first bool) (*retryabl
 // readBody reads the whole body within the attempt's time.
 func (st *state) readBody(resp *http.Response) error {
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, st.maxBody+1))
+	b, err := readAll(resp.Body, resp.ContentLength, st.maxBody+1)
 	if err != nil {
 		return err
 	}
@@ -145,6 +154,38 @@ func (st *state) readBody(resp *http.Response) error {
 	}
 	st.body, st.read = b, true
 	return nil
+}
+
+// readAll reads r to its end, or to limit bytes, as
+// io.ReadAll(io.LimitReader(r, limit)) does, into a buffer of the size
+// the response's Content-Length gives (size; -1 when unknown). An empty
+// body, as a 204's (net/http's Body is then http.NoBody), allocates
+// nothing.
+func readAll(r io.Reader, size, limit int64) ([]byte, error) {
+	if size == 0 {
+		return []byte{}, nil
+	}
+	n := int64(512)
+	if size > 0 {
+		// Room to see the end without growing, for bodies up to 64 KiB: a
+		// larger one grows as it arrives, whatever its header claims.
+		n = min(size+1, 64<<10)
+	}
+	b := make([]byte, 0, max(min(n, limit), 1))
+	for int64(len(b)) < limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		k, err := r.Read(b[len(b):min(int64(cap(b)), limit)])
+		b = b[:len(b)+k]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // DefaultCheckRetry is the CheckRetry of a Request without one: another

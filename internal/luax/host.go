@@ -83,7 +83,7 @@ func SetHost(l *lua.State, h Host) {
 // HostOf returns the host SetHost recorded in l, or a StaticHost with no
 // limits when there is none.
 func HostOf(l *lua.State) Host {
-	l.Field(lua.RegistryIndex, hostRegistryKey)
+	Field(l, lua.RegistryIndex, hostRegistryKey)
 	h, _ := l.ToUserData(-1).(Host)
 	l.Pop(1)
 	if h == nil {

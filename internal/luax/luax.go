@@ -55,9 +55,10 @@ func (o *Object) Register(l *lua.State) {
 // registered metatable. The caller may set more fields on it.
 func (o *Object) Push(l *lua.State, item any) {
 	l.CreateTable(0, 4)
+	PushName(l, "item")
 	l.PushUserData(item)
-	l.SetField(-2, "item")
-	lua.SetMetaTableNamed(l, o.Name)
+	l.RawSet(-3)
+	SetMetaTableNamed(l, o.Name)
 }
 
 // Check returns the item of the object at index, raising Dovecot's
@@ -76,13 +77,13 @@ func (o *Object) Test(l *lua.State, index int) (any, bool) {
 	if !l.IsTable(index) || !l.MetaTable(index) {
 		return nil, false
 	}
-	lua.MetaTableNamed(l, o.Name)
+	MetaTableNamed(l, o.Name)
 	same := l.RawEqual(-1, -2)
 	l.Pop(2)
 	if !same {
 		return nil, false
 	}
-	l.Field(index, "item")
+	Field(l, index, "item")
 	item := l.ToUserData(-1)
 	l.Pop(1)
 	return item, item != nil

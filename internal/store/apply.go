@@ -63,8 +63,9 @@ func prepare(user string, snap *Snapshot) (*plan, error) {
 	if snap == nil {
 		return p, nil
 	}
-	names := func(list []string) ([]string, error) {
-		var out []string
+	// names filters list into out (nil, or list itself when the caller
+	// owns it).
+	names := func(list, out []string) ([]string, error) {
 		for _, name := range list {
 			if name == "" {
 				continue
@@ -77,14 +78,15 @@ func prepare(user string, snap *Snapshot) (*plan, error) {
 		return out, nil
 	}
 	var err error
-	if p.deletes, err = names(snap.Deletes); err != nil {
+	if p.deletes, err = names(snap.Deletes, nil); err != nil {
 		return nil, err
 	}
-	if p.ensure, err = names(snap.Ensure); err != nil {
+	if p.ensure, err = names(snap.Ensure, nil); err != nil {
 		return nil, err
 	}
 	if len(snap.Status) > 0 {
-		if p.status, err = names(slices.Sorted(maps.Keys(snap.Status))); err != nil {
+		keys := sortedKeys(snap.Status)
+		if p.status, err = names(keys, keys[:0]); err != nil {
 			return nil, err
 		}
 	}
@@ -106,7 +108,8 @@ func prepare(user string, snap *Snapshot) (*plan, error) {
 	if len(snap.Metadata) == 0 {
 		return p, nil
 	}
-	for _, k := range slices.Sorted(maps.Keys(snap.Metadata)) {
+	p.meta = make([]attrChange, 0, len(snap.Metadata))
+	for _, k := range sortedKeys(snap.Metadata) {
 		sk, err := ServerKey(k)
 		if err != nil {
 			return nil, fmt.Errorf("metadata key %q: %w", k, err)
@@ -114,6 +117,18 @@ func prepare(user string, snap *Snapshot) (*plan, error) {
 		p.meta = append(p.meta, attrChange{key: sk, value: snap.Metadata[k]})
 	}
 	return p, nil
+}
+
+// sortedKeys returns the keys of m in order, in one allocation (a
+// snapshot's maps have one or two keys; slices.Sorted(maps.Keys(m)) makes
+// three).
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // eachRename calls rename for every entry of renames, in the order the events

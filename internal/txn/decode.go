@@ -169,7 +169,9 @@ func NewIDs() *IDs {
 
 // Next returns a new id.
 func (g *IDs) Next() string {
-	return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 10)
+	var buf [64]byte
+	b := append(append(buf[:0], g.prefix...), '-')
+	return string(strconv.AppendUint(b, g.n.Add(1), 10)) // one allocation
 }
 
 // Assigned reports whether id has the form of g's ids: a transaction whose

@@ -54,6 +54,9 @@ func (s *scanner) eat(c byte) bool {
 // str reads a JSON string.
 func (s *scanner) str() (string, bool) {
 	b, ok := s.strBytes()
+	if string(b) == "INBOX" { // most events' mailbox: not copied
+		return "INBOX", ok
+	}
 	return string(b), ok
 }
 

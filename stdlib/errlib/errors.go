@@ -128,7 +128,7 @@ func errorsPcall(l *lua.State) int {
 	if l.TypeOf(1) == lua.TypeNone {
 		luax.ArgError(l, 1, "pcall", "value expected")
 	}
-	l.Field(lua.RegistryIndex, pcallHandlerKey)
+	luax.Field(l, lua.RegistryIndex, pcallHandlerKey)
 	l.Insert(1) // the slot of the status
 	handler, ok := xpcallStackIndex(l, 1)
 	if !ok || !l.IsFunction(1) {

@@ -244,6 +244,9 @@ func patArgError(l *lua.State, arg int, fname, extra string) {
 // patCheckString is luaL_checkstring: a string, or a number converted to a
 // string as tostring does.
 func patCheckString(l *lua.State, arg int, fname string) string {
+	if s, ok := l.ToValue(arg).(string); ok {
+		return s // l.ToString would box s again to store it back
+	}
 	s, ok := l.ToString(arg)
 	if !ok {
 		patArgError(l, arg, fname, "string expected, got "+lua.TypeNameOf(l, arg))
