@@ -100,13 +100,15 @@ func TestKnownMatchesCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	fwd := map[string]bool{}
-	// setting(user, "url"), number(user, "timeout_msecs", ...): the
-	// forwarder reads pushlua_<name>.
-	for _, m := range regexp.MustCompile(`[a-z_]+\(user, "([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
-		fwd["pushlua_"+m[1]] = true
+	// read_conf reads pushlua_<name> for each name of its list:
+	// for name in string.gmatch("url token ...", "%S+") do
+	for _, m := range regexp.MustCompile(`for name in string\.gmatch\("([a-z_ ]+)", "%S\+"\)`).FindAllStringSubmatch(string(src), -1) {
+		for _, name := range strings.Fields(m[1]) {
+			fwd["pushlua_"+name] = true
+		}
 	}
 	if len(fwd) == 0 {
-		t.Fatal("found no setting(user, ...) in the forwarder")
+		t.Fatal("found no settings list (for name in string.gmatch(\"...\", \"%S+\")) in the forwarder's read_conf")
 	}
 	for name := range fwd {
 		if k, ok := LookupKnown(name); !ok || k.Where&InPlugin == 0 {
