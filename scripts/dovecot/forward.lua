@@ -99,7 +99,7 @@ end
 
 local function handler(ctx, e)
   local ev = type(ctx) == "table" and ctx.ev
-  if ev then
+  if ev and type(e) == "table" then
     ev[#ev + 1] = e
   end
 end
@@ -117,9 +117,9 @@ end
 -- them); in an edited file part looks for it. The opening line becomes a
 -- line comment ("--" in front), so only the part's own text is copied.
 local function part(name)
-  local at, len, line = 19633, 5373, 511 -- COLD
+  local at, len, line = 19635, 5403, 512 -- COLD
   if name == "MAIN" then
-    at, len, line = 9410, 10144, 198
+    at, len, line = 9433, 10123, 198
   end
   local path = string.sub(debug.getinfo(1, "S").source, 2)
   local f = assert(io.open(path, "r"))
@@ -198,6 +198,7 @@ end
 --[===[MAIN
 local S, log_error, part = ...
 local KEY = "/private/vendor/vendor.dovecot/http-notify"
+local INBOX_KEY = "/private/vendor/vendor.dovecot/pvt/server/vendor/vendor.dovecot/http-notify"
 local format, find, gsub, sub, concat, type = string.format, string.find, string.gsub, string.sub, table.concat, type
 local toint = math.tointeger or function(n) return n == math.floor(n) and n or nil end
 
@@ -275,7 +276,8 @@ local function read_conf(user)
   for name, d in pairs({ timeout_msecs = 2000, max_attempts = 1, spool_max_bytes = 16777216, metadata_cache_secs = 60 }) do
     local s = c[name]
     local n = tonumber(s)
-    if s ~= nil and (n == nil or n ~= math.floor(n) or n < (d == 60 and 0 or 1)) then
+    local min = name == "metadata_cache_secs" and 0 or 1
+    if s ~= nil and (n == nil or n ~= math.floor(n) or n < min) then
       log_once(name, "invalid pushlua_" .. name .. " '" .. s .. "', using " .. d)
       n = nil
     end
@@ -291,8 +293,7 @@ local function read_conf(user)
     log_once("status", "invalid pushlua_status '" .. st .. "' (yes, all or no), using yes")
     st = "yes"
   end
-  c.status, c.timeout, c.attempts, c.max_bytes, c.md_secs =
-    st, c.timeout_msecs, c.max_attempts, c.spool_max_bytes, c.metadata_cache_secs
+  c.status = st
   c.spool = c.spool and gsub(c.spool, "/+$", "")
   return c
 end
@@ -312,7 +313,7 @@ local function status_json(user, name, with_md)
       D.STATUS_HIGHESTMODSEQ, D.STATUS_PERMANENT_FLAGS, D.STATUS_FIRST_RECENT_UID,
       D.STATUS_HIGHESTPVTMODSEQ)
     if with_md and name == "INBOX" then
-      md_ok, value = pcall(box.metadata_get, box, "/private/vendor/vendor.dovecot/pvt/server" .. sub(KEY, 9))
+      md_ok, value = pcall(box.metadata_get, box, INBOX_KEY)
     end
   end
   pcall(box.free, box)
@@ -360,7 +361,7 @@ local function body(c, ctx)
   local out = { '{"user":', S.user_json, ',"success":true,"events":[', concat(ev, ","), "]" }
   local now = os.time()
   local want_md = c.status == "all" or
-    (c.status == "yes" and not (S.md_sid == sid and S.md_at and S.md_at + c.md_secs > now))
+    (c.status == "yes" and not (S.md_sid == sid and S.md_at and S.md_at + c.metadata_cache_secs > now))
   local md_ok, value
   local st = {}
   for _, box in ipairs(boxes or st) do
@@ -470,7 +471,7 @@ local function to_spool(c, text)
       err = s.path .. ": " .. tostring(err)
       break
     end
-    if pos >= c.max_bytes then
+    if pos >= c.spool_max_bytes then
       err = cold().full(c, p)
     else
       local ok
@@ -610,11 +611,11 @@ local function client(c)
   if S.client then
     return S.client
   end
-  local each = math.max(1, math.floor(c.timeout / c.attempts))
-  local t23 = { request_absolute_timeout_msecs = c.timeout, request_timeout_msecs = each,
-                connect_timeout_msecs = each, max_attempts = c.attempts }
-  local t24 = { request_absolute_timeout = c.timeout .. "ms", request_timeout = each .. "ms",
-                connect_timeout = each .. "ms", request_max_attempts = tostring(c.attempts) }
+  local each = math.max(1, math.floor(c.timeout_msecs / c.max_attempts))
+  local t23 = { request_absolute_timeout_msecs = c.timeout_msecs, request_timeout_msecs = each,
+                connect_timeout_msecs = each, max_attempts = c.max_attempts }
+  local t24 = { request_absolute_timeout = c.timeout_msecs .. "ms", request_timeout = each .. "ms",
+                connect_timeout = each .. "ms", request_max_attempts = tostring(c.max_attempts) }
   local last
   for _, set in ipairs(S.set24 and { t24, t23 } or { t23, t24 }) do
     local ok, cl = pcall(dovecot.http.client, set)
