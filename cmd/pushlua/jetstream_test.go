@@ -312,7 +312,12 @@ func TestJetStreamMaxDeliverToDLQ(t *testing.T) {
 	runs := newRunLog()
 	w := startJSWorker(t, 0, q, runs)
 	defer w.stop()
-	poll(t, "dead letter", func() bool { return w.in.dead.Len() == 1 })
+	// The consumer puts the letter, logs it and then counts it: wait for
+	// all three before looking.
+	poll(t, "dead letter", func() bool {
+		return w.in.dead.Len() == 1 && w.in.js.stats().GaveUp == 1 &&
+			strings.Contains(w.logs.String(), "put into the dead-letter area")
+	})
 	if runs.count() != 0 {
 		t.Errorf("the third worker ran it")
 	}
