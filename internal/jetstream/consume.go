@@ -56,6 +56,9 @@ type Consumer struct {
 
 	mu       sync.Mutex
 	inFlight map[uint64]*delivery // by stream sequence
+	unsure   int                  // of them, acks sent and not confirmed yet
+	confirm  chan struct{}        // wakes confirmLoop (capacity 1)
+	confDone chan struct{}
 	logged   map[string]time.Time // consume errors, logged once a minute each
 
 	delivered, redelivered, acked, naked, gaveUp atomic.Uint64
@@ -68,6 +71,11 @@ type delivery struct {
 	// ackFailed is set when the ack or nak could not be sent (the
 	// connection is closed): the server delivers the message again.
 	ackFailed bool
+	// acked is set when the transaction ran and its ack was handed to
+	// the connection: until a flush confirms that the server read it, a
+	// crash or a lost connection can still make the server deliver the
+	// message again.
+	acked bool
 }
 
 // Consume starts taking messages from every partition.
@@ -80,8 +88,10 @@ func (q *Queue) Consume(opts ConsumeOptions) (*Consumer, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Consumer{q: q, opts: opts, ids: txn.NewIDs(), ctx: ctx, cancel: cancel,
-		inFlight: map[uint64]*delivery{}, logged: map[string]time.Time{}, pingDone: make(chan struct{}), closeCh: make(chan struct{})}
+		inFlight: map[uint64]*delivery{}, logged: map[string]time.Time{}, pingDone: make(chan struct{}), closeCh: make(chan struct{}),
+		confirm: make(chan struct{}, 1), confDone: make(chan struct{})}
 	go c.ping()
+	go c.confirmLoop()
 	ccs, err := c.start(q.cons)
 	if err != nil {
 		c.Stop()
@@ -196,6 +206,10 @@ func (c *Consumer) handle(msg natsjs.Msg) {
 		return
 	}
 	c.mu.Lock()
+	if d := c.inFlight[seq]; d != nil && d.acked {
+		// Its ack did not arrive (a lost connection).
+		c.unsure--
+	}
 	c.inFlight[seq] = &delivery{msg: msg, id: t.ID}
 	c.mu.Unlock()
 	if err := c.opts.Submit(c.ctx, t, func(processed bool) { c.finish(seq, msg, processed) }); err != nil {
@@ -208,7 +222,9 @@ func (c *Consumer) handle(msg natsjs.Msg) {
 
 // finish acknowledges a message that ran, and gives back one that did not.
 // A message whose ack or nak could not be sent (the connection is closed)
-// stays in InFlight: the server delivers it again.
+// stays in InFlight: the server delivers it again. So does one whose ack
+// was sent until confirmLoop knows the server read it (msg.Ack only
+// buffers it in the connection).
 func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
 	var err error
 	if processed {
@@ -218,17 +234,67 @@ func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	d := c.inFlight[seq]
 	if err != nil {
-		if d := c.inFlight[seq]; d != nil {
+		if d != nil {
 			d.ackFailed = true
 		}
 		return
 	}
-	delete(c.inFlight, seq)
-	if processed {
-		c.acked.Add(1)
-	} else {
+	if !processed {
+		// Given back: the server delivers it again whether or not the
+		// nak reaches it, and it did not run.
+		delete(c.inFlight, seq)
 		c.naked.Add(1)
+		return
+	}
+	c.acked.Add(1)
+	if d != nil && !d.acked {
+		d.acked = true
+		c.unsure++
+		select {
+		case c.confirm <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// confirmLoop settles the acks finish sent: a flush of the connection (a
+// round trip behind everything written before it) returns once the
+// server read them. Until then they count as in flight (InFlight): a
+// crash before the flush makes the server deliver them again. It runs
+// until Close.
+func (c *Consumer) confirmLoop() {
+	defer close(c.confDone)
+	var seqs []uint64
+	for {
+		select {
+		case <-c.closeCh:
+			return
+		case <-c.confirm:
+		}
+		seqs = seqs[:0]
+		c.mu.Lock()
+		for seq, d := range c.inFlight {
+			if d.acked {
+				seqs = append(seqs, seq)
+			}
+		}
+		c.mu.Unlock()
+		if len(seqs) == 0 {
+			continue
+		}
+		if err := c.q.nc.FlushTimeout(c.q.opts.AckWait); err != nil {
+			// Not known to have arrived; the next ack tries again,
+			// and the server delivers again what it lacks.
+			continue
+		}
+		c.mu.Lock()
+		for _, seq := range seqs {
+			delete(c.inFlight, seq)
+		}
+		c.unsure -= len(seqs)
+		c.mu.Unlock()
 	}
 }
 
@@ -265,7 +331,7 @@ func (c *Consumer) ping() {
 		msgs = msgs[:0]
 		c.mu.Lock()
 		for _, d := range c.inFlight {
-			if !d.ackFailed {
+			if !d.ackFailed && !d.acked {
 				msgs = append(msgs, d.msg)
 			}
 		}
@@ -333,11 +399,13 @@ func (c *Consumer) Close() {
 	c.Stop()
 	c.closeOnce.Do(func() { close(c.closeCh) })
 	<-c.pingDone
+	<-c.confDone
 }
 
 // InFlight returns the ids of the transactions taken and not settled with
-// the server (acknowledged or given back), sorted: after the connection
-// closed, the ones the server delivers again.
+// the server (acknowledged, with the ack confirmed by a flush, or given
+// back), sorted: after the connection closed, the ones the server may
+// deliver again.
 func (c *Consumer) InFlight() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -366,7 +434,7 @@ type ConsumeStats struct {
 // Stats returns the Consumer's counts.
 func (c *Consumer) Stats() ConsumeStats {
 	c.mu.Lock()
-	n := len(c.inFlight)
+	n := len(c.inFlight) - c.unsure
 	c.mu.Unlock()
 	return ConsumeStats{Delivered: c.delivered.Load(), Redelivered: c.redelivered.Load(),
 		Acked: c.acked.Load(), Naked: c.naked.Load(), GaveUp: c.gaveUp.Load(), InFlight: n}
