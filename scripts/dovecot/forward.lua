@@ -62,7 +62,9 @@
 -- of a state reads from this file and compiles, and the code that only
 -- failures, rotation, a process's first file and the HTTP path need
 -- (COLD) in another, compiled on first use. Keep the file whole: the
--- comments are code.
+-- comments are code. `pushlua forwarder --compile lua5.4` prints this file
+-- as Lua bytecode with both parts precompiled: Dovecot then compiles
+-- nothing (README, "Connecting Dovecot").
 
 -- S is this Lua state's (one session's) state, shared with MAIN and COLD:
 -- set24 (2.4's lua_settings), conf, proc ({pid, ticks} of the process),
@@ -116,10 +118,16 @@ end
 -- up to its "]===]", line; TestForwarderParts checks them, -update writes
 -- them); in an edited file part looks for it. The opening line becomes a
 -- line comment ("--" in front), so only the part's own text is copied.
+-- In the bytecode pushlua forwarder --compile makes of this file, BIN
+-- holds both parts already compiled, with this file's line numbers.
+local BIN -- the parts precompiled (pushlua forwarder --compile: then this file is bytecode)
 local function part(name)
-  local at, len, line = 19635, 5403, 512 -- COLD
+  if BIN then
+    return assert(load(BIN[name], "=" .. name, "b"))
+  end
+  local at, len, line = 20108, 5403, 520 -- COLD
   if name == "MAIN" then
-    at, len, line = 9433, 10123, 198
+    at, len, line = 9906, 10123, 206
   end
   local path = string.sub(debug.getinfo(1, "S").source, 2)
   local f = assert(io.open(path, "r"))
