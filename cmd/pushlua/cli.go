@@ -17,7 +17,6 @@ import (
 	"github.com/pushlua/pushlua/internal/logx"
 	"github.com/pushlua/pushlua/internal/redact"
 	"github.com/pushlua/pushlua/internal/store"
-	"github.com/pushlua/pushlua/scripts"
 )
 
 const usage = `pushlua runs Dovecot push-notification Lua scripts outside the mail server.
@@ -102,10 +101,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "completion":
 		return cmdCompletion(ctx, rest, stdout, stderr)
 	case "forwarder":
-		// The Lua driver that runs inside Dovecot and posts its
-		// transactions to pushlua serve.
-		_, _ = stdout.Write(scripts.Forwarder())
-		return 0
+		return cmdForwarder(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
