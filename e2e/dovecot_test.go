@@ -441,6 +441,13 @@ type dovecotInstance struct {
 // stopped when the test ends, if the test has not stopped it.
 func startDovecot(t *testing.T, bin, url string) *dovecotInstance {
 	t.Helper()
+	return startDovecotForwarder(t, bin, url, scripts.Forwarder())
+}
+
+// startDovecotForwarder is startDovecot with forwarder as the forwarder's
+// file (the text, or what pushlua forwarder --compile printed).
+func startDovecotForwarder(t *testing.T, bin, url string, forwarder []byte) *dovecotInstance {
+	t.Helper()
 	for _, name := range []string{"dovecot", "dovenull"} { // default_internal_user, default_login_user
 		if _, err := user.Lookup(name); err != nil {
 			t.Fatalf("Dovecot needs the system user %q (the dovecot-core package creates it): %v", name, err)
@@ -474,7 +481,7 @@ func startDovecot(t *testing.T, bin, url string) *dovecotInstance {
 	}
 	files := map[string]string{
 		"conf/users.passwd": "alice@example.com:{PLAIN}alicepass\nbob@example.com:{PLAIN}bobpass\n",
-		"conf/forward.lua":  string(scripts.Forwarder()),
+		"conf/forward.lua":  string(forwarder),
 	}
 	d := &dovecotInstance{dir: dir, conf: filepath.Join(dir, "conf", "dovecot.conf"),
 		imapAddr: freeAddr(t), lmtpAddr: freeAddr(t), doveadmAddr: freeAddr(t), mailUID: uint32(uid), mailGID: uint32(gid),

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/pushlua/pushlua/internal/txn"
+	"github.com/pushlua/pushlua/scripts"
 )
 
 // The real-Dovecot tests of the forwarder's spool mode (docs/spool.md) and
@@ -605,9 +606,11 @@ func TestOXSideBySide(t *testing.T) {
 	for _, tc := range []struct {
 		name, args string
 		spool      bool
+		compiled   bool // the forwarder as pushlua forwarder --compile prints it
 	}{
-		{"spool", "", true},
-		{"http_user_from_metadata", " user_from_metadata", false},
+		{"spool", "", true, false},
+		{"http_user_from_metadata", " user_from_metadata", false, false},
+		{"spool_compiled_forwarder", "", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			native, viaPushlua := startSink(t), startSink(t)
@@ -623,8 +626,12 @@ func TestOXSideBySide(t *testing.T) {
 			}
 			// One Lua state runs every transaction, so that what the ox
 			// driver keeps between transactions shows.
+			forwarder := scripts.Forwarder()
+			if tc.compiled {
+				forwarder = compiledForwarder(t, b.path)
+			}
 			serve := serveWith(t, b.path, filepath.Join(dir, "serve"), conf, "-j", "1")
-			dc := startDovecot(t, bin, pluginSettings(serve.URL, extra...))
+			dc := startDovecotForwarder(t, bin, pluginSettings(serve.URL, extra...), forwarder)
 			deliver := func(msg string) { lmtpDeliver(t, dc.lmtpAddr, []string{"alice@example.com"}, msg) }
 			imap := dialIMAP(t, dc.imapAddr)
 			imap.ok(t, `LOGIN "alice@example.com" "alicepass"`)
@@ -714,6 +721,35 @@ func TestOXSideBySide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compiledForwarder is what `pushlua forwarder --compile lua5.x` prints
+// for the Lua version of this machine's Dovecot (the command refuses an
+// interpreter of another version than Dovecot's plugin is linked with).
+func compiledForwarder(t *testing.T, pushlua string) []byte {
+	t.Helper()
+	var tried []string
+	for _, lua := range []string{"lua5.4", "lua5.3"} {
+		if _, err := exec.LookPath(lua); err != nil {
+			continue
+		}
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(pushlua, "forwarder", "--compile", lua)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			tried = append(tried, fmt.Sprintf("%s: %v: %s", lua, err, stderr.String()))
+			continue
+		}
+		if !bytes.HasPrefix(stdout.Bytes(), []byte("\x1bLua")) {
+			t.Fatalf("pushlua forwarder --compile %s printed no Lua binary chunk: %q", lua, stdout.Bytes()[:min(stdout.Len(), 16)])
+		}
+		return stdout.Bytes()
+	}
+	if os.Getenv("CI") != "" || len(tried) > 0 {
+		t.Fatalf("no Lua interpreter compiles the forwarder for this Dovecot (.ci/run installs lua5.3 and lua5.4): %v", tried)
+	}
+	t.Skip("neither lua5.4 nor lua5.3 is installed; apt-get install lua5.4 to run this test")
+	return nil
 }
 
 // oxUID is the imap-uid of an OX notification body.
