@@ -259,6 +259,16 @@ func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
 	}
 }
 
+// each calls f for every delivery in flight, by stream sequence, with
+// c.mu held.
+func (c *Consumer) each(f func(seq uint64, d *delivery)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for seq, d := range c.inFlight {
+		f(seq, d)
+	}
+}
+
 // confirmLoop settles the acks finish sent: a flush of the connection (a
 // round trip behind everything written before it) returns once the
 // server read them. Until then they count as in flight (InFlight): a
@@ -274,13 +284,11 @@ func (c *Consumer) confirmLoop() {
 		case <-c.confirm:
 		}
 		seqs = seqs[:0]
-		c.mu.Lock()
-		for seq, d := range c.inFlight {
+		c.each(func(seq uint64, d *delivery) {
 			if d.acked {
 				seqs = append(seqs, seq)
 			}
-		}
-		c.mu.Unlock()
+		})
 		if len(seqs) == 0 {
 			continue
 		}
@@ -329,13 +337,11 @@ func (c *Consumer) ping() {
 		case <-tick.C:
 		}
 		msgs = msgs[:0]
-		c.mu.Lock()
-		for _, d := range c.inFlight {
+		c.each(func(_ uint64, d *delivery) {
 			if !d.ackFailed && !d.acked {
 				msgs = append(msgs, d.msg)
 			}
-		}
-		c.mu.Unlock()
+		})
 		for _, m := range msgs {
 			_ = m.InProgress()
 		}
