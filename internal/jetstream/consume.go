@@ -276,20 +276,24 @@ func (c *Consumer) each(f func(seq uint64, d *delivery)) {
 // until Close.
 func (c *Consumer) confirmLoop() {
 	defer close(c.confDone)
-	var seqs []uint64
+	type sent struct {
+		seq uint64
+		d   *delivery
+	}
+	var acked []sent
 	for {
 		select {
 		case <-c.closeCh:
 			return
 		case <-c.confirm:
 		}
-		seqs = seqs[:0]
+		acked = acked[:0]
 		c.each(func(seq uint64, d *delivery) {
 			if d.acked {
-				seqs = append(seqs, seq)
+				acked = append(acked, sent{seq, d})
 			}
 		})
-		if len(seqs) == 0 {
+		if len(acked) == 0 {
 			continue
 		}
 		if err := c.q.nc.FlushTimeout(c.q.opts.AckWait); err != nil {
@@ -298,10 +302,14 @@ func (c *Consumer) confirmLoop() {
 			continue
 		}
 		c.mu.Lock()
-		for _, seq := range seqs {
-			delete(c.inFlight, seq)
+		for _, a := range acked {
+			// Unless delivered again meanwhile (then handle
+			// replaced it, and it runs again).
+			if c.inFlight[a.seq] == a.d {
+				delete(c.inFlight, a.seq)
+				c.unsure--
+			}
 		}
-		c.unsure -= len(seqs)
 		c.mu.Unlock()
 	}
 }

@@ -247,6 +247,9 @@ func TestTwoConsumersKeepUserOrder(t *testing.T) {
 		}
 	}
 	checkFor(t, "every transaction ran", func() bool { return rec.count() >= users*per })
+	// Every ack is confirmed by a flush in the end: nothing stays among
+	// the transactions a crash could run again.
+	checkFor(t, "every ack confirmed", func() bool { return len(cons[0].InFlight())+len(cons[1].InFlight()) == 0 })
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	for user, uids := range rec.runs {
