@@ -25,15 +25,15 @@ const luaPlugin = "lib22_push_notification_lua_plugin.so"
 // that runs inside Dovecot and hands its transactions to pushlua, as text
 // or, with --compile, as a binary chunk of Dovecot's Lua version.
 func cmdForwarder(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pushlua forwarder", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	lua := fs.String("compile", "", "print the forwarder precompiled by this Lua 5.3 or 5.4 interpreter (the version Dovecot uses, e.g. lua5.4)")
-	name := fs.String("name", "pushlua-forward.lua", "with --compile: the file name the forwarder's errors show")
-	modules := fs.String("dovecot-modules", "", "with --compile: Dovecot's plugin directory, to check its Lua version (default: the usual places)")
-	if code, done := parseArgs(ctx, fs, args, stdout); done {
+	flags := flag.NewFlagSet("pushlua forwarder", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	lua := flags.String("compile", "", "print the forwarder precompiled by this Lua 5.3 or 5.4 interpreter (the version Dovecot uses, e.g. lua5.4)")
+	name := flags.String("name", "pushlua-forward.lua", "with --compile: the file name the forwarder's errors show")
+	modules := flags.String("dovecot-modules", "", "with --compile: Dovecot's plugin directory, to check its Lua version (default: the usual places)")
+	if code, done := parseArgs(ctx, flags, args, stdout); done {
 		return code
 	}
-	if fs.NArg() > 0 {
+	if flags.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: pushlua forwarder [--compile LUA]")
 		return 2
 	}
