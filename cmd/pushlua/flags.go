@@ -117,7 +117,7 @@ header says how to set it up).
 With --compile LUA it prints the same script as one binary chunk of LUA, a
 Lua 5.3 or 5.4 interpreter of the version Dovecot's push_notification_lua
 plugin uses (checked when the plugin is found): Dovecot then loads it
-without compiling it for every mail session, which saves it ~0.35 ms of
+without compiling it for every mail session, which saves it ~0.4 ms of
 CPU per LMTP delivery (docs/performance.md). Redirect it to a file and
 point push_notification_driver = lua:file= at that file; compile it again
 after an upgrade of pushlua or of Dovecot's Lua.`},
