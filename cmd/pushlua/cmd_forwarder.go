@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/pushlua/pushlua/scripts"
 )
@@ -64,6 +65,9 @@ func cmdForwarder(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "pushlua forwarder: note: Dovecot's %s was not found (--dovecot-modules DIR), so its Lua version is not checked: the forwarder is Lua %s bytecode, and Dovecot logs \"version mismatch\" and runs no push driver if it uses another Lua\n", luaPlugin, version)
 	case dovecotLua == "":
 		fmt.Fprintf(stderr, "pushlua forwarder: note: %s names no liblua5.x, so its Lua version is not checked: the forwarder is Lua %s bytecode\n", plugin, version)
+	case dovecotLua == "JIT":
+		fmt.Fprintf(stderr, "pushlua forwarder: %s is linked with LuaJIT, which does not load Lua %s bytecode: install the text forwarder (pushlua forwarder without --compile)\n", plugin, version)
+		return 1
 	case dovecotLua != version:
 		fmt.Fprintf(stderr, "pushlua forwarder: %s is linked with Lua %s, %s is Lua %s: Dovecot would not load the compiled forwarder (use lua%s)\n", plugin, dovecotLua, path, version, dovecotLua)
 		return 1
@@ -81,8 +85,8 @@ var liblua = regexp.MustCompile(`^liblua-?(5\.\d)\.so|^liblua\.so\.(5\.\d)`)
 
 // dovecotLuaVersion finds Dovecot's push-notification Lua plugin in dir
 // (or the usual places when dir is "") and returns its path and the Lua
-// version it is linked with; plugin is "" when there is none, version ""
-// when it names no liblua.
+// version it is linked with ("5.4"; "JIT" for LuaJIT); plugin is "" when
+// there is none, version "" when it names no Lua library.
 func dovecotLuaVersion(dir string) (plugin, version string, err error) {
 	dirs := dovecotModuleDirs
 	if dir != "" {
@@ -102,15 +106,25 @@ func dovecotLuaVersion(dir string) (plugin, version string, err error) {
 		if err != nil {
 			return "", "", fmt.Errorf("reading %s: %w", p, err)
 		}
-		for _, l := range libs {
-			if m := liblua.FindStringSubmatch(l); m != nil {
-				return p, m[1] + m[2], nil
-			}
-		}
-		return p, "", nil
+		return p, luaVersionOf(libs), nil
 	}
 	if dir != "" {
 		return "", "", fmt.Errorf("--dovecot-modules %s: no %s there", dir, luaPlugin)
 	}
 	return "", "", nil
+}
+
+// luaVersionOf is the Lua version of the first Lua library among a
+// program's DT_NEEDED names: "5.4", "JIT" (LuaJIT, which loads no 5.3 or
+// 5.4 bytecode), or "" when there is none.
+func luaVersionOf(libs []string) string {
+	for _, l := range libs {
+		if m := liblua.FindStringSubmatch(l); m != nil {
+			return m[1] + m[2]
+		}
+		if strings.HasPrefix(l, "libluajit") {
+			return "JIT"
+		}
+	}
+	return ""
 }

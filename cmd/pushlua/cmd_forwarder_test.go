@@ -74,3 +74,23 @@ func TestForwarderCompile(t *testing.T) {
 		t.Errorf("--compile %s against Dovecot's Lua %s: exit %d, stdout %d bytes, stderr %q", other, dovecotLua, r.code, len(r.stdout), r.stderr)
 	}
 }
+
+// TestLuaVersionOf: the Lua library names of the distributions' Dovecot
+// builds.
+func TestLuaVersionOf(t *testing.T) {
+	for _, tc := range []struct {
+		libs []string
+		want string
+	}{
+		{[]string{"libdovecot-lua.so.0", "liblua5.4.so.0", "libc.so.6"}, "5.4"}, // Debian, Ubuntu
+		{[]string{"liblua5.3.so.0"}, "5.3"},
+		{[]string{"liblua-5.4.so"}, "5.4"}, // Fedora, RHEL
+		{[]string{"liblua.so.5.3"}, "5.3"}, // Arch, Alpine
+		{[]string{"libluajit-5.1.so.2"}, "JIT"},
+		{[]string{"libdovecot.so.0", "libc.so.6"}, ""},
+	} {
+		if got := luaVersionOf(tc.libs); got != tc.want {
+			t.Errorf("luaVersionOf(%v) = %q; want %q", tc.libs, got, tc.want)
+		}
+	}
+}
