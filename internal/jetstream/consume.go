@@ -281,12 +281,7 @@ func (c *Consumer) confirmLoop() {
 		d   *delivery
 	}
 	var acked []sent
-	for {
-		select {
-		case <-c.closeCh:
-			return
-		case <-c.confirm:
-		}
+	untilClose(c.closeCh, c.confirm, func() {
 		acked = acked[:0]
 		c.each(func(seq uint64, d *delivery) {
 			if d.acked {
@@ -294,14 +289,15 @@ func (c *Consumer) confirmLoop() {
 			}
 		})
 		if len(acked) == 0 {
-			continue
+			return
 		}
 		if err := c.q.nc.FlushTimeout(c.q.opts.AckWait); err != nil {
 			// Not known to have arrived; the next ack tries again,
 			// and the server delivers again what it lacks.
-			continue
+			return
 		}
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		for _, a := range acked {
 			// Unless delivered again meanwhile (then handle
 			// replaced it, and it runs again).
@@ -310,7 +306,18 @@ func (c *Consumer) confirmLoop() {
 				c.unsure--
 			}
 		}
-		c.mu.Unlock()
+	})
+}
+
+// untilClose calls f each time wake fires, until closed is closed.
+func untilClose[T any](closed <-chan struct{}, wake <-chan T, f func()) {
+	for {
+		select {
+		case <-closed:
+			return
+		case <-wake:
+		}
+		f()
 	}
 }
 
@@ -338,12 +345,7 @@ func (c *Consumer) ping() {
 	tick := time.NewTicker(max(c.q.opts.AckWait/3, 30*time.Millisecond))
 	defer tick.Stop()
 	var msgs []natsjs.Msg
-	for {
-		select {
-		case <-c.closeCh:
-			return
-		case <-tick.C:
-		}
+	untilClose(c.closeCh, tick.C, func() {
 		msgs = msgs[:0]
 		c.each(func(_ uint64, d *delivery) {
 			if !d.ackFailed && !d.acked {
@@ -353,7 +355,7 @@ func (c *Consumer) ping() {
 		for _, m := range msgs {
 			_ = m.InProgress()
 		}
-	}
+	})
 }
 
 // logErr logs a consume error once a minute per message (a disconnect
