@@ -56,7 +56,6 @@ type Consumer struct {
 
 	mu       sync.Mutex
 	inFlight map[uint64]*delivery // by stream sequence
-	unsure   int                  // of them, acks sent and not confirmed yet
 	confirm  chan struct{}        // wakes confirmLoop (capacity 1)
 	confDone chan struct{}
 	logged   map[string]time.Time // consume errors, logged once a minute each
@@ -206,10 +205,6 @@ func (c *Consumer) handle(msg natsjs.Msg) {
 		return
 	}
 	c.mu.Lock()
-	if d := c.inFlight[seq]; d != nil && d.acked {
-		// Its ack did not arrive (a lost connection).
-		c.unsure--
-	}
 	c.inFlight[seq] = &delivery{msg: msg, id: t.ID}
 	c.mu.Unlock()
 	if err := c.opts.Submit(c.ctx, t, func(processed bool) { c.finish(seq, msg, processed) }); err != nil {
@@ -251,7 +246,6 @@ func (c *Consumer) finish(seq uint64, msg natsjs.Msg, processed bool) {
 	c.acked.Add(1)
 	if d != nil && !d.acked {
 		d.acked = true
-		c.unsure++
 		select {
 		case c.confirm <- struct{}{}:
 		default:
@@ -303,7 +297,6 @@ func (c *Consumer) confirmLoop() {
 			// replaced it, and it runs again).
 			if c.inFlight[a.seq] == a.d {
 				delete(c.inFlight, a.seq)
-				c.unsure--
 			}
 		}
 	})
@@ -449,9 +442,12 @@ type ConsumeStats struct {
 
 // Stats returns the Consumer's counts.
 func (c *Consumer) Stats() ConsumeStats {
-	c.mu.Lock()
-	n := len(c.inFlight) - c.unsure
-	c.mu.Unlock()
+	n := 0
+	c.each(func(_ uint64, d *delivery) {
+		if !d.acked {
+			n++
+		}
+	})
 	return ConsumeStats{Delivered: c.delivered.Load(), Redelivered: c.redelivered.Load(),
 		Acked: c.acked.Load(), Naked: c.naked.Load(), GaveUp: c.gaveUp.Load(), InFlight: n}
 }
